@@ -1,0 +1,452 @@
+//! Adjudication: a member's lines, sorted by service date, run through the member's products
+//! layer by layer (basic first), against the member's accumulators. Pure: no I/O in here.
+
+use crate::model::{round_cents, Date, Line, Money, Reason, Reasons};
+use crate::policy::{Basis, Benefit, Period, PolicySet, Product};
+use crate::registers::{Holding, Member, Providers};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// What a limit has used in one bucket (a year, or a date for per-date limits).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Used {
+    pub units: u32,
+    pub euros: Money,
+}
+
+/// Identifies one counter: product and pool by index in the [`PolicySet`], and its bucket
+/// (a calendar year like 2024, or a date as `yyyymmdd` for treatment-date limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PoolKey {
+    pub product: u16,
+    pub pool: u16,
+    pub bucket: u32,
+}
+
+/// A member's accumulators: the state carried from line to line and from run to run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Accumulators {
+    pub pools: BTreeMap<PoolKey, Used>,
+    /// Deductible charged per calendar year.
+    pub deductible: BTreeMap<u32, Money>,
+}
+
+impl Accumulators {
+    /// The total used by a pool over the window of `period` that contains `date`.
+    fn window(&self, product: usize, pool: usize, period: Period, date: Date, start: Date) -> Used {
+        let (from, to) = match period {
+            Period::TreatmentDate => (date.as_u32(), date.as_u32()),
+            Period::CalendarYears(n) => ((date.year() + 1).saturating_sub(n), date.year()),
+            Period::InsuranceDuration => (start.year(), date.year()),
+        };
+        let lo = PoolKey {
+            product: product as u16,
+            pool: pool as u16,
+            bucket: from,
+        };
+        let hi = PoolKey {
+            product: product as u16,
+            pool: pool as u16,
+            bucket: to,
+        };
+        self.pools
+            .range(lo..=hi)
+            .fold(Used::default(), |a, (_, u)| Used {
+                units: a.units + u.units,
+                euros: a.euros + u.euros,
+            })
+    }
+
+    fn add(
+        &mut self,
+        product: usize,
+        pool: usize,
+        period: Period,
+        date: Date,
+        units: u32,
+        euros: Money,
+    ) {
+        let bucket = match period {
+            Period::TreatmentDate => date.as_u32(),
+            _ => date.year(),
+        };
+        let key = PoolKey {
+            product: product as u16,
+            pool: pool as u16,
+            bucket,
+        };
+        let u = self.pools.entry(key).or_default();
+        u.units += units;
+        u.euros += euros;
+    }
+}
+
+/// A line that pays or charges something.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payment {
+    pub year: u32,
+    pub paid_basic: Money,
+    pub deductible: Money,
+    pub paid_supplementary: Money,
+    pub member_pays: Money,
+    /// Indexes of the products that paid, basic first.
+    pub products: Vec<u16>,
+    pub reasons: Reasons,
+}
+
+/// The result of adjudicating one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Paid(Payment),
+    Refused(Reason, String),
+}
+
+/// What adjudication reads besides the member: the products and the provider register.
+pub struct Context<'a> {
+    pub policies: &'a PolicySet,
+    pub providers: &'a Providers,
+}
+
+/// The year a line counts toward: the trajectory's start year for a DBC, else the service year.
+pub fn line_year(line: &Line) -> u32 {
+    line.trajectory_start
+        .map_or(line.service_date.year(), Date::year)
+}
+
+/// Adjudicates one member's lines, which must be sorted by service date (ties in input order).
+pub fn adjudicate_member(
+    ctx: &Context<'_>,
+    member: &Member,
+    lines: &[&Line],
+    acc: &mut Accumulators,
+) -> Vec<Outcome> {
+    lines
+        .iter()
+        .map(|l| adjudicate_line(ctx, member, l, acc))
+        .collect()
+}
+
+/// Adjudicates one line and updates the accumulators with what it used.
+pub fn adjudicate_line(
+    ctx: &Context<'_>,
+    member: &Member,
+    line: &Line,
+    acc: &mut Accumulators,
+) -> Outcome {
+    let date = line.service_date;
+    let active: Vec<&Holding> = member.holdings.iter().filter(|h| h.covers(date)).collect();
+    if active.is_empty() {
+        return Outcome::Refused(
+            Reason::NotInsured,
+            format!("member {} holds no product on {date}", member.id),
+        );
+    }
+    if !ctx.policies.knows_code(&line.code) {
+        return Outcome::Refused(
+            Reason::UnknownCode,
+            format!("no product knows code {:?}", line.code),
+        );
+    }
+    let is_basic = |h: &&&Holding| ctx.policies.products[h.product].basic;
+    let basic = active.iter().find(is_basic).copied();
+    let layers = active
+        .iter()
+        .filter(is_basic)
+        .chain(active.iter().filter(|h| !is_basic(h)));
+
+    let year = line_year(line);
+    let mut paid_basic = Money::ZERO;
+    let mut deductible = Money::ZERO;
+    let mut paid_supplementary = Money::ZERO;
+    let mut reasons = Reasons::default();
+    let mut refusals = Reasons::default();
+    let mut first_refusal: Option<(Reason, String)> = None;
+    let mut products = Vec::new();
+    let mut matched = false;
+
+    for h in layers {
+        let product = &ctx.policies.products[h.product];
+        let Some(benefit) = product.benefit_for(line) else {
+            continue;
+        };
+        matched = true;
+        let left = line.amount - paid_basic - paid_supplementary;
+        if left <= Money::ZERO {
+            continue;
+        }
+        let layer = Layer {
+            ctx,
+            product,
+            index: h.product,
+            benefit,
+            holding: h,
+            basic,
+            member,
+            line,
+        };
+        match layer.pay(left, acc) {
+            Ok((amount, why)) => {
+                reasons = reasons.union(why);
+                if amount.is_zero() {
+                    continue;
+                }
+                products.push(h.product as u16);
+                if product.basic {
+                    paid_basic += amount;
+                    let d = layer.charge_deductible(amount, year, acc);
+                    if !d.is_zero() {
+                        deductible += d;
+                        reasons.insert(Reason::Deductible);
+                    }
+                } else {
+                    paid_supplementary += amount;
+                }
+            }
+            Err((r, m)) => {
+                refusals.insert(r);
+                first_refusal.get_or_insert((r, m));
+            }
+        }
+    }
+    if !matched {
+        let held: Vec<&str> = active
+            .iter()
+            .map(|h| ctx.policies.products[h.product].id.as_str())
+            .collect();
+        return Outcome::Refused(
+            Reason::NotCovered,
+            format!("code {} is not covered by {}", line.code, held.join(", ")),
+        );
+    }
+    let paid = paid_basic + paid_supplementary;
+    if paid.is_zero() {
+        let (r, m) =
+            first_refusal.unwrap_or((Reason::NotCovered, "nothing is paid for this line".into()));
+        return Outcome::Refused(r, m);
+    }
+    let member_pays = line.amount - paid;
+    if !member_pays.is_zero() {
+        reasons = reasons.union(refusals);
+    }
+    Outcome::Paid(Payment {
+        year,
+        paid_basic,
+        deductible,
+        paid_supplementary,
+        member_pays,
+        products,
+        reasons,
+    })
+}
+
+/// One product's benefit applied to one line.
+struct Layer<'a> {
+    ctx: &'a Context<'a>,
+    product: &'a Product,
+    index: usize,
+    benefit: &'a Benefit,
+    holding: &'a Holding,
+    basic: Option<&'a Holding>,
+    member: &'a Member,
+    line: &'a Line,
+}
+
+type Refusal = (Reason, String);
+
+impl Layer<'_> {
+    fn window(&self, acc: &Accumulators, pool: usize) -> Used {
+        let period = self.product.pools[pool].period;
+        acc.window(
+            self.index,
+            pool,
+            period,
+            self.line.service_date,
+            self.holding.start,
+        )
+    }
+
+    fn refuse<T>(&self, r: Reason, what: String) -> Result<T, Refusal> {
+        Err((
+            r,
+            format!("{} ({}): {what}", self.product.id, self.benefit.id),
+        ))
+    }
+
+    /// Checks the benefit's conditions and limits; on success updates the pools and returns
+    /// the amount paid with the reasons it was reduced.
+    fn pay(&self, left: Money, acc: &mut Accumulators) -> Result<(Money, Reasons), Refusal> {
+        let (b, line, date) = (self.benefit, self.line, self.line.service_date);
+        self.check_conditions()?;
+
+        // Count limits: sessions, days, months, items.
+        let mut allowed = line.quantity;
+        let mut count_reason = None;
+        for &p in &b.pools {
+            if let Some(max) = self.product.pools[p].max_units {
+                let room = max.saturating_sub(self.window(acc, p).units);
+                if room < allowed {
+                    allowed = room;
+                    count_reason = Some((
+                        Reason::SessionLimit,
+                        format!("maximum of {max} per period used up"),
+                    ));
+                }
+            }
+        }
+        if let (Some((p, from)), false) = (b.authorization_from, line.authorization) {
+            let room = (from - 1).saturating_sub(self.window(acc, p).units);
+            if room < allowed {
+                allowed = room;
+                count_reason = Some((
+                    Reason::NoAuthorization,
+                    format!("prior authorization is needed from session {from} on"),
+                ));
+            }
+        }
+        if allowed == 0 {
+            let (r, m) = count_reason.unwrap_or((Reason::SessionLimit, String::new()));
+            return self.refuse(r, m);
+        }
+        for &p in &b.pools {
+            if self.product.pools[p].once_per_date && self.window(acc, p).units > 0 {
+                return self.refuse(Reason::SameDay, format!("already paid once on {date}"));
+            }
+        }
+
+        let mut why = Reasons::default();
+        if let Some((r, _)) = count_reason {
+            why.insert(r);
+        }
+        let mut base = match b.basis {
+            Basis::Claim => line.amount,
+            Basis::MemberShare => left,
+        };
+        if self.product.basic && !line.legal_copay.is_zero() {
+            // The statutory personal contribution is settled first (seed 004).
+            base -= line.legal_copay;
+            why.insert(Reason::LegalCopay);
+        }
+        if allowed < line.quantity {
+            base = round_cents(base * Decimal::from(allowed) / Decimal::from(line.quantity));
+        }
+        let mut amount = round_cents(base * b.percentage / Decimal::ONE_HUNDRED);
+        if b.percentage < Decimal::ONE_HUNDRED {
+            why.insert(Reason::Percentage);
+        }
+        if let Some(unit) = b.unit_max(&line.code) {
+            let cap = unit * Decimal::from(allowed);
+            if amount > cap {
+                amount = cap;
+                why.insert(Reason::TariffCap);
+            }
+        }
+        if let Some(cap) = b.max_per_line {
+            if amount > cap {
+                amount = cap;
+                why.insert(Reason::AmountLimit);
+            }
+        }
+        for &p in &b.pools {
+            if let Some(max) = self.product.pools[p].max_euros {
+                let room = max - self.window(acc, p).euros;
+                if room <= Money::ZERO {
+                    return self.refuse(
+                        Reason::AmountLimit,
+                        format!("maximum of {max} per period used up"),
+                    );
+                }
+                if amount > room {
+                    amount = room;
+                    why.insert(Reason::AmountLimit);
+                }
+            }
+        }
+        amount = amount.min(left);
+        if amount <= Money::ZERO {
+            return Ok((Money::ZERO, why));
+        }
+        for &p in &b.pools {
+            acc.add(
+                self.index,
+                p,
+                self.product.pools[p].period,
+                date,
+                allowed,
+                amount,
+            );
+        }
+        Ok((amount, why))
+    }
+
+    fn check_conditions(&self) -> Result<(), Refusal> {
+        let (b, line, date) = (self.benefit, self.line, self.line.service_date);
+        if !self.product.basic && self.product.waiting_period_months > 0 {
+            let basic_start = self.basic.map(|h| h.start);
+            let later = basic_start.is_none_or(|s| self.holding.start > s);
+            let until = self
+                .holding
+                .start
+                .add_months(self.product.waiting_period_months);
+            if later && date < until {
+                return self.refuse(
+                    Reason::WaitingPeriod,
+                    format!(
+                        "waiting period until {until} (product started after the basic insurance)"
+                    ),
+                );
+            }
+        }
+        let age = self.member.birth_date.age_on(date);
+        if b.age_min.is_some_and(|m| age < m) || b.age_max.is_some_and(|m| age > m) {
+            let range = match (b.age_min, b.age_max) {
+                (Some(lo), Some(hi)) => format!("ages {lo} to {hi}"),
+                (Some(lo), None) => format!("ages {lo} and over"),
+                (None, Some(hi)) => format!("ages up to {hi}"),
+                (None, None) => String::new(),
+            };
+            return self.refuse(
+                Reason::AgeLimit,
+                format!("only for {range}; the member is {age}"),
+            );
+        }
+        if let Some(tag) = &b.requires_contract {
+            if !self.ctx.providers.has(line.provider_agb, tag) {
+                return self.refuse(
+                    Reason::NotCovered,
+                    format!("provider {:08} holds no {tag} contract", line.provider_agb),
+                );
+            }
+        }
+        if b.requires_referral && !line.referral {
+            return self.refuse(Reason::NoReferral, "a referral is required".into());
+        }
+        if b.requires_authorization && !line.authorization {
+            return self.refuse(
+                Reason::NoAuthorization,
+                "prior authorization is required".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The part of a basic payment charged to the member as deductible: mandatory first, then
+    /// voluntary, never more than what is left of both this year.
+    fn charge_deductible(&self, paid: Money, year: u32, acc: &mut Accumulators) -> Money {
+        let Some(d) = &self.product.deductible else {
+            return Money::ZERO;
+        };
+        if !self.benefit.deductible
+            || d.exempt_under_age
+                .is_some_and(|a| self.member.birth_date.age_on(self.line.service_date) < a)
+        {
+            return Money::ZERO;
+        }
+        // A missing year is refused before adjudication starts (see `cmd::process`).
+        let mandatory = d.mandatory.get(&year).copied().unwrap_or_default();
+        let cap = mandatory + self.holding.voluntary_deductible;
+        let used = acc.deductible.entry(year).or_default();
+        let charge = paid.min(cap - *used).max(Money::ZERO);
+        *used += charge;
+        charge
+    }
+}

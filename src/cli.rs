@@ -1,0 +1,100 @@
+//! The command line (contract section 1). Clap types stay in here: `cmd` gets plain settings.
+
+use crate::cmd::process::Settings;
+use crate::model::Date;
+use crate::Failure;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// declaro: adjudicates nightly health-insurance declaration files.
+#[derive(Parser, Debug)]
+#[command(name = "declaro", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Adjudicate declaration files into remittance.csv, rejections.csv and summary.json.
+    Process(ProcessArgs),
+    /// Validate policy files and report errors with file and line.
+    CheckPolicy {
+        /// Policy files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ProcessArgs {
+    /// Policy files or directories of them (all *.toml inside).
+    #[arg(long, required = true, num_args = 1..)]
+    pub policy: Vec<PathBuf>,
+    /// Member register (CSV).
+    #[arg(long)]
+    pub members: PathBuf,
+    /// Provider register (CSV) with contract tags.
+    #[arg(long)]
+    pub providers: Option<PathBuf>,
+    /// SQLite ledger carrying accumulators between runs [default: OUT/ledger.db].
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Worker threads for adjudication [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The run's date (YYYY-MM-DD); service dates after it are FUTURE_DATE [default: today].
+    #[arg(long)]
+    pub run_date: Option<String>,
+    /// No progress bar and only warnings in the log.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Declaration files (CSV, XML or Vektis PM304), processed in this order.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+}
+
+impl ProcessArgs {
+    /// Validates the raw flags into settings.
+    pub fn settings(&self) -> Result<Settings, Failure> {
+        let run_date = match &self.run_date {
+            None => Date::today(),
+            Some(s) => Date::parse(s).ok_or_else(|| {
+                Failure::Usage(format!("--run-date {s:?} is not a date (YYYY-MM-DD)"))
+            })?,
+        };
+        let threads = match self.threads {
+            Some(0) => return Err(Failure::Usage("--threads must be at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        Ok(Settings {
+            policies: self.policy.clone(),
+            members: self.members.clone(),
+            providers: self.providers.clone(),
+            ledger: self
+                .ledger
+                .clone()
+                .unwrap_or_else(|| self.out.join("ledger.db")),
+            out: self.out.clone(),
+            threads,
+            run_date,
+            progress: !self.quiet && std::io::stderr().is_terminal(),
+            inputs: self.inputs.clone(),
+        })
+    }
+}

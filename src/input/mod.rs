@@ -1,0 +1,328 @@
+//! Readers for declaration files. Every format ends in the same validated [`Line`]s and
+//! [`Rejection`]s; a file that cannot be read as a whole is a [`Refusal`].
+
+pub mod csv;
+
+use crate::model::{agb_valid, bsn_valid, parse_amount, Date, Line, Money, Reason, Span};
+use std::fmt;
+use std::path::Path;
+
+/// A line refused before adjudication, with the fields as they were written.
+#[derive(Clone, Debug)]
+pub struct Rejection {
+    pub seq: u32,
+    pub file: u16,
+    pub record: u32,
+    pub fields: EchoFields,
+    pub reason: Reason,
+    pub message: String,
+    pub raw: Span,
+}
+
+/// The identifying fields of a line as written, echoed into `rejections.csv`.
+#[derive(Clone, Debug, Default)]
+pub struct EchoFields {
+    pub batch_id: String,
+    pub line_id: String,
+    pub provider_agb: String,
+    pub member_id: String,
+    pub service_date: String,
+    pub code: String,
+    pub claimed: String,
+}
+
+impl EchoFields {
+    /// The echo of a line that parsed.
+    pub fn of(line: &Line) -> EchoFields {
+        EchoFields {
+            batch_id: line.batch_id.to_string(),
+            line_id: line.line_id.to_string(),
+            provider_agb: format!("{:08}", line.provider_agb),
+            member_id: line.member_id.to_string(),
+            service_date: line.service_date.to_string(),
+            code: line.code.to_string(),
+            claimed: crate::model::fmt_money(line.amount),
+        }
+    }
+}
+
+/// A whole file that was not applied, with where it went wrong.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    pub file: String,
+    pub position: String,
+    pub message: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.file, self.position, self.message)
+    }
+}
+
+/// What one input file gave.
+#[derive(Debug, Default)]
+pub struct FileRead {
+    pub lines: Vec<Line>,
+    pub rejections: Vec<Rejection>,
+    /// Number of line records in the file (lines + rejections).
+    pub records: u32,
+}
+
+/// The formats `process` recognises from the content.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xml,
+    Pm304,
+}
+
+/// Recognises the format from the first bytes (after a UTF-8 BOM).
+pub fn sniff(head: &[u8]) -> Format {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    if head.starts_with(b"01107") {
+        Format::Pm304
+    } else if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
+        Format::Xml
+    } else {
+        Format::Csv
+    }
+}
+
+/// Reads one declaration file; `seq` numbers the lines of the whole run and is advanced.
+pub fn read_file(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
+    let refuse = |position: &str, message: String| Refusal {
+        file: shown.to_string(),
+        position: position.to_string(),
+        message,
+    };
+    let mut head = [0u8; 64];
+    let n = {
+        use std::io::Read;
+        let mut f =
+            std::fs::File::open(path).map_err(|e| refuse("", format!("cannot open: {e}")))?;
+        f.read(&mut head)
+            .map_err(|e| refuse("", format!("cannot read: {e}")))?
+    };
+    match sniff(&head[..n]) {
+        Format::Csv => csv::read(path, shown, file, seq),
+        Format::Xml => Err(refuse(
+            "byte 0",
+            "XML declarations are not supported yet".into(),
+        )),
+        Format::Pm304 => Err(refuse(
+            "record 1",
+            "Vektis PM304 files are not supported yet".into(),
+        )),
+    }
+}
+
+/// The fields of one line as text, before validation. Empty string = absent.
+#[derive(Default, Debug)]
+pub struct RawFields<'a> {
+    pub batch_id: &'a str,
+    pub line_id: &'a str,
+    pub provider_agb: &'a str,
+    pub member_id: &'a str,
+    pub bsn: &'a str,
+    pub birth_date: &'a str,
+    pub service_date: &'a str,
+    pub code_list: &'a str,
+    pub code: &'a str,
+    pub quantity: &'a str,
+    pub indication: &'a str,
+    pub referral: &'a str,
+    pub authorization: &'a str,
+    pub amount: &'a str,
+    pub legal_copay: &'a str,
+    pub trajectory_start: &'a str,
+    pub debit_credit: &'a str,
+    pub related_line_id: &'a str,
+}
+
+impl RawFields<'_> {
+    /// The echo fields, as written.
+    pub fn echo(&self) -> EchoFields {
+        EchoFields {
+            batch_id: self.batch_id.to_string(),
+            line_id: self.line_id.to_string(),
+            provider_agb: self.provider_agb.to_string(),
+            member_id: self.member_id.to_string(),
+            service_date: self.service_date.to_string(),
+            code: self.code.to_string(),
+            claimed: self.amount.to_string(),
+        }
+    }
+
+    /// Checks every field (contract 4.1) and builds the line; the first problem is the reason.
+    pub fn validate(
+        &self,
+        seq: u32,
+        file: u16,
+        record: u32,
+        raw: Span,
+    ) -> Result<Line, (Reason, String)> {
+        let required = [
+            ("batch_id", self.batch_id),
+            ("line_id", self.line_id),
+            ("provider_agb", self.provider_agb),
+            ("birth_date", self.birth_date),
+            ("service_date", self.service_date),
+            ("code", self.code),
+            ("amount", self.amount),
+        ];
+        for (name, v) in required {
+            if v.is_empty() {
+                return Err((Reason::MissingField, format!("field {name} is empty")));
+            }
+        }
+        if !agb_valid(self.provider_agb) {
+            return Err((
+                Reason::BadAgb,
+                format!(
+                    "field provider_agb {:?}: an AGB code is 8 digits",
+                    self.provider_agb
+                ),
+            ));
+        }
+        if self.member_id.is_empty() && self.bsn.is_empty() {
+            return Err((
+                Reason::BadBsn,
+                "fields member_id and bsn are both empty".into(),
+            ));
+        }
+        if !self.bsn.is_empty() && !bsn_valid(self.bsn) {
+            // The value itself stays out of the message: it may be a real BSN with a typo.
+            return Err((
+                Reason::BadBsn,
+                "field bsn fails the elfproef (9 digits, 11-check)".into(),
+            ));
+        }
+        if self.member_id.chars().count() > 15 {
+            return Err((
+                Reason::Malformed,
+                "field member_id is longer than 15 characters".into(),
+            ));
+        }
+        let service_date = Date::parse(self.service_date).ok_or_else(|| {
+            (
+                Reason::BadDate,
+                format!(
+                    "field service_date {:?} is not a valid date (YYYY-MM-DD or YYYYMMDD)",
+                    self.service_date
+                ),
+            )
+        })?;
+        let date = |name: &str, v: &str| {
+            Date::parse(v).ok_or_else(|| {
+                (
+                    Reason::Malformed,
+                    format!("field {name} is not a valid date (YYYY-MM-DD or YYYYMMDD)"),
+                )
+            })
+        };
+        let birth_date = date("birth_date", self.birth_date)?;
+        let trajectory_start = match self.trajectory_start {
+            "" => None,
+            v => Some(date("trajectory_start", v)?),
+        };
+        let quantity = match self.quantity {
+            "" => 1,
+            v => match v.parse::<u32>() {
+                Ok(q) if (1..=9999).contains(&q) && v.bytes().all(|c| c.is_ascii_digit()) => q,
+                _ => {
+                    return Err((
+                        Reason::Malformed,
+                        format!("field quantity {v:?} must be a whole number from 1 to 9999"),
+                    ))
+                }
+            },
+        };
+        let indication = match self.indication.as_bytes() {
+            [] => None,
+            [a, b, c] if self.indication.bytes().all(|x| x.is_ascii_digit()) => Some([*a, *b, *c]),
+            _ => {
+                return Err((
+                    Reason::Malformed,
+                    format!(
+                        "field indication {:?} must be a 3-digit CSI code",
+                        self.indication
+                    ),
+                ))
+            }
+        };
+        let referral = match self.referral {
+            "" | "N" => false,
+            "Y" => true,
+            v => {
+                return Err((
+                    Reason::Malformed,
+                    format!("field referral {v:?} must be Y, N or empty"),
+                ))
+            }
+        };
+        let money = |name: &str, v: &str| -> Result<Money, (Reason, String)> {
+            parse_amount(v).map_err(|why| (Reason::Malformed, format!("field {name} {v:?}: {why}")))
+        };
+        let amount = money("amount", self.amount)?;
+        if amount.is_zero() {
+            return Err((
+                Reason::Malformed,
+                "field amount is 0.00: nothing to pay".into(),
+            ));
+        }
+        let legal_copay = match self.legal_copay {
+            "" => Money::ZERO,
+            v => money("legal_copay", v)?,
+        };
+        if legal_copay > amount {
+            return Err((
+                Reason::Malformed,
+                format!(
+                    "field legal_copay {} is more than amount {}",
+                    self.legal_copay, self.amount
+                ),
+            ));
+        }
+        let credit = match self.debit_credit {
+            "" | "D" => false,
+            "C" => true,
+            v => {
+                return Err((
+                    Reason::Malformed,
+                    format!("field debit_credit {v:?} must be D or C"),
+                ))
+            }
+        };
+        if credit && self.related_line_id.is_empty() {
+            return Err((
+                Reason::MissingField,
+                "field related_line_id is empty on a credit line".into(),
+            ));
+        }
+        Ok(Line {
+            seq,
+            file,
+            record,
+            batch_id: self.batch_id.into(),
+            line_id: self.line_id.into(),
+            provider_agb: self.provider_agb.parse().unwrap_or(0),
+            member_id: self.member_id.into(),
+            bsn: self.bsn.into(),
+            birth_date,
+            service_date,
+            code_list: self.code_list.into(),
+            code: self.code.into(),
+            quantity,
+            indication,
+            referral,
+            authorization: !self.authorization.is_empty(),
+            amount,
+            legal_copay,
+            trajectory_start,
+            credit,
+            related_line_id: self.related_line_id.into(),
+            raw,
+        })
+    }
+}

@@ -1,0 +1,323 @@
+//! The ledger: state carried from one nightly run to the next, in an embedded SQLite file.
+//!
+//! A run opens the ledger with `BEGIN IMMEDIATE` and holds that write transaction until it
+//! commits at the end, so a second run on the same ledger is refused, and a run that dies
+//! leaves the ledger as it was (SQLite rolls the journal back on the next open).
+
+use crate::adjudicate::{Accumulators, PoolKey, Used};
+use crate::model::{from_cents, to_cents, Money};
+use crate::policy::PolicySet;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+/// A ledger failure. `Busy` means another run holds the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger {0} is in use by another run; try again when it has finished")]
+    Busy(String),
+    #[error("ledger {path}: {source}")]
+    Sql {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("ledger {0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// One line that paid, as the ledger keeps it (no BSN, no birth date).
+#[derive(Debug, Clone)]
+pub struct ProcessedLine {
+    pub provider_agb: u32,
+    pub line_id: String,
+    pub member_id: String,
+    pub service_date: u32,
+    pub code: String,
+    pub claimed: Money,
+    pub paid_basic: Money,
+    pub deductible: Money,
+    pub paid_supplementary: Money,
+}
+
+/// The run's row in the `run` table.
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    pub started: String,
+    pub run_date: String,
+    /// Input files with their sha256, as JSON.
+    pub inputs: String,
+    pub lines: u64,
+    pub paid_lines: u64,
+    pub rejected_lines: u64,
+    pub claimed: Money,
+    pub paid_basic: Money,
+    pub deductible: Money,
+    pub paid_supplementary: Money,
+    pub member_pays: Money,
+}
+
+/// What a run needs from the state store; SQLite is the one implementation.
+pub trait Ledger {
+    /// Whether this provider's line was paid in an earlier run.
+    fn seen(&mut self, provider_agb: u32, line_id: &str) -> Result<bool, LedgerError>;
+    /// The member's accumulators as earlier runs left them.
+    fn load(&mut self, member_id: &str, policies: &PolicySet) -> Result<Accumulators, LedgerError>;
+    /// Writes the run: accumulators of the members it touched, the lines it paid and its row.
+    fn commit(
+        &mut self,
+        run: &RunRecord,
+        members: &[(&str, &Accumulators)],
+        lines: &[ProcessedLine],
+        policies: &PolicySet,
+    ) -> Result<(), LedgerError>;
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS run (
+    run_id INTEGER PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    run_date TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    lines INTEGER NOT NULL,
+    paid_lines INTEGER NOT NULL,
+    rejected_lines INTEGER NOT NULL,
+    claimed_cents INTEGER NOT NULL,
+    paid_basic_cents INTEGER NOT NULL,
+    deductible_cents INTEGER NOT NULL,
+    paid_supplementary_cents INTEGER NOT NULL,
+    member_pays_cents INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accumulator (
+    member_id TEXT NOT NULL,
+    product TEXT NOT NULL,
+    pool TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    units INTEGER NOT NULL,
+    cents INTEGER NOT NULL,
+    PRIMARY KEY (member_id, product, pool, bucket)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deductible (
+    member_id TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    cents INTEGER NOT NULL,
+    PRIMARY KEY (member_id, year)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS processed_line (
+    provider_agb INTEGER NOT NULL,
+    line_id TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    member_id TEXT NOT NULL,
+    service_date INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    claimed_cents INTEGER NOT NULL,
+    paid_basic_cents INTEGER NOT NULL,
+    deductible_cents INTEGER NOT NULL,
+    paid_supplementary_cents INTEGER NOT NULL,
+    PRIMARY KEY (provider_agb, line_id)
+) WITHOUT ROWID;
+";
+
+/// The SQLite ledger, holding its write transaction from open to commit.
+pub struct SqliteLedger {
+    conn: Connection,
+    path: String,
+}
+
+impl SqliteLedger {
+    /// Opens (or creates, mode 0640) the ledger and takes the write lock for this run.
+    pub fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
+        let shown = path.display().to_string();
+        if !path.exists() {
+            crate::output::create_private(path).map_err(|e| LedgerError::Io(shown.clone(), e))?;
+        }
+        let sql = |source| LedgerError::Sql {
+            path: shown.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))
+            .map_err(sql)?;
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                return Err(LedgerError::Busy(shown));
+            }
+            Err(e) => return Err(sql(e)),
+        }
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(SqliteLedger { conn, path: shown })
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> LedgerError {
+        LedgerError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn seen(&mut self, provider_agb: u32, line_id: &str) -> Result<bool, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM processed_line WHERE provider_agb = ?1 AND line_id = ?2")
+            .map_err(|e| self.sql(e))?;
+        let found: Option<i64> = stmt
+            .query_row(params![provider_agb, line_id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(found.is_some())
+    }
+
+    fn load(&mut self, member_id: &str, policies: &PolicySet) -> Result<Accumulators, LedgerError> {
+        let mut acc = Accumulators::default();
+        let rows: Vec<(String, String, u32, u32, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT product, pool, bucket, units, cents FROM accumulator WHERE member_id = ?1")
+                .map_err(|e| self.sql(e))?;
+            let it = stmt
+                .query_map([member_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(|e| self.sql(e))?;
+            it.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
+        };
+        for (product, pool, bucket, units, cents) in rows {
+            // A pool that no longer exists in the policies has nothing left to limit.
+            let Some(pi) = policies.index_of(&product) else {
+                continue;
+            };
+            let Some(qi) = policies.products[pi]
+                .pools
+                .iter()
+                .position(|p| p.id == pool)
+            else {
+                continue;
+            };
+            let key = PoolKey {
+                product: pi as u16,
+                pool: qi as u16,
+                bucket,
+            };
+            acc.pools.insert(
+                key,
+                Used {
+                    units,
+                    euros: from_cents(cents),
+                },
+            );
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT year, cents FROM deductible WHERE member_id = ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<(u32, i64)> = stmt
+            .query_map([member_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        for (year, cents) in rows {
+            acc.deductible.insert(year, from_cents(cents));
+        }
+        Ok(acc)
+    }
+
+    fn commit(
+        &mut self,
+        run: &RunRecord,
+        members: &[(&str, &Accumulators)],
+        lines: &[ProcessedLine],
+        policies: &PolicySet,
+    ) -> Result<(), LedgerError> {
+        let c = &self.conn;
+        let sql = |source| LedgerError::Sql {
+            path: self.path.clone(),
+            source,
+        };
+        c.execute(
+            "INSERT INTO run (started, finished, run_date, inputs, lines, paid_lines, rejected_lines,
+                claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents, member_pays_cents)
+             VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                run.started,
+                run.run_date,
+                run.inputs,
+                run.lines,
+                run.paid_lines,
+                run.rejected_lines,
+                to_cents(run.claimed),
+                to_cents(run.paid_basic),
+                to_cents(run.deductible),
+                to_cents(run.paid_supplementary),
+                to_cents(run.member_pays),
+            ],
+        )
+        .map_err(sql)?;
+        let run_id = c.last_insert_rowid();
+        {
+            let mut put = c
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO accumulator (member_id, product, pool, bucket, units, cents)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(sql)?;
+            let mut ded = c
+                .prepare_cached("INSERT OR REPLACE INTO deductible (member_id, year, cents) VALUES (?1, ?2, ?3)")
+                .map_err(sql)?;
+            for (member, acc) in members {
+                for (k, u) in &acc.pools {
+                    let p = &policies.products[k.product as usize];
+                    put.execute(params![
+                        member,
+                        p.id,
+                        p.pools[k.pool as usize].id,
+                        k.bucket,
+                        u.units,
+                        to_cents(u.euros)
+                    ])
+                    .map_err(sql)?;
+                }
+                for (year, used) in &acc.deductible {
+                    ded.execute(params![member, year, to_cents(*used)])
+                        .map_err(sql)?;
+                }
+            }
+            let mut line = c
+                .prepare_cached(
+                    "INSERT INTO processed_line (provider_agb, line_id, run_id, member_id, service_date, code,
+                        claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(sql)?;
+            for l in lines {
+                line.execute(params![
+                    l.provider_agb,
+                    l.line_id,
+                    run_id,
+                    l.member_id,
+                    l.service_date,
+                    l.code,
+                    to_cents(l.claimed),
+                    to_cents(l.paid_basic),
+                    to_cents(l.deductible),
+                    to_cents(l.paid_supplementary),
+                ])
+                .map_err(sql)?;
+            }
+        }
+        c.execute(
+            "UPDATE run SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE run_id = ?1",
+            [run_id],
+        )
+        .map_err(sql)?;
+        c.execute_batch("COMMIT").map_err(sql)?;
+        Ok(())
+    }
+}

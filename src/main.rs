@@ -1,0 +1,69 @@
+use clap::Parser;
+use declaro::cli::{Cli, Command, LogFormat};
+use declaro::{cmd, ExitStatus, Failure};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(quiet: bool, format: LogFormat) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn fail(f: Failure) -> ExitStatus {
+    match f {
+        Failure::Usage(m) => {
+            eprintln!("declaro: {m}");
+            ExitStatus::Usage
+        }
+        Failure::Internal(m) => {
+            eprintln!("declaro: internal error: {m}");
+            ExitStatus::Internal
+        }
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitStatus::Usage as i32
+            } else {
+                0
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let status = match cli.command {
+        Command::Process(args) => {
+            init_logging(args.quiet, args.log_format);
+            match args.settings().and_then(|s| cmd::process::run(&s)) {
+                Ok(report) if report.refused_files > 0 => {
+                    eprintln!(
+                        "declaro: {} input file(s) refused; see summary.json",
+                        report.refused_files
+                    );
+                    ExitStatus::FilesRefused
+                }
+                Ok(_) => ExitStatus::Success,
+                Err(f) => fail(f),
+            }
+        }
+        Command::CheckPolicy { paths } => match cmd::check_policy::run(&paths) {
+            Ok(out) => {
+                print!("{out}");
+                ExitStatus::Success
+            }
+            Err(f) => fail(f),
+        },
+    };
+    std::process::exit(status as i32);
+}

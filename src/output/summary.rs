@@ -1,0 +1,94 @@
+//! `summary.json`: counts and euro totals of a run, and the proof that nothing was lost.
+//! It holds no personal data: no BSN, no member number, no birth date.
+
+use crate::model::{fmt_money, Money, Reason};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One input file as the run saw it.
+#[derive(Serialize, Debug, Clone)]
+pub struct InputFile {
+    pub file: String,
+    pub format: String,
+    pub records: u64,
+    /// Set when the whole file was refused; none of its lines was applied.
+    pub refused: Option<String>,
+}
+
+/// Euro totals as strings with two decimals.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct Totals {
+    pub claimed: String,
+    pub paid_basic: String,
+    pub deductible: String,
+    pub paid_supplementary: String,
+    pub member_pays: String,
+    pub rejected_claimed: String,
+}
+
+/// The reconciliation the run checked before it committed.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct Reconciliation {
+    pub lines_read: u64,
+    pub lines_out: u64,
+    pub claimed_read: String,
+    pub claimed_out: String,
+    pub balanced: bool,
+}
+
+/// Time taken; the only part of the outputs that differs between identical runs.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct Timing {
+    pub duration_seconds: String,
+    pub lines_per_second: u64,
+}
+
+/// The whole summary.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct Summary {
+    pub run_date: String,
+    pub input_files: Vec<InputFile>,
+    pub lines: u64,
+    pub outcomes: BTreeMap<&'static str, u64>,
+    /// Rejected lines per reason.
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    /// Remittance lines carrying each reduction reason.
+    pub reductions_by_reason: BTreeMap<&'static str, u64>,
+    pub totals: Totals,
+    pub reconciliation: Reconciliation,
+    pub timing: Timing,
+}
+
+/// Running sums kept while the outputs are written.
+#[derive(Default, Debug)]
+pub struct Tally {
+    pub paid_lines: u64,
+    pub rejected_lines: u64,
+    pub claimed: Money,
+    pub paid_basic: Money,
+    pub deductible: Money,
+    pub paid_supplementary: Money,
+    pub member_pays: Money,
+    pub rejected_claimed: Money,
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    pub reductions_by_reason: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    pub fn rejected(&mut self, reason: Reason, claimed: Option<Money>) {
+        self.rejected_lines += 1;
+        *self.rejected_by_reason.entry(reason.code()).or_default() += 1;
+        self.rejected_claimed += claimed.unwrap_or_default();
+    }
+
+    pub fn totals(&self) -> Totals {
+        Totals {
+            claimed: fmt_money(self.claimed),
+            paid_basic: fmt_money(self.paid_basic),
+            deductible: fmt_money(self.deductible),
+            paid_supplementary: fmt_money(self.paid_supplementary),
+            member_pays: fmt_money(self.member_pays),
+            rejected_claimed: fmt_money(self.rejected_claimed),
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! Products and their benefits, loaded from TOML policy files and checked once.
+//!
+//! Everything a product pays is data: the engine in `adjudicate` knows no product by name.
+
+pub mod schema;
+
+use crate::model::{parse_amount, Indication, Line, Money};
+use rust_decimal::Decimal;
+use schema::{BenefitDef, PolicyFile, PoolDef};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A problem in a policy file, with the line it is on.
+#[derive(Debug, Clone)]
+pub struct PolicyError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} line {}: {}",
+            self.file.display(),
+            self.line,
+            self.message
+        )
+    }
+}
+
+/// How long a limit's counter runs before it starts again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Period {
+    /// One service date ("per behandeldatum").
+    TreatmentDate,
+    /// The service year and the N-1 years before it ("per N kalenderjaren"); 1 = per calendar year.
+    CalendarYears(u32),
+    /// Since the start of the member's product ("voor de duur van de verzekering").
+    InsuranceDuration,
+}
+
+impl Period {
+    fn parse(s: &str) -> Option<Period> {
+        match s {
+            "treatment-date" => Some(Period::TreatmentDate),
+            "calendar-year" => Some(Period::CalendarYears(1)),
+            "insurance-duration" => Some(Period::InsuranceDuration),
+            _ => {
+                let n: u32 = s.strip_suffix("-calendar-years")?.parse().ok()?;
+                (1..=10).contains(&n).then_some(Period::CalendarYears(n))
+            }
+        }
+    }
+}
+
+/// A counter with a maximum, private to a benefit or shared between benefits.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub id: String,
+    pub period: Period,
+    pub max_units: Option<u32>,
+    pub max_euros: Option<Money>,
+    pub once_per_date: bool,
+}
+
+/// Whether a benefit pays on the claim or on what earlier layers left to the member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Basis {
+    Claim,
+    MemberShare,
+}
+
+/// One benefit row of a product.
+#[derive(Clone, Debug)]
+pub struct Benefit {
+    pub id: String,
+    pub name: String,
+    pub code_list: Option<String>,
+    /// `None`: any CSI; otherwise the allowed values (`None` inside = no CSI on the line).
+    pub indications: Option<Vec<Indication>>,
+    pub basis: Basis,
+    /// Percentage paid, 0-100.
+    pub percentage: Decimal,
+    pub max_per_unit: Option<Money>,
+    pub tariffs: HashMap<String, Money>,
+    pub max_per_line: Option<Money>,
+    /// Indexes into the product's pools.
+    pub pools: Vec<usize>,
+    pub age_min: Option<u32>,
+    pub age_max: Option<u32>,
+    pub requires_referral: bool,
+    pub requires_authorization: bool,
+    /// (pool index, session number from which authorization is needed).
+    pub authorization_from: Option<(usize, u32)>,
+    pub requires_contract: Option<String>,
+    /// Basic layer: the deductible applies to what this benefit pays.
+    pub deductible: bool,
+}
+
+impl Benefit {
+    /// The maximum per unit for this code: the per-code tariff, else the benefit's maximum.
+    pub fn unit_max(&self, code: &str) -> Option<Money> {
+        self.tariffs.get(code).copied().or(self.max_per_unit)
+    }
+
+    fn accepts(&self, line: &Line) -> bool {
+        if let Some(list) = &self.code_list {
+            if *line.code_list != **list {
+                return false;
+            }
+        }
+        match &self.indications {
+            Some(allowed) => allowed.contains(&line.indication),
+            None => true,
+        }
+    }
+}
+
+/// The eigen risico of the basic product.
+#[derive(Clone, Debug, Default)]
+pub struct Deductible {
+    pub mandatory: BTreeMap<u32, Money>,
+    pub exempt_under_age: Option<u32>,
+    pub voluntary_choices: Vec<Money>,
+}
+
+/// A product loaded from one policy file.
+#[derive(Clone, Debug)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub basic: bool,
+    pub waiting_period_months: u32,
+    pub deductible: Option<Deductible>,
+    pub pools: Vec<Pool>,
+    pub benefits: Vec<Benefit>,
+    by_code: HashMap<String, Vec<usize>>,
+    pub file: PathBuf,
+}
+
+impl Product {
+    /// The first benefit (in file order) that covers this line's code, list and CSI.
+    pub fn benefit_for(&self, line: &Line) -> Option<&Benefit> {
+        self.by_code
+            .get(&*line.code)?
+            .iter()
+            .map(|&i| &self.benefits[i])
+            .find(|b| b.accepts(line))
+    }
+
+    /// Every code this product knows.
+    pub fn codes(&self) -> impl Iterator<Item = &str> {
+        self.by_code.keys().map(String::as_str)
+    }
+}
+
+/// All products of a run, by id.
+#[derive(Debug, Default)]
+pub struct PolicySet {
+    pub products: Vec<Product>,
+    by_id: HashMap<String, usize>,
+    known_codes: HashSet<String>,
+}
+
+impl PolicySet {
+    /// Index of a product id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Whether any product knows this prestatiecode.
+    pub fn knows_code(&self, code: &str) -> bool {
+        self.known_codes.contains(code)
+    }
+}
+
+/// Loads policy files and directories of them (`*.toml`, sorted by name). All errors are collected.
+pub fn load(paths: &[PathBuf]) -> Result<PolicySet, Vec<PolicyError>> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            match std::fs::read_dir(p) {
+                Ok(rd) => {
+                    let mut found: Vec<PathBuf> = rd
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                        .collect();
+                    found.sort();
+                    files.extend(found);
+                }
+                Err(e) => errors.push(err(p, 0, format!("cannot read directory: {e}"))),
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut set = PolicySet::default();
+    for f in &files {
+        match std::fs::read_to_string(f) {
+            Ok(src) => match compile(f, &src) {
+                Ok(product) => {
+                    if set.by_id.contains_key(&product.id) {
+                        errors.push(err(
+                            f,
+                            1,
+                            format!("product {} is defined twice", product.id),
+                        ));
+                        continue;
+                    }
+                    set.known_codes.extend(product.by_code.keys().cloned());
+                    set.by_id.insert(product.id.clone(), set.products.len());
+                    set.products.push(product);
+                }
+                Err(mut e) => errors.append(&mut e),
+            },
+            Err(e) => errors.push(err(f, 0, format!("cannot read: {e}"))),
+        }
+    }
+    if files.is_empty() && errors.is_empty() {
+        errors.push(PolicyError {
+            file: paths.first().cloned().unwrap_or_default(),
+            line: 0,
+            message: "no policy files (*.toml) found".into(),
+        });
+    }
+    if set.products.iter().filter(|p| p.basic).count() > 1 {
+        let f = set
+            .products
+            .iter()
+            .rfind(|p| p.basic)
+            .map(|p| p.file.clone());
+        errors.push(err(
+            &f.unwrap_or_default(),
+            1,
+            "more than one basic product".into(),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(set)
+    } else {
+        Err(errors)
+    }
+}
+
+fn err(file: &Path, line: usize, message: String) -> PolicyError {
+    PolicyError {
+        file: file.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Compiles one policy file's text into a product.
+pub fn compile(file: &Path, src: &str) -> Result<Product, Vec<PolicyError>> {
+    let def: PolicyFile = toml::from_str(src).map_err(|e| {
+        let line = e.span().map_or(0, |s| line_of(src, s.start));
+        vec![err(file, line, e.message().trim().to_string())]
+    })?;
+    let mut errors = Vec::new();
+    let mut e = |offset: usize, msg: String| errors.push(err(file, line_of(src, offset), msg));
+
+    let layer_at = def.product.layer.span().start;
+    let basic = match def.product.layer.get_ref().as_str() {
+        "basic" => true,
+        "supplementary" => false,
+        other => {
+            e(
+                layer_at,
+                format!("layer must be basic or supplementary, not {other:?}"),
+            );
+            false
+        }
+    };
+    let money = |s: &str| parse_amount(s).map_err(|why| format!("amount {s:?}: {why}"));
+
+    let deductible = match &def.deductible {
+        None if basic => {
+            e(
+                layer_at,
+                "a basic product needs a [deductible] section".into(),
+            );
+            None
+        }
+        None => None,
+        Some(_) if !basic => {
+            e(layer_at, "only the basic product has a deductible".into());
+            None
+        }
+        Some(d) => {
+            let mut out = Deductible {
+                exempt_under_age: d.exempt_under_age,
+                ..Deductible::default()
+            };
+            for y in &d.year {
+                match money(&y.get_ref().mandatory) {
+                    Ok(m) => {
+                        if out.mandatory.insert(y.get_ref().year, m).is_some() {
+                            e(
+                                y.span().start,
+                                format!("year {} is given twice", y.get_ref().year),
+                            );
+                        }
+                    }
+                    Err(m) => e(y.span().start, m),
+                }
+            }
+            for c in &d.voluntary_choices {
+                match money(c.get_ref()) {
+                    Ok(m) => out.voluntary_choices.push(m),
+                    Err(m) => e(c.span().start, m),
+                }
+            }
+            Some(out)
+        }
+    };
+
+    let mut pools: Vec<Pool> = Vec::new();
+    for p in &def.pool {
+        if p.get_ref().id.is_empty() {
+            e(p.span().start, "a [[pool]] needs an id".into());
+        } else if pools.iter().any(|q| q.id == p.get_ref().id) {
+            e(
+                p.span().start,
+                format!("pool {} is defined twice", p.get_ref().id),
+            );
+        }
+        match compile_pool(p.get_ref(), &p.get_ref().id) {
+            Ok(pool) => pools.push(pool),
+            Err(m) => e(p.span().start, m),
+        }
+    }
+
+    let mut benefits = Vec::new();
+    let mut by_code: HashMap<String, Vec<usize>> = HashMap::new();
+    for b in &def.benefit {
+        let at = b.span().start;
+        match compile_benefit(b.get_ref(), basic, &mut pools) {
+            Ok((benefit, codes)) => {
+                if benefits.iter().any(|x: &Benefit| x.id == benefit.id) {
+                    e(at, format!("benefit {} is defined twice", benefit.id));
+                }
+                for c in codes {
+                    by_code.entry(c).or_default().push(benefits.len());
+                }
+                benefits.push(benefit);
+            }
+            Err(m) => e(at, format!("benefit {}: {m}", b.get_ref().id)),
+        }
+    }
+    if benefits.is_empty() {
+        e(0, "the product has no [[benefit]]".into());
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Product {
+        id: def.product.id.into_inner(),
+        name: def.product.name,
+        basic,
+        waiting_period_months: def.product.waiting_period_months,
+        deductible,
+        pools,
+        benefits,
+        by_code,
+        file: file.to_path_buf(),
+    })
+}
+
+fn compile_pool(p: &PoolDef, id: &str) -> Result<Pool, String> {
+    let period = Period::parse(&p.period).ok_or_else(|| {
+        format!(
+            "period {:?}: use treatment-date, calendar-year, N-calendar-years or insurance-duration",
+            p.period
+        )
+    })?;
+    let max_euros = p
+        .max_euros
+        .as_deref()
+        .map(|s| parse_amount(s).map_err(|why| format!("max_euros {s:?}: {why}")))
+        .transpose()?;
+    if p.id.is_empty() && p.max_units.is_none() && max_euros.is_none() && !p.once_per_date {
+        // A shared pool without a maximum is a plain counter (for authorization_from_session).
+        return Err("a limit needs max_units, max_euros or once_per_date".into());
+    }
+    if p.once_per_date && period != Period::TreatmentDate {
+        return Err("once_per_date needs period = \"treatment-date\"".into());
+    }
+    Ok(Pool {
+        id: id.to_string(),
+        period,
+        max_units: p.max_units,
+        max_euros,
+        once_per_date: p.once_per_date,
+    })
+}
+
+fn compile_benefit(
+    b: &BenefitDef,
+    basic: bool,
+    pools: &mut Vec<Pool>,
+) -> Result<(Benefit, Vec<String>), String> {
+    let money = |what: &str, s: &Option<String>| {
+        s.as_deref()
+            .map(|v| parse_amount(v).map_err(|why| format!("{what} {v:?}: {why}")))
+            .transpose()
+    };
+    let mut codes = Vec::new();
+    for c in &b.codes {
+        codes.extend(expand_codes(c)?);
+    }
+    let mut tariffs = HashMap::new();
+    for (code, max) in &b.tariffs {
+        let m = parse_amount(max).map_err(|why| format!("tariff {code} {max:?}: {why}"))?;
+        tariffs.insert(code.clone(), m);
+        codes.push(code.clone());
+    }
+    if codes.is_empty() {
+        return Err("no codes".into());
+    }
+    let percentage = match &b.percentage {
+        None => Decimal::ONE_HUNDRED,
+        Some(s) => {
+            let p = parse_amount(s).map_err(|why| format!("percentage {s:?}: {why}"))?;
+            if p > Decimal::ONE_HUNDRED {
+                return Err(format!("percentage {s} is over 100"));
+            }
+            p
+        }
+    };
+    let basis = match b.basis.as_deref() {
+        None | Some("claim") => Basis::Claim,
+        Some("member-share") => Basis::MemberShare,
+        Some(o) => return Err(format!("basis {o:?}: use claim or member-share")),
+    };
+    let indications = b
+        .indications
+        .as_ref()
+        .map(|list| {
+            list.iter()
+                .map(|s| match s.as_bytes() {
+                    [] => Ok(None),
+                    [a, b, c] if s.bytes().all(|x| x.is_ascii_digit()) => Ok(Some([*a, *b, *c])),
+                    _ => Err(format!("indication {s:?} is not a 3-digit CSI")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let find_pool = |pools: &Vec<Pool>, id: &str| {
+        pools
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or_else(|| format!("unknown pool {id:?} (declare it as [[pool]] above)"))
+    };
+    let mut pool_idx = Vec::new();
+    for id in &b.pools {
+        pool_idx.push(find_pool(pools, id)?);
+    }
+    for (n, l) in b.limits.iter().enumerate() {
+        if !l.id.is_empty() {
+            return Err("limits = [...] are private to the benefit and have no id".into());
+        }
+        let mut pool = compile_pool(l, "")?;
+        pool.id = format!("{}#{}", b.id, n + 1);
+        pools.push(pool);
+        pool_idx.push(pools.len() - 1);
+    }
+    let authorization_from = match (b.authorization_from_session, &b.authorization_pool) {
+        (None, None) => None,
+        (Some(n), Some(id)) => Some((find_pool(pools, id)?, n)),
+        _ => return Err("authorization_from_session and authorization_pool go together".into()),
+    };
+    if b.deductible.is_some() && !basic {
+        return Err("deductible = ... belongs on basic benefits only".into());
+    }
+    let benefit = Benefit {
+        id: b.id.clone(),
+        name: b.name.clone(),
+        code_list: b.code_list.clone(),
+        indications,
+        basis,
+        percentage,
+        max_per_unit: money("max_per_unit", &b.max_per_unit)?,
+        tariffs,
+        max_per_line: money("max_per_line", &b.max_per_line)?,
+        pools: pool_idx,
+        age_min: b.age_min,
+        age_max: b.age_max,
+        requires_referral: b.requires_referral,
+        requires_authorization: b.requires_authorization,
+        authorization_from,
+        requires_contract: b.requires_contract.clone(),
+        deductible: basic && b.deductible.unwrap_or(true),
+    };
+    Ok((benefit, codes))
+}
+
+/// Expands `1000-1002` into `1000, 1001, 1002` (and `1000Z-1002Z` keeping the suffix).
+fn expand_codes(spec: &str) -> Result<Vec<String>, String> {
+    let Some((a, b)) = spec
+        .split_once('-')
+        .filter(|(a, _)| a.starts_with(|c: char| c.is_ascii_digit()))
+    else {
+        if spec.is_empty() {
+            return Err("empty code".into());
+        }
+        return Ok(vec![spec.to_string()]);
+    };
+    let split = |s: &str| {
+        let n = s.bytes().take_while(u8::is_ascii_digit).count();
+        (s[..n].to_string(), s[n..].to_string())
+    };
+    let ((na, sa), (nb, sb)) = (split(a), split(b));
+    let (Ok(from), Ok(to)) = (na.parse::<u32>(), nb.parse::<u32>()) else {
+        return Err(format!("code range {spec:?} is not numeric"));
+    };
+    if na.len() != nb.len() || sa != sb || from > to || to - from > 1000 {
+        return Err(format!(
+            "code range {spec:?}: same width and suffix, low to high"
+        ));
+    }
+    let w = na.len();
+    Ok((from..=to).map(|n| format!("{n:0w$}{sa}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_ranges_expand() {
+        assert_eq!(expand_codes("1000-1002").unwrap(), ["1000", "1001", "1002"]);
+        assert_eq!(expand_codes("1000Z-1001Z").unwrap(), ["1000Z", "1001Z"]);
+        assert_eq!(expand_codes("ALT-ACU").unwrap(), ["ALT-ACU"]);
+        assert!(expand_codes("1002-1000").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let src = "[product]\nid = \"x\"\nname = \"X\"\nlayer = \"supplementary\"\n\n[[benefit]]\nid = \"a\"\nname = \"A\"\ncodes = [\"1000\"]\npools = [\"nope\"]\n";
+        let e = compile(Path::new("x.toml"), src).unwrap_err();
+        assert_eq!(e[0].line, 6, "{:?}", e);
+        assert!(e[0].message.contains("unknown pool"), "{:?}", e);
+        let e = compile(Path::new("x.toml"), "[product]\nid = 3\n").unwrap_err();
+        assert_eq!(e[0].line, 2, "{:?}", e);
+    }
+
+    #[test]
+    fn periods_parse() {
+        assert_eq!(
+            Period::parse("calendar-year"),
+            Some(Period::CalendarYears(1))
+        );
+        assert_eq!(
+            Period::parse("2-calendar-years"),
+            Some(Period::CalendarYears(2))
+        );
+        assert_eq!(Period::parse("per-year"), None);
+    }
+}
