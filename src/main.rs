@@ -1,6 +1,7 @@
 use clap::Parser;
 use declaro::cli::{Cli, Command, LogFormat};
 use declaro::{cmd, ExitStatus, Failure};
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(quiet: bool, format: LogFormat) {
@@ -9,6 +10,7 @@ fn init_logging(quiet: bool, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     match format {
         LogFormat::Text => builder.init(),

@@ -1,0 +1,76 @@
+//! Test helpers: run the real `declaro` binary in a temporary directory (after ripgrep's
+//! `tests/util.rs`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root: fixtures and expected outputs are read from here.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A command for the built binary, run from the repository root.
+pub fn declaro() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_declaro"));
+    c.current_dir(root());
+    c.env_remove("RUST_LOG");
+    c
+}
+
+/// `declaro process` on the fixture policies and registers, run date 2025-12-31.
+pub fn process(out: &Path, inputs: &[&str], extra: &[&str]) -> Output {
+    let mut c = declaro();
+    c.args([
+        "process",
+        "--policy",
+        "fixtures/policies",
+        "--members",
+        "fixtures/members.csv",
+    ]);
+    c.args([
+        "--providers",
+        "fixtures/providers.csv",
+        "--run-date",
+        "2025-12-31",
+        "--out",
+    ]);
+    c.arg(out);
+    c.args(extra);
+    c.args(inputs);
+    c.output().expect("run declaro")
+}
+
+pub fn read(p: impl AsRef<Path>) -> String {
+    let p = p.as_ref();
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+/// The expected output file of a scenario in `tests/expected/`.
+pub fn expected(scenario: &str, file: &str) -> String {
+    read(root().join("tests/expected").join(scenario).join(file))
+}
+
+/// Asserts two CSV texts are equal, showing the first differing line.
+pub fn assert_same_csv(actual: &str, expected: &str, what: &str) {
+    if actual == expected {
+        return;
+    }
+    for (i, (a, e)) in actual.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(a, e, "{what}: line {} differs", i + 1);
+    }
+    assert_eq!(
+        actual.lines().count(),
+        expected.lines().count(),
+        "{what}: line count differs"
+    );
+    assert_eq!(actual, expected, "{what}: differs (line endings?)");
+}
+
+pub fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(out.join("summary.json"))).expect("summary.json is JSON")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
