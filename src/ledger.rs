@@ -4,7 +4,7 @@
 //! commits at the end, so a second run on the same ledger is refused, and a run that dies
 //! leaves the ledger as it was (SQLite rolls the journal back on the next open).
 
-use crate::adjudicate::{Accumulators, PoolKey, Used};
+use crate::adjudicate::{Accumulators, Effect, Payment, PoolKey, Prior, Used};
 use crate::model::{from_cents, to_cents, Money};
 use crate::policy::PolicySet;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -25,7 +25,8 @@ pub enum LedgerError {
     Io(String, std::io::Error),
 }
 
-/// One line that paid, as the ledger keeps it (no BSN, no birth date).
+/// One line that paid (or a credit that reversed one), as the ledger keeps it: no BSN, no
+/// birth date; its effects on the counters so that a later credit can give them back.
 #[derive(Debug, Clone)]
 pub struct ProcessedLine {
     pub provider_agb: u32,
@@ -33,10 +34,11 @@ pub struct ProcessedLine {
     pub member_id: String,
     pub service_date: u32,
     pub code: String,
+    /// Signed: negative on a credit line.
     pub claimed: Money,
-    pub paid_basic: Money,
-    pub deductible: Money,
-    pub paid_supplementary: Money,
+    pub payment: Payment,
+    /// For a credit line: the line_id it reversed.
+    pub credit_of: Option<String>,
 }
 
 /// The run's row in the `run` table.
@@ -46,6 +48,8 @@ pub struct RunRecord {
     pub run_date: String,
     /// Input files with their sha256, as JSON.
     pub inputs: String,
+    /// Output files still under their temporary names at commit, as JSON `[[tmp, dest], ...]`.
+    pub staged: String,
     pub lines: u64,
     pub paid_lines: u64,
     pub rejected_lines: u64,
@@ -58,18 +62,28 @@ pub struct RunRecord {
 
 /// What a run needs from the state store; SQLite is the one implementation.
 pub trait Ledger {
-    /// Whether this provider's line was paid in an earlier run.
+    /// Whether this provider's line was paid (or was a credit) in an earlier run.
     fn seen(&mut self, provider_agb: u32, line_id: &str) -> Result<bool, LedgerError>;
+    /// A line paid in an earlier run, with its member, for a credit of this run to reverse.
+    fn prior(
+        &mut self,
+        provider_agb: u32,
+        line_id: &str,
+        policies: &PolicySet,
+    ) -> Result<Option<(String, Prior)>, LedgerError>;
     /// The member's accumulators as earlier runs left them.
     fn load(&mut self, member_id: &str, policies: &PolicySet) -> Result<Accumulators, LedgerError>;
     /// Writes the run: accumulators of the members it touched, the lines it paid and its row.
+    /// Returns the run id.
     fn commit(
         &mut self,
         run: &RunRecord,
         members: &[(&str, &Accumulators)],
         lines: &[ProcessedLine],
         policies: &PolicySet,
-    ) -> Result<(), LedgerError>;
+    ) -> Result<i64, LedgerError>;
+    /// Records that the run's outputs were renamed into place.
+    fn published(&mut self, run_id: i64) -> Result<(), LedgerError>;
 }
 
 const SCHEMA: &str = "
@@ -86,7 +100,8 @@ CREATE TABLE IF NOT EXISTS run (
     paid_basic_cents INTEGER NOT NULL,
     deductible_cents INTEGER NOT NULL,
     paid_supplementary_cents INTEGER NOT NULL,
-    member_pays_cents INTEGER NOT NULL
+    member_pays_cents INTEGER NOT NULL,
+    staged TEXT
 );
 CREATE TABLE IF NOT EXISTS accumulator (
     member_id TEXT NOT NULL,
@@ -110,13 +125,72 @@ CREATE TABLE IF NOT EXISTS processed_line (
     member_id TEXT NOT NULL,
     service_date INTEGER NOT NULL,
     code TEXT NOT NULL,
+    year INTEGER NOT NULL,
     claimed_cents INTEGER NOT NULL,
     paid_basic_cents INTEGER NOT NULL,
     deductible_cents INTEGER NOT NULL,
     paid_supplementary_cents INTEGER NOT NULL,
+    member_pays_cents INTEGER NOT NULL,
+    products TEXT NOT NULL,
+    effects TEXT NOT NULL,
+    credit_of TEXT,
+    credited_by TEXT,
     PRIMARY KEY (provider_agb, line_id)
 ) WITHOUT ROWID;
 ";
+
+/// Effects as stored: `product|pool|bucket|units|cents` joined by `;`.
+fn encode_effects(effects: &[Effect], policies: &PolicySet) -> String {
+    let mut out = String::new();
+    for e in effects {
+        let p = &policies.products[e.key.product as usize];
+        if !out.is_empty() {
+            out.push(';');
+        }
+        out.push_str(&format!(
+            "{}|{}|{}|{}|{}",
+            p.id,
+            p.pools[e.key.pool as usize].id,
+            e.key.bucket,
+            e.units,
+            to_cents(e.euros)
+        ));
+    }
+    out
+}
+
+fn decode_effects(text: &str, policies: &PolicySet) -> Vec<Effect> {
+    text.split(';')
+        .filter_map(|e| {
+            let f: Vec<&str> = e.split('|').collect();
+            let [product, pool, bucket, units, cents] = f.as_slice() else {
+                return None;
+            };
+            // A pool that no longer exists in the policies has nothing to give back.
+            let pi = policies.index_of(product)?;
+            let qi = policies.products[pi]
+                .pools
+                .iter()
+                .position(|p| p.id == *pool)?;
+            Some(Effect {
+                key: PoolKey {
+                    product: pi as u16,
+                    pool: qi as u16,
+                    bucket: bucket.parse().ok()?,
+                },
+                units: units.parse().ok()?,
+                euros: from_cents(cents.parse().ok()?),
+            })
+        })
+        .collect()
+}
+
+fn product_indexes(text: &str, policies: &PolicySet) -> Vec<u16> {
+    text.split('+')
+        .filter_map(|id| policies.index_of(id))
+        .map(|i| i as u16)
+        .collect()
+}
 
 /// The SQLite ledger, holding its write transaction from open to commit.
 pub struct SqliteLedger {
@@ -151,7 +225,35 @@ impl SqliteLedger {
             Err(e) => return Err(sql(e)),
         }
         conn.execute_batch(SCHEMA).map_err(sql)?;
-        Ok(SqliteLedger { conn, path: shown })
+        let mut ledger = SqliteLedger { conn, path: shown };
+        ledger.finish_interrupted_publish()?;
+        Ok(ledger)
+    }
+
+    /// A run that committed but died before renaming its outputs: rename them now, so a
+    /// committed run always ends with its outputs in place.
+    fn finish_interrupted_publish(&mut self) -> Result<(), LedgerError> {
+        let pending: Vec<(i64, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT run_id, staged FROM run WHERE staged IS NOT NULL")
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.sql(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
+        };
+        for (run_id, staged) in pending {
+            let pairs: Vec<(String, String)> = serde_json::from_str(&staged).unwrap_or_default();
+            for (tmp, dest) in pairs {
+                if Path::new(&tmp).exists() {
+                    std::fs::rename(&tmp, &dest).map_err(|e| LedgerError::Io(dest.clone(), e))?;
+                }
+            }
+            tracing::warn!(run_id, "outputs of an interrupted run were put in place");
+            self.published(run_id)?;
+        }
+        Ok(())
     }
 
     fn sql(&self, source: rusqlite::Error) -> LedgerError {
@@ -173,6 +275,71 @@ impl Ledger for SqliteLedger {
             .optional()
             .map_err(|e| self.sql(e))?;
         Ok(found.is_some())
+    }
+
+    fn prior(
+        &mut self,
+        provider_agb: u32,
+        line_id: &str,
+        policies: &PolicySet,
+    ) -> Result<Option<(String, Prior)>, LedgerError> {
+        type Row = (
+            String,
+            u32,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            String,
+            String,
+            Option<String>,
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT member_id, year, claimed_cents, paid_basic_cents, deductible_cents,
+                        paid_supplementary_cents, member_pays_cents, products, effects, credited_by
+                 FROM processed_line WHERE provider_agb = ?1 AND line_id = ?2 AND credit_of IS NULL",
+            )
+            .map_err(|e| self.sql(e))?;
+        let row: Option<Row> = stmt
+            .query_row(params![provider_agb, line_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(row.map(
+            |(member, year, claimed, pb, ded, ps, mp, products, effects, credited_by)| {
+                let payment = Payment {
+                    year,
+                    paid_basic: from_cents(pb),
+                    deductible: from_cents(ded),
+                    paid_supplementary: from_cents(ps),
+                    member_pays: from_cents(mp),
+                    products: product_indexes(&products, policies),
+                    reasons: crate::model::Reasons::default(),
+                    effects: decode_effects(&effects, policies),
+                };
+                let prior = Prior {
+                    claimed: from_cents(claimed),
+                    payment,
+                    credited: credited_by.is_some(),
+                };
+                (member, prior)
+            },
+        ))
     }
 
     fn load(&mut self, member_id: &str, policies: &PolicySet) -> Result<Accumulators, LedgerError> {
@@ -235,7 +402,7 @@ impl Ledger for SqliteLedger {
         members: &[(&str, &Accumulators)],
         lines: &[ProcessedLine],
         policies: &PolicySet,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<i64, LedgerError> {
         let c = &self.conn;
         let sql = |source| LedgerError::Sql {
             path: self.path.clone(),
@@ -243,8 +410,9 @@ impl Ledger for SqliteLedger {
         };
         c.execute(
             "INSERT INTO run (started, finished, run_date, inputs, lines, paid_lines, rejected_lines,
-                claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents, member_pays_cents)
-             VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents, member_pays_cents,
+                staged)
+             VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 run.started,
                 run.run_date,
@@ -257,6 +425,7 @@ impl Ledger for SqliteLedger {
                 to_cents(run.deductible),
                 to_cents(run.paid_supplementary),
                 to_cents(run.member_pays),
+                run.staged,
             ],
         )
         .map_err(sql)?;
@@ -292,11 +461,23 @@ impl Ledger for SqliteLedger {
             let mut line = c
                 .prepare_cached(
                     "INSERT INTO processed_line (provider_agb, line_id, run_id, member_id, service_date, code,
-                        claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        year, claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents,
+                        member_pays_cents, products, effects, credit_of)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                )
+                .map_err(sql)?;
+            let mut credited = c
+                .prepare_cached(
+                    "UPDATE processed_line SET credited_by = ?3 WHERE provider_agb = ?1 AND line_id = ?2",
                 )
                 .map_err(sql)?;
             for l in lines {
+                let p = &l.payment;
+                let products: Vec<&str> = p
+                    .products
+                    .iter()
+                    .map(|&i| policies.products[i as usize].id.as_str())
+                    .collect();
                 line.execute(params![
                     l.provider_agb,
                     l.line_id,
@@ -304,12 +485,22 @@ impl Ledger for SqliteLedger {
                     l.member_id,
                     l.service_date,
                     l.code,
+                    p.year,
                     to_cents(l.claimed),
-                    to_cents(l.paid_basic),
-                    to_cents(l.deductible),
-                    to_cents(l.paid_supplementary),
+                    to_cents(p.paid_basic),
+                    to_cents(p.deductible),
+                    to_cents(p.paid_supplementary),
+                    to_cents(p.member_pays),
+                    products.join("+"),
+                    encode_effects(&p.effects, policies),
+                    l.credit_of,
                 ])
                 .map_err(sql)?;
+                if let Some(of) = &l.credit_of {
+                    credited
+                        .execute(params![l.provider_agb, of, l.line_id])
+                        .map_err(sql)?;
+                }
             }
         }
         c.execute(
@@ -318,6 +509,14 @@ impl Ledger for SqliteLedger {
         )
         .map_err(sql)?;
         c.execute_batch("COMMIT").map_err(sql)?;
+        Ok(run_id)
+    }
+
+    fn published(&mut self, run_id: i64) -> Result<(), LedgerError> {
+        // Outside the run's transaction (committed above): a small one of its own.
+        self.conn
+            .execute("UPDATE run SET staged = NULL WHERE run_id = ?1", [run_id])
+            .map_err(|e| self.sql(e))?;
         Ok(())
     }
 }

@@ -65,7 +65,7 @@ impl Accumulators {
         date: Date,
         units: u32,
         euros: Money,
-    ) {
+    ) -> PoolKey {
         let bucket = match period {
             Period::TreatmentDate => date.as_u32(),
             _ => date.year(),
@@ -78,7 +78,29 @@ impl Accumulators {
         let u = self.pools.entry(key).or_default();
         u.units += units;
         u.euros += euros;
+        key
     }
+
+    /// Gives back what a line used (a credit reverses it).
+    fn undo(&mut self, payment: &Payment) {
+        for e in &payment.effects {
+            if let Some(u) = self.pools.get_mut(&e.key) {
+                u.units = u.units.saturating_sub(e.units);
+                u.euros -= e.euros;
+            }
+        }
+        if let Some(d) = self.deductible.get_mut(&payment.year) {
+            *d -= payment.deductible;
+        }
+    }
+}
+
+/// What one paid line added to one counter; kept so that a credit can give it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Effect {
+    pub key: PoolKey,
+    pub units: u32,
+    pub euros: Money,
 }
 
 /// A line that pays or charges something.
@@ -92,6 +114,41 @@ pub struct Payment {
     /// Indexes of the products that paid, basic first.
     pub products: Vec<u16>,
     pub reasons: Reasons,
+    /// What the line added to the member's counters (the deductible is `deductible` in `year`).
+    pub effects: Vec<Effect>,
+}
+
+impl Payment {
+    /// The payment that exactly undoes this one, for a credit line.
+    pub fn reversed(&self) -> Payment {
+        Payment {
+            year: self.year,
+            paid_basic: -self.paid_basic,
+            deductible: -self.deductible,
+            paid_supplementary: -self.paid_supplementary,
+            member_pays: -self.member_pays,
+            products: self.products.clone(),
+            reasons: Reasons::default(),
+            effects: Vec::new(),
+        }
+    }
+}
+
+/// An earlier paid line that a credit in this run may reverse.
+#[derive(Clone, Debug)]
+pub struct Prior {
+    pub claimed: Money,
+    pub payment: Payment,
+    pub credited: bool,
+}
+
+/// A member's state during a run: the accumulators and the lines credits may reverse.
+#[derive(Clone, Debug, Default)]
+pub struct MemberState {
+    pub acc: Accumulators,
+    /// Paid lines by (provider AGB, line_id): from earlier runs (loaded for this run's credits)
+    /// and from this run (kept when a credit in this run names them).
+    pub priors: std::collections::HashMap<(u32, Box<str>), Prior>,
 }
 
 /// The result of adjudicating one line.
@@ -114,16 +171,76 @@ pub fn line_year(line: &Line) -> u32 {
 }
 
 /// Adjudicates one member's lines, which must be sorted by service date (ties in input order).
+/// Credit lines reverse the line they name, giving its sessions, euros and deductible back.
 pub fn adjudicate_member(
     ctx: &Context<'_>,
     member: &Member,
     lines: &[&Line],
-    acc: &mut Accumulators,
+    state: &mut MemberState,
 ) -> Vec<Outcome> {
-    lines
+    // Only the lines a credit of this run names need to be remembered.
+    let named: std::collections::HashSet<(u32, &str)> = lines
         .iter()
-        .map(|l| adjudicate_line(ctx, member, l, acc))
-        .collect()
+        .filter(|l| l.credit)
+        .map(|l| (l.provider_agb, &*l.related_line_id))
+        .collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.credit {
+            out.push(reverse(line, state));
+            continue;
+        }
+        let o = adjudicate_line(ctx, member, line, &mut state.acc);
+        if let Outcome::Paid(p) = &o {
+            if named.contains(&(line.provider_agb, &*line.line_id)) {
+                let prior = Prior {
+                    claimed: line.amount,
+                    payment: p.clone(),
+                    credited: false,
+                };
+                state
+                    .priors
+                    .insert((line.provider_agb, line.line_id.clone()), prior);
+            }
+        }
+        out.push(o);
+    }
+    out
+}
+
+/// A credit line: the exact negative of the line it names, which must be paid and not yet credited.
+fn reverse(line: &Line, state: &mut MemberState) -> Outcome {
+    let key = (line.provider_agb, line.related_line_id.clone());
+    let Some(prior) = state.priors.get_mut(&key) else {
+        return Outcome::Refused(
+            Reason::UnmatchedCredit,
+            format!(
+                "no paid line {} of provider {:08} for this member to credit",
+                line.related_line_id, line.provider_agb
+            ),
+        );
+    };
+    if prior.credited {
+        return Outcome::Refused(
+            Reason::Duplicate,
+            format!(
+                "line {} of provider {:08} was credited before",
+                line.related_line_id, line.provider_agb
+            ),
+        );
+    }
+    if prior.claimed != line.amount {
+        return Outcome::Refused(
+            Reason::UnmatchedCredit,
+            format!(
+                "credit amount {} differs from the {} declared on line {}",
+                line.amount, prior.claimed, line.related_line_id
+            ),
+        );
+    }
+    prior.credited = true;
+    state.acc.undo(&prior.payment);
+    Outcome::Paid(prior.payment.reversed())
 }
 
 /// Adjudicates one line and updates the accumulators with what it used.
@@ -162,6 +279,7 @@ pub fn adjudicate_line(
     let mut refusals = Reasons::default();
     let mut first_refusal: Option<(Reason, String)> = None;
     let mut products = Vec::new();
+    let mut effects = Vec::new();
     let mut matched = false;
 
     for h in layers {
@@ -184,7 +302,7 @@ pub fn adjudicate_line(
             member,
             line,
         };
-        match layer.pay(left, acc) {
+        match layer.pay(left, acc, &mut effects) {
             Ok((amount, why)) => {
                 reasons = reasons.union(why);
                 if amount.is_zero() {
@@ -236,6 +354,7 @@ pub fn adjudicate_line(
         member_pays,
         products,
         reasons,
+        effects,
     })
 }
 
@@ -274,7 +393,12 @@ impl Layer<'_> {
 
     /// Checks the benefit's conditions and limits; on success updates the pools and returns
     /// the amount paid with the reasons it was reduced.
-    fn pay(&self, left: Money, acc: &mut Accumulators) -> Result<(Money, Reasons), Refusal> {
+    fn pay(
+        &self,
+        left: Money,
+        acc: &mut Accumulators,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(Money, Reasons), Refusal> {
         let (b, line, date) = (self.benefit, self.line, self.line.service_date);
         self.check_conditions()?;
 
@@ -366,14 +490,13 @@ impl Layer<'_> {
             return Ok((Money::ZERO, why));
         }
         for &p in &b.pools {
-            acc.add(
-                self.index,
-                p,
-                self.product.pools[p].period,
-                date,
-                allowed,
-                amount,
-            );
+            let period = self.product.pools[p].period;
+            let key = acc.add(self.index, p, period, date, allowed, amount);
+            effects.push(Effect {
+                key,
+                units: allowed,
+                euros: amount,
+            });
         }
         Ok((amount, why))
     }

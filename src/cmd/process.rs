@@ -1,10 +1,10 @@
 //! `declaro process`: read, screen, adjudicate per member in parallel, write, reconcile,
 //! commit the ledger, then rename the outputs into place.
 
-use crate::adjudicate::{self, line_year, Accumulators, Context, Outcome};
+use crate::adjudicate::{self, line_year, Context, MemberState, Outcome};
 use crate::input::{self, EchoFields, Refusal, Rejection};
 use crate::ledger::{Ledger, LedgerError, ProcessedLine, RunRecord, SqliteLedger};
-use crate::model::{fmt_money, mask_bsn, Date, Line, Money, Reason};
+use crate::model::{fmt_money, mask_bsn, parse_amount, Date, Line, Money, Reason};
 use crate::output::summary::{InputFile, Reconciliation, Summary, Tally, Timing};
 use crate::output::{RejectionRow, RejectionWriter, RemittanceRow, RemittanceWriter, Staged};
 use crate::policy::{self, PolicySet};
@@ -13,7 +13,7 @@ use crate::Failure;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Validated settings of one `process` run (built from the command line in `cli`).
@@ -44,9 +44,21 @@ enum Fate {
     Adjudicated(Outcome),
 }
 
+/// Everything read from the input files.
+#[derive(Default)]
+struct Inputs {
+    lines: Vec<Line>,
+    rejections: Vec<Rejection>,
+    files: Vec<InputFile>,
+    refused: Vec<Refusal>,
+    /// Number of line records in the accepted files.
+    total: u64,
+}
+
 /// Runs one night.
 pub fn run(s: &Settings) -> Result<Report, Failure> {
     let started = Instant::now();
+    let started_at = timestamp();
     let policies = policy::load(&s.policies).map_err(|errs| {
         Failure::Usage(
             errs.iter()
@@ -75,96 +87,57 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         "run started"
     );
 
-    // Read every file; a refused file contributes nothing but its entry in the summary.
-    let bar = progress_bar(s.progress, s.inputs.len() as u64);
-    let mut seq = 0u32;
-    let mut lines: Vec<Line> = Vec::new();
-    let mut rejections: Vec<Rejection> = Vec::new();
-    let mut files: Vec<InputFile> = Vec::new();
-    let mut refused: Vec<Refusal> = Vec::new();
-    for (i, shown) in s.inputs.iter().enumerate() {
-        bar.set_message(format!("reading {shown}"));
-        let file = u16::try_from(i)
-            .map_err(|_| Failure::Usage("at most 65535 input files per run".into()))?;
-        let before = seq;
-        let (format, records, why) = match input::read_file(
-            std::path::Path::new(shown),
-            shown,
-            file,
-            &mut seq,
-        ) {
-            Ok(mut read) => {
-                lines.append(&mut read.lines);
-                rejections.append(&mut read.rejections);
-                ("csv", u64::from(read.records), None)
-            }
-            Err(r) => {
-                tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
-                seq = before;
-                let why = r.to_string();
-                refused.push(r);
-                ("unknown", 0, Some(why))
-            }
-        };
-        files.push(InputFile {
-            file: shown.clone(),
-            format: format.into(),
-            records,
-            refused: why,
-        });
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let total_lines = u64::from(seq);
+    // The input hashes for the run table are computed on a second thread while parsing.
+    let paths: Vec<PathBuf> = s.inputs.iter().map(PathBuf::from).collect();
+    let hasher = {
+        let paths = paths.clone();
+        std::thread::spawn(move || paths.iter().map(|p| sha256_hex(p)).collect::<Vec<_>>())
+    };
+    let inputs = read_inputs(s)?;
+    let hashes = hasher
+        .join()
+        .map_err(|_| Failure::Internal("hashing inputs failed".into()))?;
+    let lines = &inputs.lines;
 
-    // Screen: member, birth date, run date, duplicates, credits.
+    // Screen: member, birth date, run date, duplicates.
     let mut fates: Vec<Option<Fate>> = Vec::with_capacity(lines.len());
     let mut member_of: Vec<u32> = vec![u32::MAX; lines.len()];
     let mut keys_in_run: HashSet<(u32, &str)> = HashSet::new();
     for (i, line) in lines.iter().enumerate() {
         let fate = match screen(line, &members, s.run_date) {
             Err((r, m)) => Some(Fate::Rejected(r, m)),
-            Ok(m) => {
-                if !keys_in_run.insert((line.provider_agb, &line.line_id)) {
-                    Some(Fate::Rejected(
-                        Reason::Duplicate,
-                        format!(
-                            "line_id {} of provider {:08} occurs earlier in this run",
-                            line.line_id, line.provider_agb
-                        ),
-                    ))
-                } else if ledger
+            Ok(_) if !keys_in_run.insert((line.provider_agb, &line.line_id)) => {
+                Some(Fate::Rejected(
+                    Reason::Duplicate,
+                    format!(
+                        "line_id {} of provider {:08} occurs earlier in this run",
+                        line.line_id, line.provider_agb
+                    ),
+                ))
+            }
+            Ok(_)
+                if ledger
                     .seen(line.provider_agb, &line.line_id)
-                    .map_err(ledger_failure)?
-                {
-                    Some(Fate::Rejected(
-                        Reason::Duplicate,
-                        format!(
-                            "line_id {} of provider {:08} was paid in an earlier run",
-                            line.line_id, line.provider_agb
-                        ),
-                    ))
-                } else if line.credit {
-                    // Reversal of settled lines comes with the persistent-ledger work; until then
-                    // a credit is never applied, so it cannot undo or pay anything by mistake.
-                    Some(Fate::Rejected(
-                        Reason::UnmatchedCredit,
-                        format!(
-                            "credit for line_id {} is not matched to a settled line",
-                            line.related_line_id
-                        ),
-                    ))
-                } else {
-                    member_of[i] = m;
-                    None
-                }
+                    .map_err(ledger_failure)? =>
+            {
+                Some(Fate::Rejected(
+                    Reason::Duplicate,
+                    format!(
+                        "line_id {} of provider {:08} was processed in an earlier run",
+                        line.line_id, line.provider_agb
+                    ),
+                ))
+            }
+            Ok(m) => {
+                member_of[i] = m;
+                None
             }
         };
         fates.push(fate);
     }
-    check_deductible_years(&policies, &lines, &member_of, &members)?;
+    check_deductible_years(&policies, lines, &member_of, &members)?;
 
-    // Group per member, sort by service date (ties in input order).
+    // Group per member, sort by service date (ties in input order), load the member's state.
     let mut groups: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, &m) in member_of.iter().enumerate() {
         if m != u32::MAX {
@@ -176,11 +149,23 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     let mut states = Vec::with_capacity(groups.len());
     for (m, idx) in &mut groups {
         idx.sort_by_key(|&i| (lines[i].service_date, lines[i].seq));
-        states.push(
-            ledger
-                .load(&members.list[*m as usize].id, &policies)
-                .map_err(ledger_failure)?,
-        );
+        let member_id = &*members.list[*m as usize].id;
+        let mut state = MemberState {
+            acc: ledger.load(member_id, &policies).map_err(ledger_failure)?,
+            ..MemberState::default()
+        };
+        // Lines paid in earlier runs that this run's credits name, when they are this member's.
+        for line in idx.iter().map(|&i| &lines[i]).filter(|l| l.credit) {
+            let found = ledger
+                .prior(line.provider_agb, &line.related_line_id, &policies)
+                .map_err(ledger_failure)?;
+            if let Some((_, prior)) = found.filter(|(owner, _)| owner == member_id) {
+                state
+                    .priors
+                    .insert((line.provider_agb, line.related_line_id.clone()), prior);
+            }
+        }
+        states.push(state);
     }
 
     let ctx = Context {
@@ -191,66 +176,55 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         .num_threads(s.threads)
         .build()
         .map_err(|e| Failure::Internal(format!("cannot start {} threads: {e}", s.threads)))?;
-    let adjudicated: Vec<(Vec<Outcome>, Accumulators)> = pool.install(|| {
+    let adjudicated: Vec<(Vec<Outcome>, MemberState)> = pool.install(|| {
         groups
             .par_iter()
             .zip(states.into_par_iter())
-            .map(|((m, idx), mut acc)| {
+            .map(|((m, idx), mut state)| {
                 let sorted: Vec<&Line> = idx.iter().map(|&i| &lines[i]).collect();
-                let out = adjudicate::adjudicate_member(
-                    &ctx,
-                    &members.list[*m as usize],
-                    &sorted,
-                    &mut acc,
-                );
-                (out, acc)
+                let member = &members.list[*m as usize];
+                let out = adjudicate::adjudicate_member(&ctx, member, &sorted, &mut state);
+                (out, state)
             })
             .collect()
     });
-    let mut member_states: Vec<(&str, &Accumulators)> = Vec::with_capacity(groups.len());
-    for ((m, idx), (outcomes, acc)) in groups.iter().zip(&adjudicated) {
-        member_states.push((&members.list[*m as usize].id, acc));
+    let mut member_states = Vec::with_capacity(groups.len());
+    for ((m, idx), (outcomes, state)) in groups.iter().zip(adjudicated) {
+        member_states.push((&*members.list[*m as usize].id, state.acc));
         for (&i, o) in idx.iter().zip(outcomes) {
-            fates[i] = Some(Fate::Adjudicated(o.clone()));
+            fates[i] = Some(Fate::Adjudicated(o));
         }
     }
 
     // Write outputs under temporary names, in input order.
-    let written = write_outputs(
-        s,
-        &policies,
-        &members,
-        &lines,
-        &member_of,
-        &fates,
-        &rejections,
-    )
-    .map_err(|e| Failure::Internal(format!("writing outputs in {}: {e}", s.out.display())))?;
     let Written {
         remittance,
         rejected,
         tally,
         paid,
-    } = written;
+    } = write_outputs(s, &policies, &members, &inputs, &member_of, &fates)
+        .map_err(|e| Failure::Internal(format!("writing outputs in {}: {e}", s.out.display())))?;
 
     // Nothing lost: every line in exactly one output, euro totals balanced.
     let lines_out = tally.paid_lines + tally.rejected_lines;
     let claimed_read: Money = lines.iter().map(|l| l.amount).sum::<Money>()
-        + rejections
+        + inputs
+            .rejections
             .iter()
-            .filter_map(|r| crate::model::parse_amount(&r.fields.claimed).ok())
+            .filter_map(|r| parse_amount(&r.fields.claimed).ok())
             .sum::<Money>();
-    let claimed_out = tally.claimed + tally.rejected_claimed;
+    let claimed_out = tally.claimed_unsigned + tally.rejected_claimed;
     let identity = tally.claimed == tally.paid_basic + tally.paid_supplementary + tally.member_pays;
-    let balanced = lines_out == total_lines
-        && claimed_read == claimed_out
-        && identity
-        && tally.deductible <= tally.paid_basic;
+    let balanced = lines_out == inputs.total && claimed_read == claimed_out && identity;
     let elapsed = started.elapsed().as_secs_f64();
+    let mut files = inputs.files.clone();
+    for (f, h) in files.iter_mut().zip(&hashes) {
+        f.sha256 = h.clone();
+    }
     let summary = Summary {
         run_date: s.run_date.to_string(),
         input_files: files.clone(),
-        lines: total_lines,
+        lines: inputs.total,
         outcomes: [
             ("paid", tally.paid_lines),
             ("rejected", tally.rejected_lines),
@@ -261,7 +235,7 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         reductions_by_reason: tally.reductions_by_reason.clone(),
         totals: tally.totals(),
         reconciliation: Reconciliation {
-            lines_read: total_lines,
+            lines_read: inputs.total,
             lines_out,
             claimed_read: fmt_money(claimed_read),
             claimed_out: fmt_money(claimed_out),
@@ -270,7 +244,7 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         timing: Timing {
             duration_seconds: format!("{elapsed:.3}"),
             lines_per_second: if elapsed > 0.0 {
-                (total_lines as f64 / elapsed) as u64
+                (inputs.total as f64 / elapsed) as u64
             } else {
                 0
             },
@@ -280,25 +254,22 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         remittance.discard();
         rejected.discard();
         return Err(Failure::Internal(format!(
-            "reconciliation failed: {total_lines} lines read, {lines_out} written; claimed {} read, {} written; nothing committed",
+            "reconciliation failed: {} lines read, {lines_out} written; claimed {} read, {} written; nothing committed",
+            inputs.total,
             fmt_money(claimed_read),
             fmt_money(claimed_out)
         )));
     }
-    let (summary_file, mut w) = Staged::create(&s.out.join("summary.json"))
+    let summary_file = write_summary(&s.out, &summary)
         .map_err(|e| Failure::Internal(format!("writing summary.json: {e}")))?;
-    serde_json::to_writer_pretty(&mut w, &summary)
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(w))
-        .and_then(|()| w.flush())
-        .map_err(|e| Failure::Internal(format!("writing summary.json: {e}")))?;
-    drop(w);
 
+    let staged = [&remittance, &rejected, &summary_file].map(|f| f.paths());
     let run = RunRecord {
-        started: format!("{}", s.run_date),
+        started: started_at,
         run_date: s.run_date.to_string(),
         inputs: serde_json::to_string(&files).unwrap_or_default(),
-        lines: total_lines,
+        staged: serde_json::to_string(&staged).unwrap_or_default(),
+        lines: inputs.total,
         paid_lines: tally.paid_lines,
         rejected_lines: tally.rejected_lines,
         claimed: tally.claimed,
@@ -307,25 +278,103 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         paid_supplementary: tally.paid_supplementary,
         member_pays: tally.member_pays,
     };
-    ledger
-        .commit(&run, &member_states, &paid, &policies)
+    let members_acc: Vec<(&str, &adjudicate::Accumulators)> =
+        member_states.iter().map(|(m, a)| (*m, a)).collect();
+    let run_id = ledger
+        .commit(&run, &members_acc, &paid, &policies)
         .map_err(ledger_failure)?;
     for f in [remittance, rejected, summary_file] {
         f.commit()
             .map_err(|e| Failure::Internal(format!("renaming outputs into place: {e}")))?;
     }
+    ledger.published(run_id).map_err(ledger_failure)?;
     tracing::info!(
-        lines = total_lines,
+        lines = inputs.total,
         paid = tally.paid_lines,
         rejected = tally.rejected_lines,
-        refused_files = refused.len(),
+        refused_files = inputs.refused.len(),
         seconds = %summary.timing.duration_seconds,
         "run committed"
     );
     Ok(Report {
-        refused_files: refused.len(),
+        refused_files: inputs.refused.len(),
         summary,
     })
+}
+
+/// Reads every input file; a refused file contributes nothing but its entry in the summary.
+fn read_inputs(s: &Settings) -> Result<Inputs, Failure> {
+    let bar = progress_bar(s.progress, s.inputs.len() as u64);
+    let mut seq = 0u32;
+    let mut all = Inputs::default();
+    for (i, shown) in s.inputs.iter().enumerate() {
+        bar.set_message(format!("reading {shown}"));
+        let file = u16::try_from(i)
+            .map_err(|_| Failure::Usage("at most 65535 input files per run".into()))?;
+        let before = seq;
+        let (format, records, why) = match input::read_file(Path::new(shown), shown, file, &mut seq)
+        {
+            Ok(mut read) => {
+                all.lines.append(&mut read.lines);
+                all.rejections.append(&mut read.rejections);
+                ("csv", u64::from(read.records), None)
+            }
+            Err(r) => {
+                tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
+                seq = before;
+                let why = r.to_string();
+                all.refused.push(r);
+                ("unknown", 0, Some(why))
+            }
+        };
+        all.files.push(InputFile {
+            file: shown.clone(),
+            format: format.into(),
+            records,
+            sha256: String::new(),
+            refused: why,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    all.total = u64::from(seq);
+    Ok(all)
+}
+
+fn sha256_hex(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(_) => return String::new(),
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Now, as `YYYY-MM-DDTHH:MM:SSZ`.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = Date::from_days_since_epoch((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    format!("{day}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
+}
+
+fn write_summary(out: &Path, summary: &Summary) -> std::io::Result<Staged> {
+    let (file, mut w) = Staged::create(&out.join("summary.json"))?;
+    serde_json::to_writer_pretty(&mut w, summary)?;
+    writeln!(w)?;
+    file.finish(w)?;
+    Ok(file)
 }
 
 fn ledger_failure(e: LedgerError) -> Failure {
@@ -417,14 +466,12 @@ fn check_deductible_years(
             .filter(|h| h.covers(line.service_date))
         {
             let p = &policies.products[h.product];
-            if let Some(d) = p
-                .deductible
+            if p.deductible
                 .as_ref()
-                .filter(|d| !d.mandatory.contains_key(&year))
+                .is_some_and(|d| !d.mandatory.contains_key(&year))
             {
-                let _ = d;
                 return Err(Failure::Usage(format!(
-                    "{}: product {} has no mandatory deductible for {year} (needed by record {} of input {})",
+                    "{}: product {} has no mandatory deductible for {year} (needed by record {} of {})",
                     p.file.display(),
                     p.id,
                     line.record,
@@ -447,11 +494,11 @@ fn write_outputs(
     s: &Settings,
     policies: &PolicySet,
     members: &Members,
-    lines: &[Line],
+    inputs: &Inputs,
     member_of: &[u32],
     fates: &[Option<Fate>],
-    rejections: &[Rejection],
 ) -> Result<Written, Box<dyn std::error::Error>> {
+    let (lines, rejections) = (&inputs.lines, &inputs.rejections);
     let (remittance, rw) = Staged::create(&s.out.join("remittance.csv"))?;
     let (rejected, jw) = Staged::create(&s.out.join("rejections.csv"))?;
     let mut rw = RemittanceWriter::new(rw)?;
@@ -468,7 +515,7 @@ fn write_outputs(
         if !take_line {
             let r = &rejections[b];
             b += 1;
-            tally.rejected(r.reason, crate::model::parse_amount(&r.fields.claimed).ok());
+            tally.rejected(r.reason, parse_amount(&r.fields.claimed).ok());
             tracing::debug!(file = %s.inputs[r.file as usize], record = r.record, reason = r.reason.code(), "line rejected");
             jw.write(&RejectionRow {
                 file: &s.inputs[r.file as usize],
@@ -490,15 +537,13 @@ fn write_outputs(
         let file = &s.inputs[line.file as usize];
         let (reason, message) = match &fates[i] {
             Some(Fate::Adjudicated(Outcome::Paid(p))) => {
-                tally.paid_lines += 1;
-                tally.claimed += line.amount;
-                tally.paid_basic += p.paid_basic;
-                tally.deductible += p.deductible;
-                tally.paid_supplementary += p.paid_supplementary;
-                tally.member_pays += p.member_pays;
-                for r in p.reasons.iter() {
-                    *tally.reductions_by_reason.entry(r.code()).or_default() += 1;
-                }
+                let claimed = if line.credit {
+                    -line.amount
+                } else {
+                    line.amount
+                };
+                echo.claimed = fmt_money(claimed);
+                tally.paid(claimed, p);
                 rw.write(
                     &RemittanceRow {
                         file,
@@ -515,10 +560,9 @@ fn write_outputs(
                     member_id: echo.member_id.clone(),
                     service_date: line.service_date.as_u32(),
                     code: line.code.to_string(),
-                    claimed: line.amount,
-                    paid_basic: p.paid_basic,
-                    deductible: p.deductible,
-                    paid_supplementary: p.paid_supplementary,
+                    claimed,
+                    payment: p.clone(),
+                    credit_of: line.credit.then(|| line.related_line_id.to_string()),
                 });
                 continue;
             }
@@ -545,8 +589,8 @@ fn write_outputs(
             raw: line.raw,
         })?;
     }
-    rw.finish()?.flush()?;
-    jw.finish()?.flush()?;
+    remittance.finish(rw.finish()?)?;
+    rejected.finish(jw.finish()?)?;
     Ok(Written {
         remittance,
         rejected,

@@ -55,6 +55,24 @@ impl Staged {
         ))
     }
 
+    /// Flushes and syncs the written file, so that it is on disk before the ledger commits.
+    pub fn finish<W: Write>(&self, mut w: BufWriter<W>) -> io::Result<()>
+    where
+        W: AsFile,
+    {
+        w.flush()?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.as_file().sync_all()
+    }
+
+    /// The temporary and the final path, for the ledger's record of a run being published.
+    pub fn paths(&self) -> [String; 2] {
+        [
+            self.tmp.display().to_string(),
+            self.dest.display().to_string(),
+        ]
+    }
+
     /// Renames the finished file into place.
     pub fn commit(self) -> io::Result<()> {
         std::fs::rename(&self.tmp, &self.dest)
@@ -63,6 +81,17 @@ impl Staged {
     /// Removes the temporary file (the run failed).
     pub fn discard(self) {
         let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// A writer that is a file underneath, so it can be synced.
+pub trait AsFile {
+    fn as_file(&self) -> &File;
+}
+
+impl AsFile for File {
+    fn as_file(&self) -> &File {
+        self
     }
 }
 

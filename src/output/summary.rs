@@ -11,6 +11,7 @@ pub struct InputFile {
     pub file: String,
     pub format: String,
     pub records: u64,
+    pub sha256: String,
     /// Set when the whole file was refused; none of its lines was applied.
     pub refused: Option<String>,
 }
@@ -64,7 +65,10 @@ pub struct Summary {
 pub struct Tally {
     pub paid_lines: u64,
     pub rejected_lines: u64,
+    /// Signed: credit lines count negative.
     pub claimed: Money,
+    /// Every line's declared amount once, for the reconciliation.
+    pub claimed_unsigned: Money,
     pub paid_basic: Money,
     pub deductible: Money,
     pub paid_supplementary: Money,
@@ -75,6 +79,20 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts a remittance row; `claimed` is negative on a credit line.
+    pub fn paid(&mut self, claimed: Money, p: &crate::adjudicate::Payment) {
+        self.paid_lines += 1;
+        self.claimed += claimed;
+        self.claimed_unsigned += claimed.abs();
+        self.paid_basic += p.paid_basic;
+        self.deductible += p.deductible;
+        self.paid_supplementary += p.paid_supplementary;
+        self.member_pays += p.member_pays;
+        for r in p.reasons.iter() {
+            *self.reductions_by_reason.entry(r.code()).or_default() += 1;
+        }
+    }
+
     pub fn rejected(&mut self, reason: Reason, claimed: Option<Money>) {
         self.rejected_lines += 1;
         *self.rejected_by_reason.entry(reason.code()).or_default() += 1;
