@@ -56,10 +56,7 @@ impl Staged {
     }
 
     /// Flushes and syncs the written file, so that it is on disk before the ledger commits.
-    pub fn finish<W: Write>(&self, mut w: BufWriter<W>) -> io::Result<()>
-    where
-        W: AsFile,
-    {
+    pub fn finish<W: Write + AsFile>(&self, mut w: BufWriter<W>) -> io::Result<()> {
         w.flush()?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.as_file().sync_all()
