@@ -26,12 +26,36 @@ pub enum LogFormat {
 pub enum Command {
     /// Adjudicate declaration files into remittance.csv, rejections.csv and summary.json.
     Process(ProcessArgs),
+    /// Show what the ledger holds (read-only).
+    Ledger {
+        /// The SQLite ledger file.
+        #[arg(long, global = true)]
+        ledger: Option<PathBuf>,
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Validate policy files and report errors with file and line.
     CheckPolicy {
         /// Policy files or directories of them.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+}
+
+/// `declaro ledger ...`
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Accumulators, deductible and lines of one member.
+    Show {
+        /// Member number.
+        #[arg(long)]
+        member: String,
+        /// Only this calendar year.
+        #[arg(long)]
+        year: Option<u32>,
+    },
+    /// The run history with input files and totals.
+    Runs,
 }
 
 #[derive(clap::Args, Debug)]

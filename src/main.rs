@@ -1,5 +1,5 @@
 use clap::Parser;
-use declaro::cli::{Cli, Command, LogFormat};
+use declaro::cli::{Cli, Command, LedgerCommand, LogFormat};
 use declaro::{cmd, ExitStatus, Failure};
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
@@ -56,6 +56,22 @@ fn main() {
                     ExitStatus::FilesRefused
                 }
                 Ok(_) => ExitStatus::Success,
+                Err(f) => fail(f),
+            }
+        }
+        Command::Ledger { ledger, command } => {
+            let result = match ledger {
+                None => Err(Failure::Usage("--ledger FILE is required".into())),
+                Some(path) => match command {
+                    LedgerCommand::Show { member, year } => cmd::ledger::show(&path, &member, year),
+                    LedgerCommand::Runs => cmd::ledger::runs(&path),
+                },
+            };
+            match result {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitStatus::Success
+                }
                 Err(f) => fail(f),
             }
         }

@@ -128,6 +128,10 @@ pub type Money = Decimal;
 pub fn round_cents(v: Money) -> Money {
     let mut r = v.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     r.rescale(2);
+    if r.is_zero() {
+        // A reversed 0.00 must not print as -0.00.
+        r.set_sign_positive(true);
+    }
     r
 }
 
@@ -463,6 +467,7 @@ mod tests {
         assert_eq!(fmt_money(round_cents(d("-0.125"))), "-0.13");
         assert_eq!(fmt_money(round_cents(d("0.124"))), "0.12");
         assert_eq!(fmt_money(d("7")), "7.00");
+        assert_eq!(fmt_money(-d("0.00")), "0.00");
         // 75% of 26.59 = 19.9425 -> 19.94; 75% of 0.50 = 0.375 -> 0.38
         assert_eq!(fmt_money(round_cents(d("26.59") * d("0.75"))), "19.94");
         assert_eq!(fmt_money(round_cents(d("0.50") * d("0.75"))), "0.38");

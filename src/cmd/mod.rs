@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
 pub mod check_policy;
+pub mod ledger;
 pub mod process;

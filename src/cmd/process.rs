@@ -466,10 +466,13 @@ fn check_deductible_years(
             .filter(|h| h.covers(line.service_date))
         {
             let p = &policies.products[h.product];
-            if p.deductible
+            // Only lines the basic product pays and charges to the deductible need the year.
+            let charges = p.benefit_for(line).is_some_and(|b| b.deductible);
+            let missing = p
+                .deductible
                 .as_ref()
-                .is_some_and(|d| !d.mandatory.contains_key(&year))
-            {
+                .is_some_and(|d| !d.mandatory.contains_key(&year));
+            if charges && missing {
                 return Err(Failure::Usage(format!(
                     "{}: product {} has no mandatory deductible for {year} (needed by record {} of {})",
                     p.file.display(),
