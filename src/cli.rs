@@ -15,6 +15,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Claims file format of `generate`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenFormat {
+    Csv,
+    Xml,
+}
+
 /// Log output format.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -26,6 +33,24 @@ pub enum LogFormat {
 pub enum Command {
     /// Adjudicate declaration files into remittance.csv, rejections.csv and summary.json.
     Process(ProcessArgs),
+    /// Write a synthetic night (members.csv, claims.csv or claims.xml) for benchmarks.
+    Generate {
+        /// Number of declaration lines.
+        #[arg(long)]
+        lines: u64,
+        /// Number of members.
+        #[arg(long)]
+        members: u64,
+        /// Seed: the same seed gives the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Format of the claims file.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: GenFormat,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show what the ledger holds (read-only).
     Ledger {
         /// The SQLite ledger file.

@@ -28,17 +28,17 @@ pub enum LedgerError {
 /// One line that paid (or a credit that reversed one), as the ledger keeps it: no BSN, no
 /// birth date; its effects on the counters so that a later credit can give them back.
 #[derive(Debug, Clone)]
-pub struct ProcessedLine {
+pub struct ProcessedLine<'a> {
     pub provider_agb: u32,
-    pub line_id: String,
-    pub member_id: String,
+    pub line_id: &'a str,
+    pub member_id: &'a str,
     pub service_date: u32,
-    pub code: String,
+    pub code: &'a str,
     /// Signed: negative on a credit line.
     pub claimed: Money,
-    pub payment: Payment,
+    pub payment: &'a Payment,
     /// For a credit line: the line_id it reversed.
-    pub credit_of: Option<String>,
+    pub credit_of: Option<&'a str>,
 }
 
 /// The run's row in the `run` table.
@@ -62,8 +62,8 @@ pub struct RunRecord {
 
 /// What a run needs from the state store; SQLite is the one implementation.
 pub trait Ledger {
-    /// Whether this provider's line was paid (or was a credit) in an earlier run.
-    fn seen(&mut self, provider_agb: u32, line_id: &str) -> Result<bool, LedgerError>;
+    /// For each (provider AGB, line_id): whether it was paid (or was a credit) in an earlier run.
+    fn seen(&mut self, keys: &[(u32, &str)]) -> Result<Vec<bool>, LedgerError>;
     /// A line paid in an earlier run, with its member, for a credit of this run to reverse.
     fn prior(
         &mut self,
@@ -71,16 +71,21 @@ pub trait Ledger {
         line_id: &str,
         policies: &PolicySet,
     ) -> Result<Option<(String, Prior)>, LedgerError>;
-    /// The member's accumulators as earlier runs left them.
-    fn load(&mut self, member_id: &str, policies: &PolicySet) -> Result<Accumulators, LedgerError>;
+    /// The accumulators of each member as earlier runs left them.
+    fn load(
+        &mut self,
+        member_ids: &[&str],
+        policies: &PolicySet,
+    ) -> Result<Vec<Accumulators>, LedgerError>;
     /// Writes the run: accumulators of the members it touched, the lines it paid and its row.
     /// Returns the run id.
     fn commit(
         &mut self,
         run: &RunRecord,
         members: &[(&str, &Accumulators)],
-        lines: &[ProcessedLine],
+        lines: &[ProcessedLine<'_>],
         policies: &PolicySet,
+        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<i64, LedgerError>;
     /// Records that the run's outputs were renamed into place.
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError>;
@@ -139,24 +144,25 @@ CREATE TABLE IF NOT EXISTS processed_line (
 ) WITHOUT ROWID;
 ";
 
-/// Effects as stored: `product|pool|bucket|units|cents` joined by `;`.
-fn encode_effects(effects: &[Effect], policies: &PolicySet) -> String {
-    let mut out = String::new();
+/// Effects as stored: `product|pool|bucket|units|cents` joined by `;`, into a reused buffer.
+fn encode_effects(out: &mut String, effects: &[Effect], policies: &PolicySet) {
+    use std::fmt::Write as _;
+    out.clear();
     for e in effects {
         let p = &policies.products[e.key.product as usize];
         if !out.is_empty() {
             out.push(';');
         }
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "{}|{}|{}|{}|{}",
             p.id,
             p.pools[e.key.pool as usize].id,
             e.key.bucket,
             e.units,
             to_cents(e.euros)
-        ));
+        );
     }
-    out
 }
 
 fn decode_effects(text: &str, policies: &PolicySet) -> Vec<Effect> {
@@ -210,6 +216,9 @@ impl SqliteLedger {
             source,
         };
         let conn = Connection::open(path).map_err(sql)?;
+        // A bigger page cache keeps the inserts of a large night in memory until the commit.
+        conn.execute_batch("PRAGMA cache_size = -131072")
+            .map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(2))
             .map_err(sql)?;
         match conn.execute_batch("BEGIN IMMEDIATE") {
@@ -256,6 +265,16 @@ impl SqliteLedger {
         Ok(())
     }
 
+    /// Whether a table has no rows (the first runs on a new ledger skip their look-ups).
+    fn is_empty(&self, table: &str) -> Result<bool, LedgerError> {
+        let q = format!("SELECT EXISTS (SELECT 1 FROM {table})");
+        let any: bool = self
+            .conn
+            .query_row(&q, [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        Ok(!any)
+    }
+
     fn sql(&self, source: rusqlite::Error) -> LedgerError {
         LedgerError::Sql {
             path: self.path.clone(),
@@ -265,16 +284,30 @@ impl SqliteLedger {
 }
 
 impl Ledger for SqliteLedger {
-    fn seen(&mut self, provider_agb: u32, line_id: &str) -> Result<bool, LedgerError> {
+    fn seen(&mut self, keys: &[(u32, &str)]) -> Result<Vec<bool>, LedgerError> {
+        let mut out = vec![false; keys.len()];
+        if self.is_empty("processed_line")? {
+            return Ok(out);
+        }
+        // Looked up in key order: neighbouring keys share B-tree pages.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&i| keys[i]);
         let mut stmt = self
             .conn
             .prepare_cached("SELECT 1 FROM processed_line WHERE provider_agb = ?1 AND line_id = ?2")
-            .map_err(|e| self.sql(e))?;
-        let found: Option<i64> = stmt
-            .query_row(params![provider_agb, line_id], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.sql(e))?;
-        Ok(found.is_some())
+            .map_err(|e| LedgerError::Sql {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        for i in order {
+            out[i] = stmt
+                .exists(params![keys[i].0, keys[i].1])
+                .map_err(|e| LedgerError::Sql {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+        }
+        Ok(out)
     }
 
     fn prior(
@@ -342,66 +375,81 @@ impl Ledger for SqliteLedger {
         ))
     }
 
-    fn load(&mut self, member_id: &str, policies: &PolicySet) -> Result<Accumulators, LedgerError> {
-        let mut acc = Accumulators::default();
-        let rows: Vec<(String, String, u32, u32, i64)> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT product, pool, bucket, units, cents FROM accumulator WHERE member_id = ?1")
-                .map_err(|e| self.sql(e))?;
-            let it = stmt
-                .query_map([member_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .map_err(|e| self.sql(e))?;
-            it.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
-        };
-        for (product, pool, bucket, units, cents) in rows {
-            // A pool that no longer exists in the policies has nothing left to limit.
-            let Some(pi) = policies.index_of(&product) else {
-                continue;
-            };
-            let Some(qi) = policies.products[pi]
-                .pools
-                .iter()
-                .position(|p| p.id == pool)
-            else {
-                continue;
-            };
-            let key = PoolKey {
-                product: pi as u16,
-                pool: qi as u16,
-                bucket,
-            };
-            acc.pools.insert(
-                key,
-                Used {
-                    units,
-                    euros: from_cents(cents),
-                },
-            );
+    fn load(
+        &mut self,
+        member_ids: &[&str],
+        policies: &PolicySet,
+    ) -> Result<Vec<Accumulators>, LedgerError> {
+        let mut out = vec![Accumulators::default(); member_ids.len()];
+        let (no_pools, no_deductible) =
+            (self.is_empty("accumulator")?, self.is_empty("deductible")?);
+        if no_pools && no_deductible {
+            return Ok(out);
         }
-        let mut stmt = self
+        let sql = |e| LedgerError::Sql {
+            path: self.path.clone(),
+            source: e,
+        };
+        let mut order: Vec<usize> = (0..member_ids.len()).collect();
+        order.sort_unstable_by_key(|&i| member_ids[i]);
+        let mut pools = self
+            .conn
+            .prepare_cached(
+                "SELECT product, pool, bucket, units, cents FROM accumulator WHERE member_id = ?1",
+            )
+            .map_err(sql)?;
+        let mut deductible = self
             .conn
             .prepare_cached("SELECT year, cents FROM deductible WHERE member_id = ?1")
-            .map_err(|e| self.sql(e))?;
-        let rows: Vec<(u32, i64)> = stmt
-            .query_map([member_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
-        for (year, cents) in rows {
-            acc.deductible.insert(year, from_cents(cents));
+            .map_err(sql)?;
+        for i in order {
+            let acc = &mut out[i];
+            if !no_pools {
+                let mut rows = pools.query([member_ids[i]]).map_err(sql)?;
+                while let Some(r) = rows.next().map_err(sql)? {
+                    let (product, pool): (String, String) =
+                        (r.get(0).map_err(sql)?, r.get(1).map_err(sql)?);
+                    // A pool that no longer exists in the policies has nothing left to limit.
+                    let Some(pi) = policies.index_of(&product) else {
+                        continue;
+                    };
+                    let Some(qi) = policies.products[pi]
+                        .pools
+                        .iter()
+                        .position(|p| p.id == pool)
+                    else {
+                        continue;
+                    };
+                    let key = PoolKey {
+                        product: pi as u16,
+                        pool: qi as u16,
+                        bucket: r.get(2).map_err(sql)?,
+                    };
+                    let used = Used {
+                        units: r.get(3).map_err(sql)?,
+                        euros: from_cents(r.get(4).map_err(sql)?),
+                    };
+                    acc.pools.insert(key, used);
+                }
+            }
+            if !no_deductible {
+                let mut rows = deductible.query([member_ids[i]]).map_err(sql)?;
+                while let Some(r) = rows.next().map_err(sql)? {
+                    acc.deductible
+                        .insert(r.get(0).map_err(sql)?, from_cents(r.get(1).map_err(sql)?));
+                }
+            }
         }
-        Ok(acc)
+        Ok(out)
     }
 
     fn commit(
         &mut self,
         run: &RunRecord,
         members: &[(&str, &Accumulators)],
-        lines: &[ProcessedLine],
+        lines: &[ProcessedLine<'_>],
         policies: &PolicySet,
+        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<i64, LedgerError> {
         let c = &self.conn;
         let sql = |source| LedgerError::Sql {
@@ -471,8 +519,10 @@ impl Ledger for SqliteLedger {
                     "UPDATE processed_line SET credited_by = ?3 WHERE provider_agb = ?1 AND line_id = ?2",
                 )
                 .map_err(sql)?;
+            let mut effects = String::new();
             for l in lines {
-                let p = &l.payment;
+                let p = l.payment;
+                encode_effects(&mut effects, &p.effects, policies);
                 let products: Vec<&str> = p
                     .products
                     .iter()
@@ -492,7 +542,7 @@ impl Ledger for SqliteLedger {
                     to_cents(p.paid_supplementary),
                     to_cents(p.member_pays),
                     products.join("+"),
-                    encode_effects(&p.effects, policies),
+                    effects,
                     l.credit_of,
                 ])
                 .map_err(sql)?;
@@ -508,6 +558,8 @@ impl Ledger for SqliteLedger {
             [run_id],
         )
         .map_err(sql)?;
+        // The outputs must be on disk before the ledger says the run happened.
+        before_commit().map_err(|e| LedgerError::Io("outputs".into(), e))?;
         c.execute_batch("COMMIT").map_err(sql)?;
         Ok(run_id)
     }

@@ -1,5 +1,5 @@
 use clap::Parser;
-use declaro::cli::{Cli, Command, LedgerCommand, LogFormat};
+use declaro::cli::{Cli, Command, GenFormat, LedgerCommand, LogFormat};
 use declaro::{cmd, ExitStatus, Failure};
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
@@ -56,6 +56,28 @@ fn main() {
                     ExitStatus::FilesRefused
                 }
                 Ok(_) => ExitStatus::Success,
+                Err(f) => fail(f),
+            }
+        }
+        Command::Generate {
+            lines,
+            members,
+            seed,
+            format,
+            out,
+        } => {
+            let s = cmd::generate::Settings {
+                lines,
+                members,
+                seed,
+                xml: format == GenFormat::Xml,
+                out,
+            };
+            match cmd::generate::run(&s) {
+                Ok(msg) => {
+                    eprint!("{msg}");
+                    ExitStatus::Success
+                }
                 Err(f) => fail(f),
             }
         }

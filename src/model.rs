@@ -189,9 +189,10 @@ pub fn parse_amount(s: &str) -> Result<Money, AmountError> {
     Ok(Decimal::new(cents, 2))
 }
 
-/// Whole cents of an amount already rounded to cents (for the ledger).
+/// Whole cents of an amount (rounded to cents first if it has more decimals).
 pub fn to_cents(v: Money) -> i64 {
-    let r = round_cents(v);
+    // Amounts are kept at scale 2, where the mantissa is the cents: no rounding work needed.
+    let r = if v.scale() == 2 { v } else { round_cents(v) };
     i64::try_from(r.mantissa()).unwrap_or(i64::MAX)
 }
 
@@ -468,6 +469,9 @@ mod tests {
         assert_eq!(fmt_money(round_cents(d("0.124"))), "0.12");
         assert_eq!(fmt_money(d("7")), "7.00");
         assert_eq!(fmt_money(-d("0.00")), "0.00");
+        assert_eq!(to_cents(d("12.34")), 1234);
+        assert_eq!(to_cents(d("-12.345")), -1235);
+        assert_eq!(to_cents(d("7")), 700);
         // 75% of 26.59 = 19.9425 -> 19.94; 75% of 0.50 = 0.375 -> 0.38
         assert_eq!(fmt_money(round_cents(d("26.59") * d("0.75"))), "19.94");
         assert_eq!(fmt_money(round_cents(d("0.50") * d("0.75"))), "0.38");

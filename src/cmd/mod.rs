@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod check_policy;
+pub mod generate;
 pub mod ledger;
 pub mod process;

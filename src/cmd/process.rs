@@ -11,7 +11,7 @@ use crate::policy::{self, PolicySet};
 use crate::registers::{self, Members, Providers};
 use crate::Failure;
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -93,16 +93,20 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         let paths = paths.clone();
         std::thread::spawn(move || paths.iter().map(|p| sha256_hex(p)).collect::<Vec<_>>())
     };
+    let mut phase = Phases::new();
     let inputs = read_inputs(s)?;
+    phase.done("read");
     let hashes = hasher
         .join()
         .map_err(|_| Failure::Internal("hashing inputs failed".into()))?;
     let lines = &inputs.lines;
 
-    // Screen: member, birth date, run date, duplicates.
+    // Screen: member, birth date, run date, duplicates in this run and in the ledger.
     let mut fates: Vec<Option<Fate>> = Vec::with_capacity(lines.len());
     let mut member_of: Vec<u32> = vec![u32::MAX; lines.len()];
-    let mut keys_in_run: HashSet<(u32, &str)> = HashSet::new();
+    let mut keys_in_run: FxHashSet<(u32, &str)> = FxHashSet::default();
+    keys_in_run.reserve(lines.len());
+    let mut candidates: Vec<usize> = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
         let fate = match screen(line, &members, s.run_date) {
             Err((r, m)) => Some(Fate::Rejected(r, m)),
@@ -115,47 +119,76 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
                     ),
                 ))
             }
-            Ok(_)
-                if ledger
-                    .seen(line.provider_agb, &line.line_id)
-                    .map_err(ledger_failure)? =>
-            {
-                Some(Fate::Rejected(
-                    Reason::Duplicate,
-                    format!(
-                        "line_id {} of provider {:08} was processed in an earlier run",
-                        line.line_id, line.provider_agb
-                    ),
-                ))
-            }
             Ok(m) => {
                 member_of[i] = m;
+                candidates.push(i);
                 None
             }
         };
         fates.push(fate);
     }
+    drop(keys_in_run);
+    let keys: Vec<(u32, &str)> = candidates
+        .iter()
+        .map(|&i| (lines[i].provider_agb, &*lines[i].line_id))
+        .collect();
+    let seen = ledger.seen(&keys).map_err(ledger_failure)?;
+    for (&i, _) in candidates.iter().zip(&seen).filter(|(_, &seen)| seen) {
+        let line = &lines[i];
+        member_of[i] = u32::MAX;
+        fates[i] = Some(Fate::Rejected(
+            Reason::Duplicate,
+            format!(
+                "line_id {} of provider {:08} was processed in an earlier run",
+                line.line_id, line.provider_agb
+            ),
+        ));
+    }
+    phase.done("screen");
     check_deductible_years(&policies, lines, &member_of, &members)?;
 
-    // Group per member, sort by service date (ties in input order), load the member's state.
-    let mut groups: HashMap<u32, Vec<usize>> = HashMap::new();
-    for (i, &m) in member_of.iter().enumerate() {
-        if m != u32::MAX {
-            groups.entry(m).or_default().push(i);
+    // Group per member (a sort, so each member's lines are one slice), by service date, ties in
+    // input order; then load each member's state.
+    // The key holds member and date in one u64 so the sort compares integers, not lines.
+    let mut keyed: Vec<(u64, u32)> = (0..lines.len() as u32)
+        .filter(|&i| member_of[i as usize] != u32::MAX)
+        .map(|i| {
+            let m = u64::from(member_of[i as usize]);
+            (
+                m << 32 | u64::from(lines[i as usize].service_date.as_u32()),
+                i,
+            )
+        })
+        .collect();
+    keyed.par_sort_unstable();
+    let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+    let mut groups: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
+    for (k, &i) in order.iter().enumerate() {
+        let m = member_of[i as usize];
+        match groups.last_mut() {
+            Some((last, range)) if *last == m => range.end = k + 1,
+            _ => groups.push((m, k..k + 1)),
         }
     }
-    let mut groups: Vec<(u32, Vec<usize>)> = groups.into_iter().collect();
-    groups.sort_unstable_by_key(|g| g.0);
-    let mut states = Vec::with_capacity(groups.len());
-    for (m, idx) in &mut groups {
-        idx.sort_by_key(|&i| (lines[i].service_date, lines[i].seq));
-        let member_id = &*members.list[*m as usize].id;
-        let mut state = MemberState {
-            acc: ledger.load(member_id, &policies).map_err(ledger_failure)?,
+    let ids: Vec<&str> = groups
+        .iter()
+        .map(|(m, _)| &*members.list[*m as usize].id)
+        .collect();
+    let accumulators = ledger.load(&ids, &policies).map_err(ledger_failure)?;
+    let mut states: Vec<MemberState> = accumulators
+        .into_iter()
+        .map(|acc| MemberState {
+            acc,
             ..MemberState::default()
-        };
-        // Lines paid in earlier runs that this run's credits name, when they are this member's.
-        for line in idx.iter().map(|&i| &lines[i]).filter(|l| l.credit) {
+        })
+        .collect();
+    // Lines paid in earlier runs that this run's credits name, when they are this member's.
+    for ((_, range), (state, member_id)) in groups.iter().zip(states.iter_mut().zip(&ids)) {
+        for line in order[range.clone()]
+            .iter()
+            .map(|&i| &lines[i as usize])
+            .filter(|l| l.credit)
+        {
             let found = ledger
                 .prior(line.provider_agb, &line.related_line_id, &policies)
                 .map_err(ledger_failure)?;
@@ -165,9 +198,8 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
                     .insert((line.provider_agb, line.related_line_id.clone()), prior);
             }
         }
-        states.push(state);
     }
-
+    phase.done("load state");
     let ctx = Context {
         policies: &policies,
         providers: &providers,
@@ -180,8 +212,11 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         groups
             .par_iter()
             .zip(states.into_par_iter())
-            .map(|((m, idx), mut state)| {
-                let sorted: Vec<&Line> = idx.iter().map(|&i| &lines[i]).collect();
+            .map(|((m, range), mut state)| {
+                let sorted: Vec<&Line> = order[range.clone()]
+                    .iter()
+                    .map(|&i| &lines[i as usize])
+                    .collect();
                 let member = &members.list[*m as usize];
                 let out = adjudicate::adjudicate_member(&ctx, member, &sorted, &mut state);
                 (out, state)
@@ -189,22 +224,25 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
             .collect()
     });
     let mut member_states = Vec::with_capacity(groups.len());
-    for ((m, idx), (outcomes, state)) in groups.iter().zip(adjudicated) {
+    for ((m, range), (outcomes, state)) in groups.iter().zip(adjudicated) {
         member_states.push((&*members.list[*m as usize].id, state.acc));
-        for (&i, o) in idx.iter().zip(outcomes) {
-            fates[i] = Some(Fate::Adjudicated(o));
+        for (&i, o) in order[range.clone()].iter().zip(outcomes) {
+            fates[i as usize] = Some(Fate::Adjudicated(o));
         }
     }
-
+    drop(order);
+    phase.done("adjudicate");
     // Write outputs under temporary names, in input order.
     let Written {
         remittance,
         rejected,
+        mut files,
         tally,
         paid,
     } = write_outputs(s, &policies, &members, &inputs, &member_of, &fates)
         .map_err(|e| Failure::Internal(format!("writing outputs in {}: {e}", s.out.display())))?;
 
+    phase.done("write outputs");
     // Nothing lost: every line in exactly one output, euro totals balanced.
     let lines_out = tally.paid_lines + tally.rejected_lines;
     let claimed_read: Money = lines.iter().map(|l| l.amount).sum::<Money>()
@@ -217,13 +255,13 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     let identity = tally.claimed == tally.paid_basic + tally.paid_supplementary + tally.member_pays;
     let balanced = lines_out == inputs.total && claimed_read == claimed_out && identity;
     let elapsed = started.elapsed().as_secs_f64();
-    let mut files = inputs.files.clone();
-    for (f, h) in files.iter_mut().zip(&hashes) {
+    let mut input_files = inputs.files.clone();
+    for (f, h) in input_files.iter_mut().zip(&hashes) {
         f.sha256 = h.clone();
     }
     let summary = Summary {
         run_date: s.run_date.to_string(),
-        input_files: files.clone(),
+        input_files: input_files.clone(),
         lines: inputs.total,
         outcomes: [
             ("paid", tally.paid_lines),
@@ -260,14 +298,16 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
             fmt_money(claimed_out)
         )));
     }
-    let summary_file = write_summary(&s.out, &summary)
+    let (summary_file, f) = write_summary(&s.out, &summary)
         .map_err(|e| Failure::Internal(format!("writing summary.json: {e}")))?;
+    files.push(f);
+    let syncing = crate::output::sync_in_background(files);
 
     let staged = [&remittance, &rejected, &summary_file].map(|f| f.paths());
     let run = RunRecord {
         started: started_at,
         run_date: s.run_date.to_string(),
-        inputs: serde_json::to_string(&files).unwrap_or_default(),
+        inputs: serde_json::to_string(&input_files).unwrap_or_default(),
         staged: serde_json::to_string(&staged).unwrap_or_default(),
         lines: inputs.total,
         paid_lines: tally.paid_lines,
@@ -280,13 +320,23 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     };
     let members_acc: Vec<(&str, &adjudicate::Accumulators)> =
         member_states.iter().map(|(m, a)| (*m, a)).collect();
+    phase.done("summary");
+    let mut synced = Some(syncing);
+    let mut wait_for_sync = || -> std::io::Result<()> {
+        match synced.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("syncing outputs failed")),
+            None => Ok(()),
+        }
+    };
     let run_id = ledger
-        .commit(&run, &members_acc, &paid, &policies)
+        .commit(&run, &members_acc, &paid, &policies, &mut wait_for_sync)
         .map_err(ledger_failure)?;
     for f in [remittance, rejected, summary_file] {
         f.commit()
             .map_err(|e| Failure::Internal(format!("renaming outputs into place: {e}")))?;
     }
+    phase.done("ledger commit and rename");
     ledger.published(run_id).map_err(ledger_failure)?;
     tracing::info!(
         lines = inputs.total,
@@ -300,6 +350,20 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         refused_files: inputs.refused.len(),
         summary,
     })
+}
+
+/// Logs how long each phase of the run took (debug level), for profiling.
+struct Phases(Instant);
+
+impl Phases {
+    fn new() -> Phases {
+        Phases(Instant::now())
+    }
+    fn done(&mut self, phase: &str) {
+        let seconds = format!("{:.3}", self.0.elapsed().as_secs_f64());
+        tracing::debug!(phase, seconds, "phase done");
+        self.0 = Instant::now();
+    }
 }
 
 /// Reads every input file; a refused file contributes nothing but its entry in the summary.
@@ -369,12 +433,12 @@ fn timestamp() -> String {
     format!("{day}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
 }
 
-fn write_summary(out: &Path, summary: &Summary) -> std::io::Result<Staged> {
+fn write_summary(out: &Path, summary: &Summary) -> std::io::Result<(Staged, std::fs::File)> {
     let (file, mut w) = Staged::create(&out.join("summary.json"))?;
     serde_json::to_writer_pretty(&mut w, summary)?;
     writeln!(w)?;
-    file.finish(w)?;
-    Ok(file)
+    let f = file.finish(w)?;
+    Ok((file, f))
 }
 
 fn ledger_failure(e: LedgerError) -> Failure {
@@ -486,21 +550,23 @@ fn check_deductible_years(
     Ok(())
 }
 
-struct Written {
+struct Written<'a> {
     remittance: Staged,
     rejected: Staged,
+    /// The written files, flushed, not yet synced.
+    files: Vec<std::fs::File>,
     tally: Tally,
-    paid: Vec<ProcessedLine>,
+    paid: Vec<ProcessedLine<'a>>,
 }
 
-fn write_outputs(
-    s: &Settings,
+fn write_outputs<'a>(
+    s: &'a Settings,
     policies: &PolicySet,
-    members: &Members,
-    inputs: &Inputs,
+    members: &'a Members,
+    inputs: &'a Inputs,
     member_of: &[u32],
-    fates: &[Option<Fate>],
-) -> Result<Written, Box<dyn std::error::Error>> {
+    fates: &'a [Option<Fate>],
+) -> Result<Written<'a>, Box<dyn std::error::Error>> {
     let (lines, rejections) = (&inputs.lines, &inputs.rejections);
     let (remittance, rw) = Staged::create(&s.out.join("remittance.csv"))?;
     let (rejected, jw) = Staged::create(&s.out.join("rejections.csv"))?;
@@ -533,10 +599,10 @@ fn write_outputs(
         }
         let (i, line) = (a, &lines[a]);
         a += 1;
-        let mut echo = EchoFields::of(line);
-        if member_of[i] != u32::MAX {
-            echo.member_id = members.list[member_of[i] as usize].id.to_string();
-        }
+        let member_id = match member_of[i] {
+            u32::MAX => &*line.member_id,
+            m => &*members.list[m as usize].id,
+        };
         let file = &s.inputs[line.file as usize];
         let (reason, message) = match &fates[i] {
             Some(Fate::Adjudicated(Outcome::Paid(p))) => {
@@ -545,27 +611,30 @@ fn write_outputs(
                 } else {
                     line.amount
                 };
-                echo.claimed = fmt_money(claimed);
                 tally.paid(claimed, p);
-                rw.write(
-                    &RemittanceRow {
-                        file,
-                        record: line.record,
-                        echo: &echo,
-                        quantity: line.quantity,
-                        payment: p,
-                    },
-                    policies,
-                )?;
+                let row = RemittanceRow {
+                    file,
+                    record: line.record,
+                    batch_id: &line.batch_id,
+                    line_id: &line.line_id,
+                    provider_agb: line.provider_agb,
+                    member_id,
+                    service_date: line.service_date,
+                    code: &line.code,
+                    quantity: line.quantity,
+                    claimed,
+                    payment: p,
+                };
+                rw.write(&row, policies)?;
                 paid.push(ProcessedLine {
                     provider_agb: line.provider_agb,
-                    line_id: line.line_id.to_string(),
-                    member_id: echo.member_id.clone(),
+                    line_id: &line.line_id,
+                    member_id,
                     service_date: line.service_date.as_u32(),
-                    code: line.code.to_string(),
+                    code: &line.code,
                     claimed,
-                    payment: p.clone(),
-                    credit_of: line.credit.then(|| line.related_line_id.to_string()),
+                    payment: p,
+                    credit_of: line.credit.then_some(&*line.related_line_id),
                 });
                 continue;
             }
@@ -580,6 +649,8 @@ fn write_outputs(
                 .into())
             }
         };
+        let mut echo = EchoFields::of(line);
+        echo.member_id = member_id.to_string();
         tally.rejected(reason, Some(line.amount));
         tracing::debug!(file = %file, record = line.record, reason = reason.code(), "line rejected");
         jw.write(&RejectionRow {
@@ -592,11 +663,14 @@ fn write_outputs(
             raw: line.raw,
         })?;
     }
-    remittance.finish(rw.finish()?)?;
-    rejected.finish(jw.finish()?)?;
+    let files = vec![
+        remittance.finish(rw.finish()?)?,
+        rejected.finish(jw.finish()?)?,
+    ];
     Ok(Written {
         remittance,
         rejected,
+        files,
         tally,
         paid,
     })

@@ -6,10 +6,10 @@ pub mod summary;
 
 use crate::adjudicate::Payment;
 use crate::input::EchoFields;
-use crate::model::{fmt_money, Reason};
+use crate::model::{to_cents, Date, Money, Reason};
 use crate::policy::PolicySet;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Creates (or truncates) a file readable and writable by owner and group only, whatever the umask.
@@ -55,11 +55,11 @@ impl Staged {
         ))
     }
 
-    /// Flushes and syncs the written file, so that it is on disk before the ledger commits.
-    pub fn finish<W: Write + AsFile>(&self, mut w: BufWriter<W>) -> io::Result<()> {
+    /// Flushes the written file and hands it back, to be synced (see [`sync_in_background`])
+    /// before the ledger commits.
+    pub fn finish<W: Write + AsFile>(&self, mut w: BufWriter<W>) -> io::Result<W> {
         w.flush()?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.as_file().sync_all()
+        w.into_inner().map_err(|e| e.into_error())
     }
 
     /// The temporary and the final path, for the ledger's record of a run being published.
@@ -79,6 +79,12 @@ impl Staged {
     pub fn discard(self) {
         let _ = std::fs::remove_file(&self.tmp);
     }
+}
+
+/// Syncs finished output files to disk on another thread, so the sync overlaps the ledger's
+/// inserts; the ledger waits for it just before its commit.
+pub fn sync_in_background(files: Vec<File>) -> std::thread::JoinHandle<io::Result<()>> {
+    std::thread::spawn(move || files.iter().try_for_each(File::sync_all))
 }
 
 /// A writer that is a file underneath, so it can be synced.
@@ -129,66 +135,136 @@ pub const REJECTIONS_HEADER: [&str; 12] = [
     "raw",
 ];
 
-/// One remittance row.
+/// One remittance row, borrowed from the line and its payment.
 pub struct RemittanceRow<'a> {
     pub file: &'a str,
     pub record: u32,
-    pub echo: &'a EchoFields,
+    pub batch_id: &'a str,
+    pub line_id: &'a str,
+    pub provider_agb: u32,
+    pub member_id: &'a str,
+    pub service_date: Date,
+    pub code: &'a str,
     pub quantity: u32,
+    /// Signed: negative on a credit line.
+    pub claimed: Money,
     pub payment: &'a Payment,
 }
 
-/// Writes remittance rows.
+/// Writes remittance rows straight into a reused line buffer: numbers and dates never need
+/// quoting, and text fields are quoted only when they contain a separator, quote or newline
+/// (the same rule as the csv crate's writer, which the rejections file uses).
 pub struct RemittanceWriter<W: Write> {
-    w: csv::Writer<W>,
+    w: W,
+    row: Vec<u8>,
 }
 
 impl<W: Write> RemittanceWriter<W> {
-    pub fn new(inner: W) -> csv::Result<Self> {
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(inner);
-        w.write_record(REMITTANCE_HEADER)?;
-        Ok(RemittanceWriter { w })
+    pub fn new(mut inner: W) -> io::Result<Self> {
+        inner.write_all(REMITTANCE_HEADER.join(",").as_bytes())?;
+        inner.write_all(b"\n")?;
+        Ok(RemittanceWriter {
+            w: inner,
+            row: Vec::with_capacity(256),
+        })
     }
 
-    pub fn write(&mut self, row: &RemittanceRow<'_>, policies: &PolicySet) -> csv::Result<()> {
+    fn text(&mut self, s: &str) {
+        if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+            self.row.push(b'"');
+            for b in s.bytes() {
+                if b == b'"' {
+                    self.row.push(b'"');
+                }
+                self.row.push(b);
+            }
+            self.row.push(b'"');
+        } else {
+            self.row.extend_from_slice(s.as_bytes());
+        }
+        self.row.push(b',');
+    }
+
+    fn number(&mut self, mut n: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut i = digits.len();
+        while n > 0 || digits.len() - i < width.max(1) {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        self.row.extend_from_slice(&digits[i..]);
+    }
+
+    fn money(&mut self, v: Money) {
+        let c = to_cents(v);
+        if c < 0 {
+            self.row.push(b'-');
+        }
+        let c = c.unsigned_abs();
+        self.number(c / 100, 1);
+        self.row.push(b'.');
+        self.number(c % 100, 2);
+        self.row.push(b',');
+    }
+
+    pub fn write(&mut self, row: &RemittanceRow<'_>, policies: &PolicySet) -> io::Result<()> {
         let p = row.payment;
-        let products: Vec<&str> = p
-            .products
-            .iter()
-            .map(|&i| policies.products[i as usize].id.as_str())
-            .collect();
-        self.w.write_record([
-            row.file,
-            &row.record.to_string(),
-            &row.echo.batch_id,
-            &row.echo.line_id,
-            &row.echo.provider_agb,
-            &row.echo.member_id,
-            &row.echo.service_date,
-            &row.echo.code,
-            &row.quantity.to_string(),
-            &p.year.to_string(),
-            &row.echo.claimed,
-            &fmt_money(p.paid_basic),
-            &fmt_money(p.deductible),
-            &fmt_money(p.paid_supplementary),
-            &fmt_money(p.member_pays),
-            &products.join("+"),
-            &p.reasons.joined(),
-        ])
+        self.row.clear();
+        self.text(row.file);
+        self.number(u64::from(row.record), 1);
+        self.row.push(b',');
+        self.text(row.batch_id);
+        self.text(row.line_id);
+        self.number(u64::from(row.provider_agb), 8);
+        self.row.push(b',');
+        self.text(row.member_id);
+        let d = row.service_date;
+        self.number(u64::from(d.year()), 4);
+        self.row.push(b'-');
+        self.number(u64::from(d.month()), 2);
+        self.row.push(b'-');
+        self.number(u64::from(d.day()), 2);
+        self.row.push(b',');
+        self.text(row.code);
+        self.number(u64::from(row.quantity), 1);
+        self.row.push(b',');
+        self.number(u64::from(p.year), 1);
+        self.row.push(b',');
+        self.money(row.claimed);
+        self.money(p.paid_basic);
+        self.money(p.deductible);
+        self.money(p.paid_supplementary);
+        self.money(p.member_pays);
+        for (n, &i) in p.products.iter().enumerate() {
+            if n > 0 {
+                self.row.push(b'+');
+            }
+            self.row
+                .extend_from_slice(policies.products[i as usize].id.as_bytes());
+        }
+        self.row.push(b',');
+        for (n, r) in p.reasons.iter().enumerate() {
+            if n > 0 {
+                self.row.push(b';');
+            }
+            self.row.extend_from_slice(r.code().as_bytes());
+        }
+        self.row.push(b'\n');
+        self.w.write_all(&self.row)
     }
 
     pub fn finish(self) -> io::Result<W> {
-        self.w.into_inner().map_err(|e| e.into_error())
+        Ok(self.w)
     }
 }
 
 /// Writes rejection rows, reading each line's original text back from its input file.
 pub struct RejectionWriter<W: Write> {
     w: csv::Writer<W>,
-    open: Option<(PathBuf, File)>,
+    /// The input file being read back, with the reader's current offset.
+    open: Option<(PathBuf, io::BufReader<File>, u64)>,
+    raw: Vec<u8>,
 }
 
 /// One rejection row.
@@ -208,23 +284,37 @@ impl<W: Write> RejectionWriter<W> {
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(inner);
         w.write_record(REJECTIONS_HEADER)?;
-        Ok(RejectionWriter { w, open: None })
+        Ok(RejectionWriter {
+            w,
+            open: None,
+            raw: Vec::new(),
+        })
     }
 
+    /// Reads a line's original bytes back. Rejections come in file order, so the reader mostly
+    /// skips forward inside its buffer instead of seeking.
     fn raw_text(&mut self, path: &Path, span: crate::model::Span) -> io::Result<String> {
-        if self.open.as_ref().is_none_or(|(p, _)| p != path) {
-            self.open = Some((path.to_path_buf(), File::open(path)?));
+        if self
+            .open
+            .as_ref()
+            .is_none_or(|(p, _, pos)| p != path || *pos > span.start)
+        {
+            let f = io::BufReader::with_capacity(1 << 16, File::open(path)?);
+            self.open = Some((path.to_path_buf(), f, 0));
         }
-        let Some((_, f)) = self.open.as_mut() else {
+        let Some((_, f, pos)) = self.open.as_mut() else {
             return Ok(String::new());
         };
-        f.seek(SeekFrom::Start(span.start))?;
-        let mut buf = Vec::with_capacity(span.len as usize);
-        f.take(u64::from(span.len)).read_to_end(&mut buf)?;
-        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            buf.pop();
+        let skip = span.start - *pos;
+        f.seek_relative(i64::try_from(skip).unwrap_or(i64::MAX))?;
+        self.raw.resize(span.len as usize, 0);
+        f.read_exact(&mut self.raw)?;
+        *pos = span.start + u64::from(span.len);
+        let mut text = &self.raw[..];
+        while let [rest @ .., b'\n' | b'\r'] = text {
+            text = rest;
         }
-        Ok(String::from_utf8_lossy(&buf).into_owned())
+        Ok(String::from_utf8_lossy(text).into_owned())
     }
 
     pub fn write(&mut self, row: &RejectionRow<'_>) -> csv::Result<()> {
