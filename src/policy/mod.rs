@@ -506,32 +506,37 @@ fn compile_benefit(
     Ok((benefit, codes))
 }
 
-/// Expands `1000-1002` into `1000, 1001, 1002` (and `1000Z-1002Z` keeping the suffix).
+/// Expands `1000-1002` into `1000, 1001, 1002` (and `1000Z-1002Z` keeping the suffix,
+/// `H10-H12` keeping the letter prefix). A code without digits before the dash (`ALT-ACU`) is
+/// one code.
 fn expand_codes(spec: &str) -> Result<Vec<String>, String> {
-    let Some((a, b)) = spec
-        .split_once('-')
-        .filter(|(a, _)| a.starts_with(|c: char| c.is_ascii_digit()))
-    else {
+    // Letters, then digits, then letters: (prefix, number, suffix).
+    let parts = |s: &str| {
+        let p = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let n = s[p..].bytes().take_while(u8::is_ascii_digit).count();
+        (
+            s[..p].to_string(),
+            s[p..p + n].to_string(),
+            s[p + n..].to_string(),
+        )
+    };
+    let Some((a, b)) = spec.split_once('-').filter(|(a, _)| !parts(a).1.is_empty()) else {
         if spec.is_empty() {
             return Err("empty code".into());
         }
         return Ok(vec![spec.to_string()]);
     };
-    let split = |s: &str| {
-        let n = s.bytes().take_while(u8::is_ascii_digit).count();
-        (s[..n].to_string(), s[n..].to_string())
-    };
-    let ((na, sa), (nb, sb)) = (split(a), split(b));
+    let ((pa, na, sa), (pb, nb, sb)) = (parts(a), parts(b));
     let (Ok(from), Ok(to)) = (na.parse::<u32>(), nb.parse::<u32>()) else {
         return Err(format!("code range {spec:?} is not numeric"));
     };
-    if na.len() != nb.len() || sa != sb || from > to || to - from > 1000 {
+    if na.len() != nb.len() || pa != pb || sa != sb || from > to || to - from > 1000 {
         return Err(format!(
-            "code range {spec:?}: same width and suffix, low to high"
+            "code range {spec:?}: same width, prefix and suffix, low to high"
         ));
     }
     let w = na.len();
-    Ok((from..=to).map(|n| format!("{n:0w$}{sa}")).collect())
+    Ok((from..=to).map(|n| format!("{pa}{n:0w$}{sa}")).collect())
 }
 
 #[cfg(test)]
@@ -544,6 +549,16 @@ mod tests {
         assert_eq!(expand_codes("1000Z-1001Z").unwrap(), ["1000Z", "1001Z"]);
         assert_eq!(expand_codes("ALT-ACU").unwrap(), ["ALT-ACU"]);
         assert!(expand_codes("1002-1000").is_err());
+    }
+
+    #[test]
+    fn letter_prefixed_code_ranges_expand() {
+        assert_eq!(expand_codes("H10-H12").unwrap(), ["H10", "H11", "H12"]);
+        assert_eq!(expand_codes("E08-E10").unwrap(), ["E08", "E09", "E10"]);
+        assert_eq!(expand_codes("STUTTER-3DAY").unwrap(), ["STUTTER-3DAY"]);
+        assert_eq!(expand_codes("SPA-WEEK").unwrap(), ["SPA-WEEK"]);
+        assert!(expand_codes("H10-E12").is_err());
+        assert!(expand_codes("H10-H9").is_err());
     }
 
     #[test]
