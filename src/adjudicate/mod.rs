@@ -166,7 +166,8 @@ pub fn adjudicate_line(
 
     for h in layers {
         let product = &ctx.policies.products[h.product];
-        let Some(benefit) = product.benefit_for(line) else {
+        let has_tag = |tag: &str| ctx.providers.has(line.provider_agb, tag);
+        let Some(benefit) = product.benefit_for(line, &has_tag) else {
             continue;
         };
         matched = true;

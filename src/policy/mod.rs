@@ -96,6 +96,8 @@ pub struct Benefit {
     /// (pool index, session number from which authorization is needed).
     pub authorization_from: Option<(usize, u32)>,
     pub requires_contract: Option<String>,
+    /// Selector: only lines of providers holding this tag match this benefit.
+    pub when_contract: Option<String>,
     /// Basic layer: the deductible applies to what this benefit pays.
     pub deductible: bool,
 }
@@ -106,7 +108,10 @@ impl Benefit {
         self.tariffs.get(code).copied().or(self.max_per_unit)
     }
 
-    fn accepts(&self, line: &Line) -> bool {
+    fn accepts(&self, line: &Line, has_tag: &dyn Fn(&str) -> bool) -> bool {
+        if self.when_contract.as_deref().is_some_and(|t| !has_tag(t)) {
+            return false;
+        }
         if let Some(list) = &self.code_list {
             if *line.code_list != **list {
                 return false;
@@ -142,13 +147,14 @@ pub struct Product {
 }
 
 impl Product {
-    /// The first benefit (in file order) that covers this line's code, list and CSI.
-    pub fn benefit_for(&self, line: &Line) -> Option<&Benefit> {
+    /// The first benefit (in file order) that covers this line's code, list and CSI, and whose
+    /// provider-contract selector (if any) the line's provider holds (`has_tag`).
+    pub fn benefit_for(&self, line: &Line, has_tag: &dyn Fn(&str) -> bool) -> Option<&Benefit> {
         self.by_code
             .get(&*line.code)?
             .iter()
             .map(|&i| &self.benefits[i])
-            .find(|b| b.accepts(line))
+            .find(|b| b.accepts(line, has_tag))
     }
 
     /// Every code this product knows.
@@ -501,6 +507,7 @@ fn compile_benefit(
         requires_authorization: b.requires_authorization,
         authorization_from,
         requires_contract: b.requires_contract.clone(),
+        when_contract: b.when_contract.clone(),
         deductible: basic && b.deductible.unwrap_or(true),
     };
     Ok((benefit, codes))
@@ -569,6 +576,47 @@ mod tests {
         assert!(e[0].message.contains("unknown pool"), "{:?}", e);
         let e = compile(Path::new("x.toml"), "[product]\nid = 3\n").unwrap_err();
         assert_eq!(e[0].line, 2, "{:?}", e);
+    }
+
+    fn line(code: &str, agb: u32) -> Line {
+        Line {
+            seq: 0,
+            file: 0,
+            record: 1,
+            batch_id: "B".into(),
+            line_id: "1".into(),
+            provider_agb: agb,
+            member_id: "M".into(),
+            bsn: "".into(),
+            birth_date: crate::model::Date::new(1980, 1, 1).unwrap(),
+            service_date: crate::model::Date::new(2009, 6, 1).unwrap(),
+            code_list: "".into(),
+            code: code.into(),
+            quantity: 1,
+            indication: None,
+            referral: false,
+            authorization: false,
+            amount: Money::ONE_HUNDRED,
+            legal_copay: Money::ZERO,
+            trajectory_start: None,
+            credit: false,
+            related_line_id: "".into(),
+            raw: crate::model::Span::default(),
+        }
+    }
+
+    #[test]
+    fn contract_selector_falls_through_to_the_next_benefit() {
+        let src = "[product]\nid = \"x\"\nname = \"X\"\nlayer = \"supplementary\"\n\n\
+            [[benefit]]\nid = \"via-sgz\"\nname = \"A\"\ncodes = [\"VAC\"]\nwhen_contract = \"sgz\"\n\n\
+            [[benefit]]\nid = \"elders\"\nname = \"B\"\ncodes = [\"VAC\"]\npercentage = \"50\"\n";
+        let p = compile(Path::new("x.toml"), src).unwrap();
+        let sgz = |agb: u32| move |tag: &str| agb == 1 && tag == "sgz";
+        let l = line("VAC", 1);
+        assert_eq!(p.benefit_for(&l, &sgz(1)).unwrap().id, "via-sgz");
+        let l = line("VAC", 2);
+        assert_eq!(p.benefit_for(&l, &sgz(2)).unwrap().id, "elders");
+        assert!(p.benefit_for(&line("X", 1), &sgz(1)).is_none());
     }
 
     #[test]

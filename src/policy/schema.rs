@@ -111,6 +111,9 @@ pub struct BenefitDef {
     pub authorization_pool: Option<String>,
     /// Provider contract tag that must be in the provider register.
     pub requires_contract: Option<String>,
+    /// Selector: the benefit applies only to lines of a provider holding this contract tag;
+    /// other lines go on to the next benefit of the same code (e.g. "via SGZ 100%", else 50%).
+    pub when_contract: Option<String>,
     /// Basic layer only: whether the deductible applies (default true on basic benefits).
     pub deductible: Option<bool>,
 }
