@@ -98,6 +98,9 @@ pub struct Benefit {
     pub requires_contract: Option<String>,
     /// Selector: only lines of providers holding this tag match this benefit.
     pub when_contract: Option<String>,
+    /// (months, from age): the product must have been held this many months on the service
+    /// date, for members of at least that age.
+    pub min_insured: Option<(u32, u32)>,
     /// Basic layer: the deductible applies to what this benefit pays.
     pub deductible: bool,
 }
@@ -487,6 +490,11 @@ fn compile_benefit(
         (Some(n), Some(id)) => Some((find_pool(pools, id)?, n)),
         _ => return Err("authorization_from_session and authorization_pool go together".into()),
     };
+    let min_insured = match (b.min_insured_months, b.min_insured_from_age) {
+        (Some(m), age) => Some((m, age.unwrap_or(0))),
+        (None, None) => None,
+        (None, Some(_)) => return Err("min_insured_from_age needs min_insured_months".into()),
+    };
     if b.deductible.is_some() && !basic {
         return Err("deductible = ... belongs on basic benefits only".into());
     }
@@ -508,6 +516,7 @@ fn compile_benefit(
         authorization_from,
         requires_contract: b.requires_contract.clone(),
         when_contract: b.when_contract.clone(),
+        min_insured,
         deductible: basic && b.deductible.unwrap_or(true),
     };
     Ok((benefit, codes))
