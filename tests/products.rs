@@ -44,3 +44,13 @@ fn dsw_standaard_every_benefit_row() {
 fn dsw_top_every_benefit_row() {
     scenario("dsw-top");
 }
+
+#[test]
+fn stadholland_standaard_every_benefit_row_and_the_orthodontics_twelve_months() {
+    scenario("stadholland-standaard");
+}
+
+#[test]
+fn stadholland_uitgebreid_every_benefit_row() {
+    scenario("stadholland-uitgebreid");
+}
