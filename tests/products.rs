@@ -54,3 +54,8 @@ fn stadholland_standaard_every_benefit_row_and_the_orthodontics_twelve_months() 
 fn stadholland_uitgebreid_every_benefit_row() {
     scenario("stadholland-uitgebreid");
 }
+
+#[test]
+fn basis_plus_module_csi_008_009_pluspraktijk_and_referral() {
+    scenario("zk-basis-plus-module");
+}
