@@ -284,7 +284,8 @@ pub fn adjudicate_line(
 
     for h in layers {
         let product = &ctx.policies.products[h.product];
-        let Some(benefit) = product.benefit_for(line) else {
+        let has_tag = |tag: &str| ctx.providers.has(line.provider_agb, tag);
+        let Some(benefit) = product.benefit_for(line, &has_tag) else {
             continue;
         };
         matched = true;
@@ -520,6 +521,15 @@ impl Layer<'_> {
             }
         }
         let age = self.member.birth_date.age_on(date);
+        if let Some((months, from_age)) = b.min_insured {
+            let until = self.holding.start.add_months(months);
+            if age >= from_age && date < until {
+                return self.refuse(
+                    Reason::WaitingPeriod,
+                    format!("{months} months under this product are needed first (until {until})"),
+                );
+            }
+        }
         if b.age_min.is_some_and(|m| age < m) || b.age_max.is_some_and(|m| age > m) {
             let range = match (b.age_min, b.age_max) {
                 (Some(lo), Some(hi)) => format!("ages {lo} to {hi}"),
@@ -571,5 +581,89 @@ impl Layer<'_> {
         let charge = paid.min(cap - *used).max(Money::ZERO);
         *used += charge;
         charge
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Span;
+
+    fn line(code: &str, date: Date, birth: Date) -> Line {
+        Line {
+            seq: 0,
+            file: 0,
+            record: 1,
+            batch_id: "B".into(),
+            line_id: "1".into(),
+            provider_agb: 12345678,
+            member_id: "M".into(),
+            bsn: "".into(),
+            birth_date: birth,
+            service_date: date,
+            code_list: "".into(),
+            code: code.into(),
+            quantity: 1,
+            indication: None,
+            referral: false,
+            authorization: false,
+            amount: Money::ONE_HUNDRED,
+            legal_copay: Money::ZERO,
+            trajectory_start: None,
+            credit: false,
+            related_line_id: "".into(),
+            raw: Span::default(),
+        }
+    }
+
+    #[test]
+    fn min_insured_months_holds_back_adults_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = "[product]\nid = \"av\"\nname = \"AV\"\nlayer = \"supplementary\"\n\n\
+            [[benefit]]\nid = \"ortho\"\nname = \"O\"\ncodes = [\"ORTHO\"]\n\
+            min_insured_months = 12\nmin_insured_from_age = 18\n";
+        std::fs::write(dir.path().join("av.toml"), policy).unwrap();
+        let policies = crate::policy::load(&[dir.path().to_path_buf()]).unwrap();
+        let providers = Providers::default();
+        let ctx = Context {
+            policies: &policies,
+            providers: &providers,
+        };
+        let d = |y, m, dd| Date::new(y, m, dd).unwrap();
+        let member = |birth| Member {
+            id: "M".into(),
+            bsn: "".into(),
+            birth_date: birth,
+            holdings: vec![Holding {
+                product: 0,
+                start: d(2014, 1, 1),
+                end: None,
+                voluntary_deductible: Money::ZERO,
+            }],
+        };
+        let adult = member(d(1980, 5, 5));
+        let run = |m: &Member, date| {
+            adjudicate_line(
+                &ctx,
+                m,
+                &line("ORTHO", date, m.birth_date),
+                &mut Accumulators::default(),
+            )
+        };
+        // The last day of the twelfth month is refused, the first day after pays.
+        assert!(matches!(
+            run(&adult, d(2014, 12, 31)),
+            Outcome::Refused(Reason::WaitingPeriod, _)
+        ));
+        assert!(matches!(run(&adult, d(2015, 1, 1)), Outcome::Paid(_)));
+        // A child (17 on the service date) is not held back.
+        let child = member(d(1997, 1, 2));
+        assert!(matches!(run(&child, d(2014, 12, 31)), Outcome::Paid(_)));
+        // ... but from the 18th birthday on, the rule applies.
+        let turning = member(d(1996, 12, 30));
+        assert!(matches!(
+            run(&turning, d(2014, 12, 30)),
+            Outcome::Refused(Reason::WaitingPeriod, _)
+        ));
     }
 }

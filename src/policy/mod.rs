@@ -96,6 +96,11 @@ pub struct Benefit {
     /// (pool index, session number from which authorization is needed).
     pub authorization_from: Option<(usize, u32)>,
     pub requires_contract: Option<String>,
+    /// Selector: only lines of providers holding this tag match this benefit.
+    pub when_contract: Option<String>,
+    /// (months, from age): the product must have been held this many months on the service
+    /// date, for members of at least that age.
+    pub min_insured: Option<(u32, u32)>,
     /// Basic layer: the deductible applies to what this benefit pays.
     pub deductible: bool,
 }
@@ -106,7 +111,10 @@ impl Benefit {
         self.tariffs.get(code).copied().or(self.max_per_unit)
     }
 
-    fn accepts(&self, line: &Line) -> bool {
+    fn accepts(&self, line: &Line, has_tag: &dyn Fn(&str) -> bool) -> bool {
+        if self.when_contract.as_deref().is_some_and(|t| !has_tag(t)) {
+            return false;
+        }
         if let Some(list) = &self.code_list {
             if *line.code_list != **list {
                 return false;
@@ -142,13 +150,14 @@ pub struct Product {
 }
 
 impl Product {
-    /// The first benefit (in file order) that covers this line's code, list and CSI.
-    pub fn benefit_for(&self, line: &Line) -> Option<&Benefit> {
+    /// The first benefit (in file order) that covers this line's code, list and CSI, and whose
+    /// provider-contract selector (if any) the line's provider holds (`has_tag`).
+    pub fn benefit_for(&self, line: &Line, has_tag: &dyn Fn(&str) -> bool) -> Option<&Benefit> {
         self.by_code
             .get(&*line.code)?
             .iter()
             .map(|&i| &self.benefits[i])
-            .find(|b| b.accepts(line))
+            .find(|b| b.accepts(line, has_tag))
     }
 
     /// Every code this product knows.
@@ -481,6 +490,11 @@ fn compile_benefit(
         (Some(n), Some(id)) => Some((find_pool(pools, id)?, n)),
         _ => return Err("authorization_from_session and authorization_pool go together".into()),
     };
+    let min_insured = match (b.min_insured_months, b.min_insured_from_age) {
+        (Some(m), age) => Some((m, age.unwrap_or(0))),
+        (None, None) => None,
+        (None, Some(_)) => return Err("min_insured_from_age needs min_insured_months".into()),
+    };
     if b.deductible.is_some() && !basic {
         return Err("deductible = ... belongs on basic benefits only".into());
     }
@@ -501,37 +515,44 @@ fn compile_benefit(
         requires_authorization: b.requires_authorization,
         authorization_from,
         requires_contract: b.requires_contract.clone(),
+        when_contract: b.when_contract.clone(),
+        min_insured,
         deductible: basic && b.deductible.unwrap_or(true),
     };
     Ok((benefit, codes))
 }
 
-/// Expands `1000-1002` into `1000, 1001, 1002` (and `1000Z-1002Z` keeping the suffix).
+/// Expands `1000-1002` into `1000, 1001, 1002` (and `1000Z-1002Z` keeping the suffix,
+/// `H10-H12` keeping the letter prefix). A code without digits before the dash (`ALT-ACU`) is
+/// one code.
 fn expand_codes(spec: &str) -> Result<Vec<String>, String> {
-    let Some((a, b)) = spec
-        .split_once('-')
-        .filter(|(a, _)| a.starts_with(|c: char| c.is_ascii_digit()))
-    else {
+    // Letters, then digits, then letters: (prefix, number, suffix).
+    let parts = |s: &str| {
+        let p = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let n = s[p..].bytes().take_while(u8::is_ascii_digit).count();
+        (
+            s[..p].to_string(),
+            s[p..p + n].to_string(),
+            s[p + n..].to_string(),
+        )
+    };
+    let Some((a, b)) = spec.split_once('-').filter(|(a, _)| !parts(a).1.is_empty()) else {
         if spec.is_empty() {
             return Err("empty code".into());
         }
         return Ok(vec![spec.to_string()]);
     };
-    let split = |s: &str| {
-        let n = s.bytes().take_while(u8::is_ascii_digit).count();
-        (s[..n].to_string(), s[n..].to_string())
-    };
-    let ((na, sa), (nb, sb)) = (split(a), split(b));
+    let ((pa, na, sa), (pb, nb, sb)) = (parts(a), parts(b));
     let (Ok(from), Ok(to)) = (na.parse::<u32>(), nb.parse::<u32>()) else {
         return Err(format!("code range {spec:?} is not numeric"));
     };
-    if na.len() != nb.len() || sa != sb || from > to || to - from > 1000 {
+    if na.len() != nb.len() || pa != pb || sa != sb || from > to || to - from > 1000 {
         return Err(format!(
-            "code range {spec:?}: same width and suffix, low to high"
+            "code range {spec:?}: same width, prefix and suffix, low to high"
         ));
     }
     let w = na.len();
-    Ok((from..=to).map(|n| format!("{n:0w$}{sa}")).collect())
+    Ok((from..=to).map(|n| format!("{pa}{n:0w$}{sa}")).collect())
 }
 
 #[cfg(test)]
@@ -547,6 +568,16 @@ mod tests {
     }
 
     #[test]
+    fn letter_prefixed_code_ranges_expand() {
+        assert_eq!(expand_codes("H10-H12").unwrap(), ["H10", "H11", "H12"]);
+        assert_eq!(expand_codes("E08-E10").unwrap(), ["E08", "E09", "E10"]);
+        assert_eq!(expand_codes("STUTTER-3DAY").unwrap(), ["STUTTER-3DAY"]);
+        assert_eq!(expand_codes("SPA-WEEK").unwrap(), ["SPA-WEEK"]);
+        assert!(expand_codes("H10-E12").is_err());
+        assert!(expand_codes("H10-H9").is_err());
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let src = "[product]\nid = \"x\"\nname = \"X\"\nlayer = \"supplementary\"\n\n[[benefit]]\nid = \"a\"\nname = \"A\"\ncodes = [\"1000\"]\npools = [\"nope\"]\n";
         let e = compile(Path::new("x.toml"), src).unwrap_err();
@@ -554,6 +585,47 @@ mod tests {
         assert!(e[0].message.contains("unknown pool"), "{:?}", e);
         let e = compile(Path::new("x.toml"), "[product]\nid = 3\n").unwrap_err();
         assert_eq!(e[0].line, 2, "{:?}", e);
+    }
+
+    fn line(code: &str, agb: u32) -> Line {
+        Line {
+            seq: 0,
+            file: 0,
+            record: 1,
+            batch_id: "B".into(),
+            line_id: "1".into(),
+            provider_agb: agb,
+            member_id: "M".into(),
+            bsn: "".into(),
+            birth_date: crate::model::Date::new(1980, 1, 1).unwrap(),
+            service_date: crate::model::Date::new(2009, 6, 1).unwrap(),
+            code_list: "".into(),
+            code: code.into(),
+            quantity: 1,
+            indication: None,
+            referral: false,
+            authorization: false,
+            amount: Money::ONE_HUNDRED,
+            legal_copay: Money::ZERO,
+            trajectory_start: None,
+            credit: false,
+            related_line_id: "".into(),
+            raw: crate::model::Span::default(),
+        }
+    }
+
+    #[test]
+    fn contract_selector_falls_through_to_the_next_benefit() {
+        let src = "[product]\nid = \"x\"\nname = \"X\"\nlayer = \"supplementary\"\n\n\
+            [[benefit]]\nid = \"via-sgz\"\nname = \"A\"\ncodes = [\"VAC\"]\nwhen_contract = \"sgz\"\n\n\
+            [[benefit]]\nid = \"elders\"\nname = \"B\"\ncodes = [\"VAC\"]\npercentage = \"50\"\n";
+        let p = compile(Path::new("x.toml"), src).unwrap();
+        let sgz = |agb: u32| move |tag: &str| agb == 1 && tag == "sgz";
+        let l = line("VAC", 1);
+        assert_eq!(p.benefit_for(&l, &sgz(1)).unwrap().id, "via-sgz");
+        let l = line("VAC", 2);
+        assert_eq!(p.benefit_for(&l, &sgz(2)).unwrap().id, "elders");
+        assert!(p.benefit_for(&line("X", 1), &sgz(1)).is_none());
     }
 
     #[test]

@@ -111,6 +111,14 @@ pub struct BenefitDef {
     pub authorization_pool: Option<String>,
     /// Provider contract tag that must be in the provider register.
     pub requires_contract: Option<String>,
+    /// Selector: the benefit applies only to lines of a provider holding this contract tag;
+    /// other lines go on to the next benefit of the same code (e.g. "via SGZ 100%", else 50%).
+    pub when_contract: Option<String>,
+    /// Months the member must have held this product on the service date before the benefit
+    /// pays ("minstens 12 maanden aanvullend verzekerd"), whatever the basic insurance's start.
+    pub min_insured_months: Option<u32>,
+    /// `min_insured_months` applies from this age on the service date (default: every age).
+    pub min_insured_from_age: Option<u32>,
     /// Basic layer only: whether the deductible applies (default true on basic benefits).
     pub deductible: Option<bool>,
 }

@@ -74,3 +74,33 @@ pub fn summary(out: &Path) -> serde_json::Value {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// `declaro process` on the fixture policies with the given member and provider registers,
+/// run date 2025-12-31.
+pub fn process_with(
+    out: &Path,
+    members: &str,
+    providers: &str,
+    inputs: &[&str],
+    extra: &[&str],
+) -> Output {
+    let mut c = declaro();
+    c.args([
+        "process",
+        "--policy",
+        "fixtures/policies",
+        "--members",
+        members,
+    ]);
+    c.args([
+        "--providers",
+        providers,
+        "--run-date",
+        "2025-12-31",
+        "--out",
+    ]);
+    c.arg(out);
+    c.args(extra);
+    c.args(inputs);
+    c.output().expect("run declaro")
+}
