@@ -145,7 +145,7 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         ));
     }
     phase.done("screen");
-    check_deductible_years(&policies, lines, &member_of, &members)?;
+    check_deductible_years(&policies, lines, &member_of, &members, &providers)?;
 
     // Group per member (a sort, so each member's lines are one slice), by service date, ties in
     // input order; then load each member's state.
@@ -518,6 +518,7 @@ fn check_deductible_years(
     lines: &[Line],
     member_of: &[u32],
     members: &Members,
+    providers: &Providers,
 ) -> Result<(), Failure> {
     for (line, &m) in lines.iter().zip(member_of) {
         if m == u32::MAX {
@@ -531,7 +532,9 @@ fn check_deductible_years(
         {
             let p = &policies.products[h.product];
             // Only lines the basic product pays and charges to the deductible need the year.
-            let charges = p.benefit_for(line).is_some_and(|b| b.deductible);
+            let charges = p
+                .benefit_for(line, &|tag| providers.has(line.provider_agb, tag))
+                .is_some_and(|b| b.deductible);
             let missing = p
                 .deductible
                 .as_ref()
