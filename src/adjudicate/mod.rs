@@ -344,7 +344,15 @@ pub fn adjudicate_line(
         return Outcome::Refused(r, m);
     }
     let member_pays = line.amount - paid;
-    if !member_pays.is_zero() {
+    if member_pays.is_zero() {
+        // A later layer covered what an earlier one left (basic 75%, the supplement the rest):
+        // nothing was reduced for the member, except the deductible charged back.
+        let mut only = Reasons::default();
+        if reasons.contains(Reason::Deductible) {
+            only.insert(Reason::Deductible);
+        }
+        reasons = only;
+    } else {
         reasons = reasons.union(refusals);
     }
     Outcome::Paid(Payment {
