@@ -96,14 +96,15 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
             Ok(mut read) => {
                 lines.append(&mut read.lines);
                 rejections.append(&mut read.rejections);
-                ("csv", u64::from(read.records), None)
+                (read.format, u64::from(read.records), None)
             }
             Err(r) => {
                 tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
                 seq = before;
                 let why = r.to_string();
                 refused.push(r);
-                ("unknown", 0, Some(why))
+                let format = input::sniff_path(std::path::Path::new(shown));
+                (format.map_or("unknown", |f| f.name()), 0, Some(why))
             }
         };
         files.push(InputFile {
