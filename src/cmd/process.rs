@@ -29,6 +29,8 @@ pub struct Settings {
     pub progress: bool,
     /// Input files as given on the command line.
     pub inputs: Vec<String>,
+    /// Directory for PM305 return files, one per PM304 input (`--ei-return`).
+    pub ei_return: Option<PathBuf>,
 }
 
 /// What a finished run reports to `main`.
@@ -286,6 +288,7 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
             fmt_money(claimed_out)
         )));
     }
+    let ei_returns = write_ei_returns(s, &files, &lines, &fates, &rejections)?;
     let (summary_file, mut w) = Staged::create(&s.out.join("summary.json"))
         .map_err(|e| Failure::Internal(format!("writing summary.json: {e}")))?;
     serde_json::to_writer_pretty(&mut w, &summary)
@@ -311,7 +314,10 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     ledger
         .commit(&run, &member_states, &paid, &policies)
         .map_err(ledger_failure)?;
-    for f in [remittance, rejected, summary_file] {
+    for f in [remittance, rejected, summary_file]
+        .into_iter()
+        .chain(ei_returns)
+    {
         f.commit()
             .map_err(|e| Failure::Internal(format!("renaming outputs into place: {e}")))?;
     }
@@ -554,4 +560,98 @@ fn write_outputs(
         tally,
         paid,
     })
+}
+
+/// With `--ei-return DIR`: a PM305 return file for each PM304 input (refused ones included),
+/// staged like the other outputs and renamed into place after the ledger commit.
+fn write_ei_returns(
+    s: &Settings,
+    files: &[InputFile],
+    lines: &[Line],
+    fates: &[Option<Fate>],
+    rejections: &[Rejection],
+) -> Result<Vec<Staged>, Failure> {
+    use crate::output::pm305::{self, FileFate, LineReturn};
+    let Some(dir) = &s.ei_return else {
+        return Ok(Vec::new());
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        Failure::Internal(format!("writing PM305 files in {}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+    // Each PM304 file's returns by 04 ordinal (`record`).
+    let mut returns: HashMap<u16, Vec<Option<LineReturn>>> = HashMap::new();
+    let mut put = |file: u16, record: u32, r: LineReturn| {
+        let v = returns.entry(file).or_default();
+        let i = record.saturating_sub(1) as usize;
+        if v.len() <= i {
+            v.resize(i + 1, None);
+        }
+        v[i] = Some(r);
+    };
+    let is_pm304 = |file: u16| {
+        files
+            .get(file as usize)
+            .is_some_and(|f| f.format == "pm304")
+    };
+    for (line, fate) in lines.iter().zip(fates) {
+        if !is_pm304(line.file) {
+            continue;
+        }
+        let r = match fate {
+            Some(Fate::Adjudicated(Outcome::Paid(p))) => {
+                let awarded = crate::model::to_cents(p.paid_basic + p.paid_supplementary);
+                LineReturn {
+                    computed: awarded,
+                    awarded,
+                    codes: LineReturn::codes_of(p.reasons.iter().map(Reason::vektis)),
+                }
+            }
+            Some(Fate::Adjudicated(Outcome::Refused(r, _)) | Fate::Rejected(r, _)) => LineReturn {
+                codes: vec![r.vektis()],
+                ..LineReturn::default()
+            },
+            None => return Err(failed(&format!("record {} has no outcome", line.record))),
+        };
+        put(line.file, line.record, r);
+    }
+    for r in rejections.iter().filter(|r| is_pm304(r.file)) {
+        put(
+            r.file,
+            r.record,
+            LineReturn {
+                codes: vec![r.reason.vektis()],
+                ..LineReturn::default()
+            },
+        );
+    }
+    let mut staged = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
+    for (i, f) in files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.format == "pm304")
+    {
+        let path = std::path::Path::new(&f.file);
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "pm304".into(), |n| n.to_string_lossy().into_owned());
+        let mut name = format!("{stem}.pm305");
+        if !names.insert(name.clone()) {
+            name = format!("{stem}-{}.pm305", i + 1);
+            names.insert(name.clone());
+        }
+        let fate = match (&f.refused, returns.get(&(i as u16))) {
+            (Some(_), _) => FileFate::Refused,
+            (None, Some(v)) => FileFate::Accepted(v),
+            (None, None) => FileFate::Accepted(&[]),
+        };
+        let reference = format!("DECLARO{}{:04}", s.run_date.as_u32(), i + 1);
+        let (file, mut w) = Staged::create(&dir.join(&name)).map_err(|e| failed(&e))?;
+        pm305::write(path, &mut w, &fate, s.run_date, &reference)
+            .and_then(|()| w.flush())
+            .map_err(|e| failed(&format!("{name}: {e}")))?;
+        staged.push(file);
+    }
+    Ok(staged)
 }

@@ -2,6 +2,7 @@
 //! [`Rejection`]s; a file that cannot be read as a whole is a [`Refusal`].
 
 pub mod csv;
+pub mod ei;
 pub mod xml;
 
 use crate::model::{agb_valid, bsn_valid, parse_amount, Date, Line, Money, Reason, Span};
@@ -131,10 +132,7 @@ pub fn read_file(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<F
     let mut read = match format {
         Format::Csv => csv::read(path, shown, file, seq),
         Format::Xml => xml::read(path, shown, file, seq),
-        Format::Pm304 => Err(refuse(
-            "record 1",
-            "Vektis PM304 files are not supported yet".into(),
-        )),
+        Format::Pm304 => ei::read(path, shown, file, seq),
     }?;
     read.format = format.name();
     Ok(read)
