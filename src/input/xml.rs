@@ -481,24 +481,31 @@ where
     F: Fn(u64, &str, String) -> Refusal,
 {
     let mut v: [Cow<'_, str>; 18] = Default::default();
+    let mut seen = 0u32;
     let mut unknown: Option<String> = None;
-    for a in e.attributes() {
-        let a = a.map_err(|e| refuse(at, "line", format!("not well-formed XML: {e}")))?;
-        let key = a.key.as_ref();
+    let bad = |why: String| refuse(at, "line", format!("not well-formed XML: {why}"));
+    scan_attributes(e.attributes_raw(), |key, value| {
         if key == b"xmlns" || key.contains(&b':') {
-            continue;
+            return Ok(());
         }
         match line_attr(key) {
             Some(i) => {
-                v[i] = a
-                    .unescape_value()
-                    .map_err(|e| refuse(at, "line", format!("not well-formed XML: {e}")))?;
+                if seen & (1 << i) != 0 {
+                    return Err(bad(format!(
+                        "attribute {} appears twice",
+                        String::from_utf8_lossy(key)
+                    )));
+                }
+                seen |= 1 << i;
+                v[i] = attr_value(value).map_err(&bad)?;
             }
             None => {
                 unknown.get_or_insert_with(|| String::from_utf8_lossy(key).into_owned());
             }
         }
-    }
+        Ok(())
+    })
+    .map_err(|e| e.unwrap_or_else(&bad))?;
     let field = |i: usize| -> &str {
         let own = v[i].trim();
         if !own.is_empty() {
@@ -557,4 +564,126 @@ where
         }),
     }
     Ok(amount)
+}
+
+/// Walks `key="value"` pairs of a start tag's attribute text (the hot path: quick-xml's general
+/// attribute iterator costs several times the event loop itself). Rejects what XML rejects
+/// here: a key without `=`, an unquoted or unterminated value, `<` in a value.
+fn scan_attributes<'a>(
+    raw: &'a [u8],
+    mut f: impl FnMut(&'a [u8], &'a [u8]) -> Result<(), Refusal>,
+) -> Result<(), Result<Refusal, String>> {
+    let mut i = 0usize;
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    loop {
+        while raw.get(i).is_some_and(|c| ws(*c)) {
+            i += 1;
+        }
+        let Some(rest) = raw.get(i..).filter(|r| !r.is_empty()) else {
+            return Ok(());
+        };
+        let key_len = rest
+            .iter()
+            .position(|c| *c == b'=' || ws(*c))
+            .ok_or_else(|| Err("attribute without a value".to_string()))?;
+        let key = rest.get(..key_len).unwrap_or_default();
+        let mut j = key_len;
+        while rest.get(j).is_some_and(|c| ws(*c)) {
+            j += 1;
+        }
+        if rest.get(j) != Some(&b'=') || key.is_empty() {
+            return Err(Err(format!(
+                "attribute {} without a value",
+                String::from_utf8_lossy(key)
+            )));
+        }
+        j += 1;
+        while rest.get(j).is_some_and(|c| ws(*c)) {
+            j += 1;
+        }
+        let quote = match rest.get(j) {
+            Some(q @ (b'"' | b'\'')) => *q,
+            _ => {
+                return Err(Err(format!(
+                    "value of attribute {} is not quoted",
+                    String::from_utf8_lossy(key)
+                )))
+            }
+        };
+        let body = rest.get(j + 1..).unwrap_or_default();
+        let end = memchr_byte(quote, body).ok_or_else(|| {
+            Err(format!(
+                "value of attribute {} is not terminated",
+                String::from_utf8_lossy(key)
+            ))
+        })?;
+        let value = body.get(..end).unwrap_or_default();
+        if value.contains(&b'<') {
+            return Err(Err(format!(
+                "'<' in the value of attribute {}",
+                String::from_utf8_lossy(key)
+            )));
+        }
+        f(key, value).map_err(Ok)?;
+        i += j + 1 + end + 1;
+        // Attributes must be separated by white space.
+        if raw.get(i).is_some_and(|c| !ws(*c)) {
+            return Err(Err("attributes without white space between them".into()));
+        }
+    }
+}
+
+fn memchr_byte(b: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|c| *c == b)
+}
+
+/// An attribute value as text: UTF-8, entity references replaced (borrowed when there are none).
+fn attr_value(value: &[u8]) -> Result<Cow<'_, str>, String> {
+    let s = std::str::from_utf8(value).map_err(|_| "attribute value is not UTF-8".to_string())?;
+    if !s.contains('&') {
+        return Ok(Cow::Borrowed(s));
+    }
+    quick_xml::escape::unescape(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(raw: &str) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        scan_attributes(raw.as_bytes(), |k, v| {
+            out.push((
+                String::from_utf8_lossy(k).into_owned(),
+                attr_value(v)
+                    .map_err(|_| Refusal {
+                        file: String::new(),
+                        position: String::new(),
+                        message: "value".into(),
+                    })?
+                    .into_owned(),
+            ));
+            Ok(())
+        })
+        .map_err(|e| match e {
+            Ok(r) => r.message,
+            Err(why) => why,
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn attributes_are_scanned_as_xml_reads_them() {
+        let got = scan(" a=\"1\"  b = 'x&amp;y' \n c=\"\"").unwrap();
+        assert_eq!(
+            got,
+            [("a", "1"), ("b", "x&y"), ("c", "")].map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(scan("a=\"1\"b=\"2\"").unwrap_err().contains("white space"));
+        assert!(scan("a=1").unwrap_err().contains("not quoted"));
+        assert!(scan("a=\"1").unwrap_err().contains("not terminated"));
+        assert!(scan("a").unwrap_err().contains("without a value"));
+        assert!(scan("a=\"<\"").unwrap_err().contains("'<'"));
+        assert!(scan("a=\"&bogus;\"").is_err());
+    }
 }
