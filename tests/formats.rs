@@ -511,3 +511,36 @@ fn the_same_lines_as_csv_xml_and_pm304_give_the_same_adjudication() {
         assert_eq!(results[0], results[2], "seed {seed}: CSV and PM304 differ");
     }
 }
+
+/// Structural faults of a PM304 file: no 99, a 04 before any 02, a record after the 99.
+#[test]
+fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
+    let mut no_99 = hand_made();
+    no_99.pop();
+    let mut orphan = hand_made();
+    orphan.remove(1);
+    let mut after = hand_made();
+    after.push(rec98(9, "te laat"));
+    let cases: [(&str, Vec<Rec>, &str); 3] = [
+        ("no99.dat", no_99, "record 10 byte 2808 (99 sluitrecord): the 99 sluitrecord is missing"),
+        ("orphan.dat", orphan, "record 2 byte 312 (04 prestatierecord): 04 prestatierecord before any 02 verzekerdenrecord"),
+        ("after.dat", after, "record 11 byte 3120 (98 commentaarrecord): record after the 99 sluitrecord"),
+    ];
+    for (name, recs, refusal) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), name, &join(&recs));
+        let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let s = summary(&dir.path().join("out"));
+        assert_eq!(
+            s["input_files"][0]["refused"],
+            format!("{f} {refusal}"),
+            "{name}"
+        );
+        assert_eq!(s["lines"], 15);
+        assert!(!stderr(&o).contains("100601844"), "no BSN on stderr");
+        let stem = name.trim_end_matches(".dat");
+        let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        assert_eq!(&pm305[310..346], b"DECLARO202512310001     202512310001");
+    }
+}

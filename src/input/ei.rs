@@ -11,7 +11,6 @@
 use super::{FileRead, RawFields, Refusal, Rejection};
 use crate::model::{Money, Reason, Span};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
@@ -134,6 +133,13 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
     })?;
     let mut rec: Vec<u8> = Vec::with_capacity(RECORD_LEN + 2);
     let mut out = FileRead::default();
+    // At most one line per record: room for them up front saves copying the lines as the
+    // vector grows (capped, the length is only a hint).
+    if let Ok(meta) = std::fs::metadata(path) {
+        let records = meta.len() / (RECORD_LEN as u64 + 1);
+        out.lines
+            .reserve(usize::try_from(records.min(1 << 22)).unwrap_or(0));
+    }
     let mut n = 0u64;
     let (mut batch_id, mut provider) = (String::new(), String::new());
     let mut insured: Option<Insured> = None;
@@ -234,9 +240,7 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
                 };
                 amount.clear();
                 match signed {
-                    Some(c) => {
-                        let _ = write!(amount, "{}.{:02}", c / 100, c % 100);
-                    }
+                    Some(c) => euros(&mut amount, c),
                     None => amount.push_str(&text(&rec, 183, 190)),
                 }
                 let member_04 = text(&rec, 28, 42);
@@ -365,4 +369,60 @@ fn check_trailer(rec: &[u8], counts: [u64; 4], total: Option<i64>) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Writes cents as euros with two decimals (`4000` -> `40.00`) without the formatting machinery.
+fn euros(out: &mut String, cents: i64) {
+    let (int, frac) = (cents / 100, cents % 100);
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut v = int.unsigned_abs();
+    loop {
+        if let Some(d) = digits.get_mut(n) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        n += 1;
+        v /= 10;
+        if v == 0 || n >= digits.len() {
+            break;
+        }
+    }
+    for d in digits.iter().take(n).rev() {
+        out.push(char::from(*d));
+    }
+    out.push('.');
+    out.push(char::from(b'0' + (frac / 10) as u8));
+    out.push(char::from(b'0' + (frac % 10) as u8));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cents_are_written_as_euros() {
+        for (c, e) in [
+            (0, "0.00"),
+            (5, "0.05"),
+            (4000, "40.00"),
+            (123456789, "1234567.89"),
+        ] {
+            let mut s = String::new();
+            euros(&mut s, c);
+            assert_eq!(s, e);
+        }
+    }
+
+    #[test]
+    fn fields_are_trimmed_and_zero_filled_ones_are_empty() {
+        let rec = b"04  ab  000000";
+        assert_eq!(text(rec, 3, 8), "ab");
+        assert_eq!(opt_text(rec, 9, 14), "");
+        assert!(filled(b" 01 "));
+        assert!(!filled(b"0000"));
+        assert_eq!(number(b"0042"), Some(42));
+        assert_eq!(number(b"4x"), None);
+        assert_eq!(field(rec, 13, 20), b"");
+        assert_eq!(text(b"\xe9t\xe9", 1, 3), "\u{e9}t\u{e9}");
+    }
 }
