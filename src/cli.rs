@@ -112,6 +112,9 @@ pub struct ProcessArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Write a Vektis PM305 return file for each PM304 input into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub ei_return: Option<PathBuf>,
     /// Declaration files (CSV, XML or Vektis PM304), processed in this order.
     #[arg(required = true)]
     pub inputs: Vec<String>,
@@ -144,6 +147,7 @@ impl ProcessArgs {
             run_date,
             progress: !self.quiet && std::io::stderr().is_terminal(),
             inputs: self.inputs.clone(),
+            ei_return: self.ei_return.clone(),
         })
     }
 }

@@ -29,6 +29,8 @@ pub struct Settings {
     pub progress: bool,
     /// Input files as given on the command line.
     pub inputs: Vec<String>,
+    /// Directory for PM305 return files, one per PM304 input (`--ei-return`).
+    pub ei_return: Option<PathBuf>,
 }
 
 /// What a finished run reports to `main`.
@@ -298,12 +300,21 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
             fmt_money(claimed_out)
         )));
     }
+    let (ei_returns, ei_files): (Vec<Staged>, Vec<std::fs::File>) =
+        write_ei_returns(s, &input_files, lines, &fates, &inputs.rejections)?
+            .into_iter()
+            .unzip();
+    files.extend(ei_files);
     let (summary_file, f) = write_summary(&s.out, &summary)
         .map_err(|e| Failure::Internal(format!("writing summary.json: {e}")))?;
     files.push(f);
     let syncing = crate::output::sync_in_background(files);
 
-    let staged = [&remittance, &rejected, &summary_file].map(|f| f.paths());
+    let staged: Vec<[String; 2]> = [&remittance, &rejected, &summary_file]
+        .into_iter()
+        .chain(&ei_returns)
+        .map(Staged::paths)
+        .collect();
     let run = RunRecord {
         started: started_at,
         run_date: s.run_date.to_string(),
@@ -332,7 +343,10 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     let run_id = ledger
         .commit(&run, &members_acc, &paid, &policies, &mut wait_for_sync)
         .map_err(ledger_failure)?;
-    for f in [remittance, rejected, summary_file] {
+    for f in [remittance, rejected, summary_file]
+        .into_iter()
+        .chain(ei_returns)
+    {
         f.commit()
             .map_err(|e| Failure::Internal(format!("renaming outputs into place: {e}")))?;
     }
@@ -381,14 +395,15 @@ fn read_inputs(s: &Settings) -> Result<Inputs, Failure> {
             Ok(mut read) => {
                 all.lines.append(&mut read.lines);
                 all.rejections.append(&mut read.rejections);
-                ("csv", u64::from(read.records), None)
+                (read.format, u64::from(read.records), None)
             }
             Err(r) => {
                 tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
                 seq = before;
                 let why = r.to_string();
                 all.refused.push(r);
-                ("unknown", 0, Some(why))
+                let format = input::sniff_path(Path::new(shown));
+                (format.map_or("unknown", |f| f.name()), 0, Some(why))
             }
         };
         all.files.push(InputFile {
@@ -677,4 +692,100 @@ fn write_outputs<'a>(
         tally,
         paid,
     })
+}
+
+/// With `--ei-return DIR`: a PM305 return file for each PM304 input (refused ones included),
+/// staged like the other outputs and renamed into place after the ledger commit.
+fn write_ei_returns(
+    s: &Settings,
+    files: &[InputFile],
+    lines: &[Line],
+    fates: &[Option<Fate>],
+    rejections: &[Rejection],
+) -> Result<Vec<(Staged, std::fs::File)>, Failure> {
+    use crate::output::pm305::{self, FileFate, LineReturn};
+    use std::collections::{HashMap, HashSet};
+    let Some(dir) = &s.ei_return else {
+        return Ok(Vec::new());
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        Failure::Internal(format!("writing PM305 files in {}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+    // Each PM304 file's returns by 04 ordinal (`record`).
+    let mut returns: HashMap<u16, Vec<Option<LineReturn>>> = HashMap::new();
+    let mut put = |file: u16, record: u32, r: LineReturn| {
+        let v = returns.entry(file).or_default();
+        let i = record.saturating_sub(1) as usize;
+        if v.len() <= i {
+            v.resize(i + 1, None);
+        }
+        v[i] = Some(r);
+    };
+    let is_pm304 = |file: u16| {
+        files
+            .get(file as usize)
+            .is_some_and(|f| f.format == "pm304")
+    };
+    for (line, fate) in lines.iter().zip(fates) {
+        if !is_pm304(line.file) {
+            continue;
+        }
+        let r = match fate {
+            Some(Fate::Adjudicated(Outcome::Paid(p))) => {
+                // PM305 amounts are unsigned; a credit's sign is its declared indicator.
+                let awarded = crate::model::to_cents(p.paid_basic + p.paid_supplementary).abs();
+                LineReturn {
+                    computed: awarded,
+                    awarded,
+                    codes: LineReturn::codes_of(p.reasons.iter().map(Reason::vektis)),
+                }
+            }
+            Some(Fate::Adjudicated(Outcome::Refused(r, _)) | Fate::Rejected(r, _)) => LineReturn {
+                codes: vec![r.vektis()],
+                ..LineReturn::default()
+            },
+            None => return Err(failed(&format!("record {} has no outcome", line.record))),
+        };
+        put(line.file, line.record, r);
+    }
+    for r in rejections.iter().filter(|r| is_pm304(r.file)) {
+        put(
+            r.file,
+            r.record,
+            LineReturn {
+                codes: vec![r.reason.vektis()],
+                ..LineReturn::default()
+            },
+        );
+    }
+    let mut staged = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
+    for (i, f) in files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.format == "pm304")
+    {
+        let path = std::path::Path::new(&f.file);
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "pm304".into(), |n| n.to_string_lossy().into_owned());
+        let mut name = format!("{stem}.pm305");
+        if !names.insert(name.clone()) {
+            name = format!("{stem}-{}.pm305", i + 1);
+            names.insert(name.clone());
+        }
+        let fate = match (&f.refused, returns.get(&(i as u16))) {
+            (Some(_), _) => FileFate::Refused,
+            (None, Some(v)) => FileFate::Accepted(v),
+            (None, None) => FileFate::Accepted(&[]),
+        };
+        let reference = format!("DECLARO{}{:04}", s.run_date.as_u32(), i + 1);
+        let (file, mut w) = Staged::create(&dir.join(&name)).map_err(|e| failed(&e))?;
+        pm305::write(path, &mut w, &fate, s.run_date, &reference)
+            .and_then(|()| file.finish(w))
+            .map(|f| staged.push((file, f)))
+            .map_err(|e| failed(&format!("{name}: {e}")))?;
+    }
+    Ok(staged)
 }

@@ -2,6 +2,8 @@
 //! [`Rejection`]s; a file that cannot be read as a whole is a [`Refusal`].
 
 pub mod csv;
+pub mod ei;
+pub mod xml;
 
 use crate::model::{agb_valid, bsn_valid, parse_amount, Date, Line, Money, Reason, Span};
 use std::fmt;
@@ -67,6 +69,8 @@ pub struct FileRead {
     pub rejections: Vec<Rejection>,
     /// Number of line records in the file (lines + rejections).
     pub records: u32,
+    /// The format's name for the summary (`csv`, `xml`, `pm304`).
+    pub format: &'static str,
 }
 
 /// The formats `process` recognises from the content.
@@ -75,6 +79,26 @@ pub enum Format {
     Csv,
     Xml,
     Pm304,
+}
+
+impl Format {
+    /// The name `summary.json` gives the format.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xml => "xml",
+            Format::Pm304 => "pm304",
+        }
+    }
+}
+
+/// The format of a file as [`read_file`] recognises it (`None` when it cannot be read).
+pub fn sniff_path(path: &Path) -> Option<Format> {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let mut f = std::fs::File::open(path).ok()?;
+    let n = f.read(&mut head).ok()?;
+    Some(sniff(&head[..n]))
 }
 
 /// Recognises the format from the first bytes (after a UTF-8 BOM).
@@ -104,17 +128,14 @@ pub fn read_file(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<F
         f.read(&mut head)
             .map_err(|e| refuse("", format!("cannot read: {e}")))?
     };
-    match sniff(&head[..n]) {
+    let format = sniff(&head[..n]);
+    let mut read = match format {
         Format::Csv => csv::read(path, shown, file, seq),
-        Format::Xml => Err(refuse(
-            "byte 0",
-            "XML declarations are not supported yet".into(),
-        )),
-        Format::Pm304 => Err(refuse(
-            "record 1",
-            "Vektis PM304 files are not supported yet".into(),
-        )),
-    }
+        Format::Xml => xml::read(path, shown, file, seq),
+        Format::Pm304 => ei::read(path, shown, file, seq),
+    }?;
+    read.format = format.name();
+    Ok(read)
 }
 
 /// The fields of one line as text, before validation. Empty string = absent.

@@ -2,6 +2,7 @@
 //! files in the output directory (mode 0640) and renamed into place only after the ledger
 //! committed.
 
+pub mod pm305;
 pub mod summary;
 
 use crate::adjudicate::Payment;

@@ -1,0 +1,428 @@
+//! Vektis EI PM304 v3.2 declaration files (contract 10, layouts in `docs/vektis-ei.md`):
+//! fixed-width records of 310 positions ending in CR LF (a bare LF is accepted too).
+//!
+//! Records `01` (voorloop), `02` (verzekerde), `03` (debiteur, counted only), `04` (prestatie),
+//! `98` (commentaar, counted only) and `99` (sluitrecord). Each `04` becomes one line, with the
+//! BSN and birth date of the `02` before it; `record` is its ordinal among the `04` records and
+//! `raw` its 310 bytes. A record of the wrong length, an unknown or misplaced record type or a
+//! `99` whose counts or total disagree with the records refuses the file whole (Vektis 0001).
+//! Positions are bytes (the standard's character set is single-byte).
+
+use super::{FileRead, RawFields, Refusal, Rejection};
+use crate::model::{Money, Reason, Span};
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+
+/// Positions per record, without the line end.
+pub const RECORD_LEN: usize = 310;
+
+/// Field `from..=to` (1-based, inclusive) of a record; empty when the record is too short.
+pub fn field(rec: &[u8], from: usize, to: usize) -> &[u8] {
+    rec.get(from - 1..to).unwrap_or(b"")
+}
+
+/// Field as text, trimmed (AN fields are space-padded). Bytes outside ASCII are read as
+/// ISO 8859-1, so this never fails.
+fn text(rec: &[u8], from: usize, to: usize) -> Cow<'_, str> {
+    let b = trim(field(rec, from, to));
+    match std::str::from_utf8(b) {
+        Ok(s) if b.is_ascii() => Cow::Borrowed(s),
+        _ => Cow::Owned(b.iter().map(|&c| char::from(c)).collect()),
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| *c != b' ').unwrap_or(b.len());
+    let end = b.iter().rposition(|c| *c != b' ').map_or(start, |e| e + 1);
+    b.get(start..end).unwrap_or(b"")
+}
+
+/// A filled field: not blank and not all zeros (N fields are zero-filled when empty).
+fn filled(b: &[u8]) -> bool {
+    b.iter().any(|c| *c != b' ' && *c != b'0')
+}
+
+/// Text of a field that counts as empty when it is all zeros.
+fn opt_text(rec: &[u8], from: usize, to: usize) -> Cow<'_, str> {
+    if filled(field(rec, from, to)) {
+        text(rec, from, to)
+    } else {
+        Cow::Borrowed("")
+    }
+}
+
+/// An unsigned numeric field.
+pub fn number(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 18 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0u64, |a, c| a * 10 + u64::from(c - b'0')))
+}
+
+/// Reads the records of an EI file one at a time: CR LF or LF ends, the last end optional.
+pub struct Records<R> {
+    inner: R,
+    offset: u64,
+}
+
+impl<R: BufRead> Records<R> {
+    pub fn new(inner: R) -> Self {
+        Records { inner, offset: 0 }
+    }
+
+    /// The next record into `buf` (without its line end) and its byte offset; `None` at the end.
+    pub fn next_record(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
+        buf.clear();
+        let n = self.inner.read_until(b'\n', buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let at = self.offset;
+        self.offset += n as u64;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        Ok(Some(at))
+    }
+}
+
+/// Opens an EI file for [`Records`].
+pub fn open(path: &Path) -> io::Result<Records<BufReader<File>>> {
+    Ok(Records::new(BufReader::with_capacity(
+        1 << 16,
+        File::open(path)?,
+    )))
+}
+
+fn kind_name(kind: &[u8]) -> &'static str {
+    match kind {
+        b"01" => "01 voorlooprecord",
+        b"02" => "02 verzekerdenrecord",
+        b"03" => "03 debiteurrecord",
+        b"04" => "04 prestatierecord",
+        b"98" => "98 commentaarrecord",
+        b"99" => "99 sluitrecord",
+        _ => "unknown record",
+    }
+}
+
+/// The insured person of the `02` record the following `04` records belong to.
+#[derive(Default)]
+struct Insured {
+    bsn: String,
+    member_id: String,
+    birth_date: String,
+}
+
+/// Reads a PM304 file.
+pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
+    let refuse = |n: u64, at: u64, kind: &[u8], message: String| Refusal {
+        file: shown.to_string(),
+        position: format!("record {n} byte {at} ({})", kind_name(kind)),
+        message,
+    };
+    let mut records = open(path).map_err(|e| Refusal {
+        file: shown.to_string(),
+        position: String::new(),
+        message: format!("cannot open: {e}"),
+    })?;
+    let mut rec: Vec<u8> = Vec::with_capacity(RECORD_LEN + 2);
+    let mut out = FileRead::default();
+    // At most one line per record: room for them up front saves copying the lines as the
+    // vector grows (capped, the length is only a hint).
+    if let Ok(meta) = std::fs::metadata(path) {
+        let records = meta.len() / (RECORD_LEN as u64 + 1);
+        out.lines
+            .reserve(usize::try_from(records.min(1 << 22)).unwrap_or(0));
+    }
+    let mut n = 0u64;
+    let (mut batch_id, mut provider) = (String::new(), String::new());
+    let mut insured: Option<Insured> = None;
+    // Counts per record type: 02, 03, 04, 98.
+    let mut counts = [0u64; 4];
+    // Net declared total in cents; None once an amount could not be read.
+    let mut total: Option<i64> = Some(0);
+    let mut closed = false;
+    let mut amount = String::with_capacity(16);
+    loop {
+        let at = match records.next_record(&mut rec) {
+            Ok(Some(at)) => at,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(refuse(
+                    n + 1,
+                    records.offset,
+                    b"",
+                    format!("read error: {e}"),
+                ));
+            }
+        };
+        n += 1;
+        let kind = field(&rec, 1, 2);
+        if closed {
+            return Err(refuse(
+                n,
+                at,
+                kind,
+                "record after the 99 sluitrecord".into(),
+            ));
+        }
+        if rec.len() != RECORD_LEN {
+            return Err(refuse(
+                n,
+                at,
+                kind,
+                format!(
+                    "record is {} positions long, expected {RECORD_LEN}",
+                    rec.len()
+                ),
+            ));
+        }
+        match (n, kind) {
+            (1, b"01") => {
+                if field(&rec, 3, 5) != b"107" {
+                    return Err(refuse(
+                        n,
+                        at,
+                        kind,
+                        "code EI-bericht (positions 3-5) is not 107 (PM304)".into(),
+                    ));
+                }
+                batch_id = text(&rec, 81, 92).into_owned();
+                provider = opt_text(&rec, 39, 46).into_owned();
+            }
+            (1, _) | (_, b"01") => {
+                return Err(refuse(
+                    n,
+                    at,
+                    kind,
+                    "the 01 voorlooprecord must be the first record, and only that".into(),
+                ))
+            }
+            (_, b"02") => {
+                counts[0] += 1;
+                insured = Some(Insured {
+                    bsn: opt_text(&rec, 15, 23).into_owned(),
+                    member_id: text(&rec, 28, 42).into_owned(),
+                    birth_date: text(&rec, 54, 61).into_owned(),
+                });
+            }
+            (_, b"03") => counts[1] += 1,
+            (_, b"98") => counts[3] += 1,
+            (_, b"04") => {
+                counts[2] += 1;
+                let Some(ins) = insured.as_ref() else {
+                    return Err(refuse(
+                        n,
+                        at,
+                        kind,
+                        "04 prestatierecord before any 02 verzekerdenrecord".into(),
+                    ));
+                };
+                let record = u32::try_from(counts[2]).unwrap_or(u32::MAX);
+                let this = *seq;
+                *seq += 1;
+                let raw = Span {
+                    start: at,
+                    len: RECORD_LEN as u32,
+                };
+                let cents = field(&rec, 183, 190);
+                let credit = field(&rec, 191, 191) == b"C";
+                let signed = number(cents).and_then(|c| i64::try_from(c).ok());
+                total = match (total, signed) {
+                    (Some(t), Some(c)) => Some(if credit { t - c } else { t + c }),
+                    _ => None,
+                };
+                amount.clear();
+                match signed {
+                    Some(c) => euros(&mut amount, c),
+                    None => amount.push_str(&text(&rec, 183, 190)),
+                }
+                let member_04 = text(&rec, 28, 42);
+                let behandelaar = opt_text(&rec, 128, 135);
+                let referral = filled(field(&rec, 140, 147)) || filled(field(&rec, 148, 155));
+                let debit_credit = text(&rec, 191, 191);
+                let related = if credit {
+                    text(&rec, 212, 231)
+                } else {
+                    Cow::Borrowed("")
+                };
+                let fields = RawFields {
+                    batch_id: &batch_id,
+                    line_id: &text(&rec, 192, 211),
+                    provider_agb: if behandelaar.is_empty() {
+                        &provider
+                    } else {
+                        &behandelaar
+                    },
+                    member_id: if member_04.is_empty() {
+                        &ins.member_id
+                    } else {
+                        &member_04
+                    },
+                    bsn: &ins.bsn,
+                    birth_date: &ins.birth_date,
+                    service_date: &text(&rec, 59, 66),
+                    code_list: &opt_text(&rec, 67, 69),
+                    code: &text(&rec, 70, 75),
+                    quantity: &text(&rec, 76, 79),
+                    indication: &opt_text(&rec, 125, 127),
+                    referral: if referral { "Y" } else { "" },
+                    authorization: &opt_text(&rec, 43, 57),
+                    amount: &amount,
+                    legal_copay: "",
+                    trajectory_start: "",
+                    debit_credit: &debit_credit,
+                    related_line_id: &related,
+                };
+                let bsn_04 = opt_text(&rec, 15, 23);
+                let result = if !bsn_04.is_empty() && *bsn_04 != *ins.bsn {
+                    Err((
+                        Reason::Malformed,
+                        "the BSN of the 04 prestatierecord differs from its 02 verzekerdenrecord"
+                            .to_string(),
+                    ))
+                } else {
+                    fields.validate(this, file, record, raw)
+                };
+                match result {
+                    Ok(line) => out.lines.push(line),
+                    Err((reason, message)) => out.rejections.push(Rejection {
+                        seq: this,
+                        file,
+                        record,
+                        fields: fields.echo(),
+                        reason,
+                        message,
+                        raw,
+                    }),
+                }
+            }
+            (_, b"99") => {
+                closed = true;
+                check_trailer(&rec, counts, total).map_err(|m| refuse(n, at, kind, m))?;
+            }
+            _ => {
+                return Err(refuse(
+                    n,
+                    at,
+                    kind,
+                    format!("unknown record type {:?}", String::from_utf8_lossy(kind)),
+                ))
+            }
+        }
+    }
+    if n == 0 {
+        return Err(refuse(1, 0, b"01", "empty file".into()));
+    }
+    if !closed {
+        return Err(refuse(
+            n + 1,
+            records.offset,
+            b"99",
+            "the 99 sluitrecord is missing".into(),
+        ));
+    }
+    out.records = u32::try_from(counts[2]).unwrap_or(u32::MAX);
+    Ok(out)
+}
+
+/// Compares the `99` sluitrecord with the records read.
+fn check_trailer(rec: &[u8], counts: [u64; 4], total: Option<i64>) -> Result<(), String> {
+    let fields = [
+        ("aantal verzekerdenrecords", 3, 8, counts[0]),
+        ("aantal debiteurrecords", 9, 14, counts[1]),
+        ("aantal prestatierecords", 15, 20, counts[2]),
+        ("aantal commentaarrecords", 21, 26, counts[3]),
+        ("totaal aantal detailrecords", 27, 33, counts.iter().sum()),
+    ];
+    for (name, from, to, actual) in fields {
+        let declared = number(field(rec, from, to))
+            .ok_or_else(|| format!("{name} (positions {from}-{to}) is not a number"))?;
+        if declared != actual {
+            return Err(format!(
+                "{name} (positions {from}-{to}) is {declared} but the file has {actual}"
+            ));
+        }
+    }
+    let declared = number(field(rec, 34, 44))
+        .and_then(|c| i64::try_from(c).ok())
+        .ok_or("totaal declaratiebedrag (positions 34-44) is not a number")?;
+    let declared = match field(rec, 45, 45) {
+        b"C" => -declared,
+        b"D" => declared,
+        _ => return Err("indicatie debet/credit (position 45) is not D or C".into()),
+    };
+    if let Some(sum) = total {
+        if sum != declared {
+            let eur = |c: i64| crate::model::fmt_money(Money::new(c, 2));
+            return Err(format!(
+                "totaal declaratiebedrag (positions 34-45) is {} but the 04 records add up to {}",
+                eur(declared),
+                eur(sum)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes cents as euros with two decimals (`4000` -> `40.00`) without the formatting machinery.
+fn euros(out: &mut String, cents: i64) {
+    let (int, frac) = (cents / 100, cents % 100);
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut v = int.unsigned_abs();
+    loop {
+        if let Some(d) = digits.get_mut(n) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        n += 1;
+        v /= 10;
+        if v == 0 || n >= digits.len() {
+            break;
+        }
+    }
+    for d in digits.iter().take(n).rev() {
+        out.push(char::from(*d));
+    }
+    out.push('.');
+    out.push(char::from(b'0' + (frac / 10) as u8));
+    out.push(char::from(b'0' + (frac % 10) as u8));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cents_are_written_as_euros() {
+        for (c, e) in [
+            (0, "0.00"),
+            (5, "0.05"),
+            (4000, "40.00"),
+            (123456789, "1234567.89"),
+        ] {
+            let mut s = String::new();
+            euros(&mut s, c);
+            assert_eq!(s, e);
+        }
+    }
+
+    #[test]
+    fn fields_are_trimmed_and_zero_filled_ones_are_empty() {
+        let rec = b"04  ab  000000";
+        assert_eq!(text(rec, 3, 8), "ab");
+        assert_eq!(opt_text(rec, 9, 14), "");
+        assert!(filled(b" 01 "));
+        assert!(!filled(b"0000"));
+        assert_eq!(number(b"0042"), Some(42));
+        assert_eq!(number(b"4x"), None);
+        assert_eq!(field(rec, 13, 20), b"");
+        assert_eq!(text(b"\xe9t\xe9", 1, 3), "\u{e9}t\u{e9}");
+    }
+}

@@ -1,0 +1,547 @@
+//! XML declarations and Vektis PM304 files through the binary: the same lines as CSV give the
+//! same rows, broken files are refused whole (exit 2) while the other inputs are processed, and
+//! PM305 return files are byte-exact against hand-worked expectations.
+
+mod util;
+use std::path::Path;
+use util::*;
+
+/// The CSV columns after `file` and `record`.
+fn without_file_and_record(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(1)
+        .map(|r| {
+            let mut rec = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(r.as_bytes());
+            let row = rec.records().next().unwrap().unwrap();
+            row.iter().skip(2).collect::<Vec<_>>().join("|")
+        })
+        .collect()
+}
+
+/// Rejection rows without `file` and `raw` (the record text differs by format).
+fn rejections_without_file_and_raw(text: &str) -> Vec<String> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    r.records()
+        .map(|row| {
+            let row = row.unwrap();
+            let n = row.len();
+            row.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 0 && *i != n - 1)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+#[test]
+fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = process(dir.path(), &["fixtures/xml/2024-asr.xml"], &["--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let got = read(dir.path().join("remittance.csv"));
+    let want = expected("2024-asr", "remittance.csv");
+    // `record` is the <line> ordinal, the CSV data-row number: the same here.
+    assert_same_csv(
+        &got.replace("fixtures/xml/2024-asr.xml", "fixtures/claims/2024-asr.csv"),
+        &want,
+        "remittance",
+    );
+    let s = summary(dir.path());
+    assert_eq!(s["input_files"][0]["format"], "xml");
+    assert_eq!(s["input_files"][0]["records"], 15);
+    assert_eq!(s["reconciliation"]["balanced"], true);
+}
+
+#[test]
+fn xml_bad_lines_are_rejected_with_the_csv_reasons_and_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = process(
+        dir.path(),
+        &["fixtures/xml/2024-bad-lines.xml"],
+        &["--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(
+        without_file_and_record(&read(dir.path().join("remittance.csv"))),
+        without_file_and_record(&expected("2024-bad-lines", "remittance.csv"))
+    );
+    let got = rejections_without_file_and_raw(&read(dir.path().join("rejections.csv")));
+    let want = rejections_without_file_and_raw(&expected("2024-bad-lines", "rejections.csv"));
+    assert_eq!(got.len(), want.len());
+    // X-01 is a CSV row with a field missing; its XML stand-in carries an unknown attribute.
+    assert_eq!(
+        got[0],
+        "1|X2024-001|X-01|45678901|M040|2024-02-01|1000|30.00|MALFORMED|unknown attribute fields on <line>"
+    );
+    assert_eq!(got[1..], want[1..]);
+    // raw is the <line> element's text.
+    let rej = read(dir.path().join("rejections.csv"));
+    assert!(
+        rej.contains(r#","<line line_id=""X-02"" service_date=""2024-02-02"" code=""1000"" amount=""12,50""/>""#),
+        "{rej}"
+    );
+}
+
+/// Each way an XML file is refused: exit 2, the refusal names file, byte offset and element,
+/// none of its lines reaches the outputs, and the CSV file in the same run is processed.
+#[test]
+fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
+    let cases = [
+        (
+            "refused-trailer-count",
+            "byte 362 <trailer>",
+            "lines=\"3\" but the file has 2",
+        ),
+        (
+            "refused-trailer-total",
+            "byte 362 <trailer>",
+            "total_amount=\"65.00\" but the lines add up to 60.00",
+        ),
+        (
+            "refused-no-trailer",
+            "<declaration>",
+            "the <trailer> is missing",
+        ),
+        (
+            "refused-malformed",
+            "byte 348 <line>",
+            "not well-formed XML",
+        ),
+        (
+            "refused-unknown-element",
+            "byte 270 <remark>",
+            "unknown element <remark>",
+        ),
+        (
+            "refused-namespace",
+            "byte 39 <declaration>",
+            "not in namespace urn:declaro:declaration:1",
+        ),
+    ];
+    for (name, position, message) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let input = format!("fixtures/xml/{name}.xml");
+        let o = process(dir.path(), &[&input, "fixtures/claims/2024-asr.csv"], &[]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let s = summary(dir.path());
+        let refused = s["input_files"][0]["refused"].as_str().unwrap_or_default();
+        assert!(
+            refused.starts_with(&format!("{input} "))
+                && refused.contains(position)
+                && refused.contains(message),
+            "{name}: {refused}"
+        );
+        assert_eq!(s["input_files"][0]["format"], "xml");
+        assert_eq!(s["input_files"][1]["refused"], serde_json::Value::Null);
+        assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
+        assert_same_csv(
+            &read(dir.path().join("remittance.csv")),
+            &expected("2024-asr", "remittance.csv"),
+            name,
+        );
+        assert!(!read(dir.path().join("rejections.csv")).contains(&input));
+        assert!(stderr(&o).contains(&input), "{name}: {}", stderr(&o));
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn xml_line_attributes_override_insured_and_declaration_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "o.xml",
+        br#"<declaration xmlns="urn:declaro:declaration:1" batch_id="B1" provider_agb="12345678">
+  <insured member_id="M999" birth_date="1900-01-01">
+    <line line_id="O-1" batch_id="B2" provider_agb="45678901" member_id="M020" birth_date="1982-03-03" service_date="2024-02-04" code="1000" amount="35.00"></line>
+    <line line_id="O-2" service_date="2024-02-05" code="1000" amount="35.00"/>
+  </insured>
+  <trailer lines="2" total_amount="70.00"/>
+</declaration>
+"#,
+    );
+    let out = dir.path().join("out");
+    let o = process(&out, &[&f], &["--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rem = read(out.join("remittance.csv"));
+    assert!(
+        rem.contains(",1,B2,O-1,45678901,M020,2024-02-04,1000,1,2024,35.00,0.00,0.00,26.59,8.41,"),
+        "{rem}"
+    );
+    let rej = read(out.join("rejections.csv"));
+    assert!(
+        rej.contains(",2,B1,O-2,12345678,M999,2024-02-05,1000,35.00,UNKNOWN_MEMBER,"),
+        "{rej}"
+    );
+    assert!(rej.contains(r#""<line line_id=""O-2"" service_date=""2024-02-05"" code=""1000"" amount=""35.00""/>""#), "{rej}");
+}
+
+#[path = "util/formats.rs"]
+mod formats;
+use formats::*;
+
+fn decl(member: usize, line_id: &str, date: &str, code: &str, cents: i64) -> Decl {
+    let (id, bsn, birth) = MEMBERS[member];
+    Decl {
+        line_id: line_id.into(),
+        member_id: id.into(),
+        bsn: bsn.into(),
+        birth_date: birth.into(),
+        service_date: date.into(),
+        code_list: "012".into(),
+        code: code.into(),
+        quantity: 1,
+        cents,
+        ..Decl::default()
+    }
+}
+
+/// The hand-made PM304 file: every record type, a referral, a credit, a behandelaar, a comment.
+///
+/// | rec | type | content |
+/// |---|---|---|
+/// | 1 | 01 | provider 45678901, factuurnummer P2024-001 |
+/// | 2 | 02 | M020 (BSN 100601844, born 1982-03-03, zvw + asr-2024-paramedisch) |
+/// | 3 | 04 | P-001 2024-02-04 code 1000, 35.00 D |
+/// | 4 | 98 | comment on detail record 2 |
+/// | 5 | 04 | P-002 2024-03-07 code 1001, 37.73 D, referral (verwijzer AGB + verwijsdatum) |
+/// | 6 | 04 | P-003 2024-03-08 code 1000, 35.00 C, reverses P-001 |
+/// | 7 | 02 | M021 (BSN 100617682, born 2015-05-05) |
+/// | 8 | 04 | P-004 2024-01-07 code 1100, 40.00 D, behandelaar 45678901 |
+/// | 9 | 04 | P-005 2024-01-08 code 4000, 30.00 D |
+/// | 10 | 99 | 2 x 02, 0 x 03, 4 x 04... see below |
+fn hand_made() -> Vec<Rec> {
+    let mut p2 = decl(0, "P-002", "20240307", "1001", 3773);
+    p2.referral = true;
+    let mut p3 = decl(0, "P-003", "20240308", "1000", 3500);
+    p3.credit = true;
+    p3.related_line_id = "P-001".into();
+    let mut p4 = decl(1, "P-004", "20240107", "1100", 4000);
+    p4.behandelaar = "45678901".into();
+    vec![
+        rec01("45678901", "P2024-001"),
+        rec02(1, &decl(0, "", "", "", 0)),
+        rec04(2, &decl(0, "P-001", "20240204", "1000", 3500)),
+        rec98(2, "eerste behandeling na verwijzing"),
+        rec04(3, &p2),
+        rec04(4, &p3),
+        rec02(5, &decl(1, "", "", "", 0)),
+        rec04(6, &p4),
+        rec04(7, &decl(1, "P-005", "20240108", "4000", 3000)),
+        // 2 verzekerdenrecords, 0 debiteur, 5 prestatie, 1 commentaar, 8 detail records;
+        // total declared 35.00 + 37.73 - 35.00 + 40.00 + 30.00 = 107.73 D.
+        rec99(2, 0, 5, 1, 10773),
+    ]
+}
+
+/// The PM305 answer: each record's 310 positions (`01` with message code 108), then 60
+/// positions of return data, then CR LF.
+fn pm305(records: &[Rec], suffixes: &[&str]) -> Vec<u8> {
+    assert_eq!(records.len(), suffixes.len());
+    let mut out = Vec::new();
+    for (r, s) in records.iter().zip(suffixes) {
+        assert_eq!(s.len(), 60, "{s:?}");
+        out.extend_from_slice(&r.0);
+        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// `s` padded with spaces to the 60 return positions (311-370).
+fn ret(s: &str) -> String {
+    format!("{s:<60}")
+}
+
+fn run_pm304(dir: &Path, inputs: &[&str]) -> std::process::Output {
+    let ei = dir.join("ei").display().to_string();
+    process(&dir.join("out"), inputs, &["--quiet", "--ei-return", &ei])
+}
+
+#[test]
+fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs = hand_made();
+    let f = write(dir.path(), "p2024-001.dat", &join(&recs));
+    let o = run_pm304(dir.path(), &[&f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    // The remittance as for the same lines in CSV (tests/expected/2024-asr: 1000 capped at
+    // 26.59, 1001 paid in full, 1100 capped at 35.25); record = ordinal among the 04 records.
+    let rem = read(out.join("remittance.csv"));
+    assert_eq!(
+        without_file_and_record(&rem),
+        [
+            "P2024-001|P-001|45678901|M020|2024-02-04|1000|1|2024|35.00|0.00|0.00|26.59|8.41|asr-2024-paramedisch|TARIFF_CAP",
+            "P2024-001|P-002|45678901|M020|2024-03-07|1001|1|2024|37.73|0.00|0.00|37.73|0.00|asr-2024-paramedisch|",
+            // P-003 credits P-001 (same provider, member and amount 35.00): its exact negative.
+            "P2024-001|P-003|45678901|M020|2024-03-08|1000|1|2024|-35.00|0.00|0.00|-26.59|-8.41|asr-2024-paramedisch|",
+            "P2024-001|P-004|45678901|M021|2024-01-07|1100|1|2024|40.00|0.00|0.00|35.25|4.75|asr-2024-paramedisch|TARIFF_CAP",
+        ]
+    );
+    assert!(rem.contains(&format!("{f},4,P2024-001,P-004,")), "{rem}");
+    let rej = read(out.join("rejections.csv"));
+    assert_eq!(
+        rejections_without_file_and_raw(&rej),
+        [
+            "5|P2024-001|P-005|45678901|M021|2024-01-08|4000|30.00|UNKNOWN_CODE|no product knows code \"4000\"",
+        ]
+    );
+    // raw is the 04 record's 310 positions.
+    assert!(rej.contains(&format!(",{}\n", recs[8].text())), "{rej}");
+    let s = summary(&out);
+    assert_eq!(s["input_files"][0]["format"], "pm304");
+    assert_eq!(s["input_files"][0]["records"], 5);
+    assert_eq!(s["reconciliation"]["balanced"], true);
+
+    // PM305, worked by hand from the layout (docs/vektis-ei.md, positions 311-370):
+    // 01: 311-334 reference "DECLARO" + run date + input number 0001 (19 chars + 5 spaces),
+    //     335-342 run date 20251231, 343-346 retourcode 0000 (file accepted), rest spaces.
+    // 02, 98: no return codes: 60 spaces.
+    // 04: computed (8) D/C, awarded (8) D/C, retourcodes 3 x 4:
+    //   P-001 paid 26.59 = 2659 cents, TARIFF_CAP -> 0611
+    //   P-002 paid 37.73 in full -> 0000
+    //   P-003 credit of P-001, reversed: 2659 and 2659 with sign C as declared, 0000
+    //   P-004 paid 35.25 = 3525 cents, TARIFF_CAP -> 0611
+    //   P-005 rejected UNKNOWN_CODE -> 0582
+    // 99: positions 1-45 as sent; 46-56 total awarded 2659 + 3773 - 2659 + 3525 = 7298 ->
+    //     00000007298, 57 D; 311-370 spaces.
+    let mut expected_recs = hand_made();
+    expected_recs[0].0[2..5].copy_from_slice(b"108");
+    expected_recs[9].0[45..57].copy_from_slice(b"00000007298D");
+    let expected = pm305(
+        &expected_recs,
+        &[
+            &ret("DECLARO202512310001     202512310000"),
+            &ret(""),
+            &ret("00002659D00002659D0611"),
+            &ret(""),
+            &ret("00003773D00003773D0000"),
+            &ret("00002659C00002659C0000"),
+            &ret(""),
+            &ret("00003525D00003525D0611"),
+            &ret("00000000D00000000D0582"),
+            &ret(""),
+        ],
+    );
+    let got = std::fs::read(dir.path().join("ei/p2024-001.pm305")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(got.len(), 10 * 372);
+}
+
+/// A 99 that disagrees with the records, and a short record: the file is refused whole
+/// (exit 2), the CSV beside it is processed, and the PM305 says 0001.
+#[test]
+fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
+    // Trailer mismatch: the total declared says 107.74.
+    let mut mismatch = hand_made();
+    mismatch[9] = rec99(2, 0, 5, 1, 10774);
+    // Short record: the second 04 lost its last position.
+    let mut short = hand_made();
+    short[4].0.pop();
+    let mut wrong_count = hand_made();
+    wrong_count[9] = rec99(2, 0, 4, 1, 10773);
+    let mut unknown = hand_made();
+    unknown[3].0[..2].copy_from_slice(b"97");
+    let cases: [(&str, Vec<Rec>, &str, &str); 4] = [
+        (
+            "mismatch.dat",
+            mismatch,
+            "record 10 byte 2808 (99 sluitrecord)",
+            "totaal declaratiebedrag (positions 34-45) is 107.74 but the 04 records add up to 107.73",
+        ),
+        (
+            "short.dat",
+            short,
+            "record 5 byte 1248 (04 prestatierecord)",
+            "record is 309 positions long, expected 310",
+        ),
+        (
+            "count.dat",
+            wrong_count,
+            "record 10 byte 2808 (99 sluitrecord)",
+            "aantal prestatierecords (positions 15-20) is 4 but the file has 5",
+        ),
+        ("unknown.dat", unknown, "record 4 byte 936 (unknown record)", "unknown record type \"97\""),
+    ];
+    for (name, recs, position, message) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), name, &join(&recs));
+        let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let out = dir.path().join("out");
+        let s = summary(&out);
+        assert_eq!(
+            s["input_files"][0]["refused"],
+            format!("{f} {position}: {message}"),
+            "{name}"
+        );
+        assert_eq!(s["input_files"][0]["format"], "pm304");
+        assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
+        assert_same_csv(
+            &read(out.join("remittance.csv")),
+            &expected("2024-asr", "remittance.csv"),
+            name,
+        );
+        assert!(!read(out.join("rejections.csv")).contains(&f), "{name}");
+        // PM305: 0001 on the 01 and on every 04, nothing awarded.
+        let stem = name.trim_end_matches(".dat");
+        let got = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        let lines: Vec<&[u8]> = got
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(lines.len(), 10, "{name}");
+        assert!(
+            lines.iter().all(|l| l.len() == 371 && l.ends_with(b"\r")),
+            "{name}"
+        );
+        assert_eq!(
+            &lines[0][310..346],
+            b"DECLARO202512310001     202512310001",
+            "{name}"
+        );
+        assert_eq!(&lines[2][310..332], b"00000000D00000000D0001", "{name}");
+        assert_eq!(&lines[5][310..332], b"00000000C00000000C0001", "{name}");
+        assert_eq!(&lines[9][45..57], b"00000000000D", "{name}");
+    }
+}
+
+/// The public sample (LF line ends, written outside this project): parsed, its one line
+/// (code 4000, in no fixture product) rejected with a reason, nothing lost.
+#[test]
+fn the_public_pm304_sample_is_read_and_its_line_rejected_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let members = write(
+        dir.path(),
+        "members.csv",
+        b"member_id,bsn,birth_date,product,start_date,end_date\n0123456789,957136171,2000-01-01,zvw,2000-01-01,\n",
+    );
+    // The sample's service date is in 2018, a year the fixture zvw policy has no deductible
+    // for; a line that reaches screening needs one (exit 3 otherwise), so the test's copy of
+    // the policy adds the 2018 amount (385.00).
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    let mut zvw = read(root().join("fixtures/policies/zvw.toml"));
+    zvw.push_str("\n[[deductible.year]]\nyear = 2018\nmandatory = \"385.00\"\n");
+    std::fs::write(policies.join("zvw.toml"), zvw).unwrap();
+    let out = dir.path().join("out");
+    let ei = dir.path().join("ei");
+    let o = declaro()
+        .args(["process", "--quiet", "--policy"])
+        .arg(&policies)
+        .args(["--members", &members, "--run-date", "2025-12-31", "--out"])
+        .arg(&out)
+        .arg("--ei-return")
+        .arg(&ei)
+        .arg("fixtures/samples/pm304-public-test1.dat")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("957136171"));
+    let s = summary(&out);
+    assert_eq!(s["input_files"][0]["format"], "pm304");
+    assert_eq!(s["lines"], 1);
+    assert_eq!(s["rejected_by_reason"]["UNKNOWN_CODE"], 1);
+    assert_eq!(s["reconciliation"]["balanced"], true);
+    assert_eq!(s["reconciliation"]["claimed_read"], "40.00");
+    let rej = read(out.join("rejections.csv"));
+    assert!(
+        rej.contains("fixtures/samples/pm304-public-test1.dat,1,100,752,05193098,0123456789,2018-09-12,4000,40.00,UNKNOWN_CODE,"),
+        "{rej}"
+    );
+    let pm305 = std::fs::read(ei.join("pm304-public-test1.pm305")).unwrap();
+    let lines: Vec<&[u8]> = pm305
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|l| l.len() == 371));
+    assert_eq!(&lines[2][310..332], b"00000000D00000000D0582");
+}
+
+/// Round trip: the same generated lines written as CSV, XML and PM304 adjudicate the same.
+#[test]
+fn the_same_lines_as_csv_xml_and_pm304_give_the_same_adjudication() {
+    for seed in 1..=6u64 {
+        let lines = generate(seed, 40 + 10 * seed as usize);
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            write(
+                dir.path(),
+                "g.csv",
+                csv("12345678", "G2024", &lines).as_bytes(),
+            ),
+            write(
+                dir.path(),
+                "g.xml",
+                xml("12345678", "G2024", &lines).as_bytes(),
+            ),
+            write(dir.path(), "g.dat", &pm304("12345678", "G2024", &lines)),
+        ];
+        let mut results = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let out = dir.path().join(format!("out{i}"));
+            let o = process(&out, &[f], &["--quiet"]);
+            assert_eq!(o.status.code(), Some(0), "seed {seed} {f}: {}", stderr(&o));
+            let s = summary(&out);
+            assert_eq!(s["lines"], lines.len() as u64);
+            results.push((
+                without_file_and_record(&read(out.join("remittance.csv"))),
+                rejections_without_file_and_raw(&read(out.join("rejections.csv"))),
+                s["totals"].clone(),
+            ));
+        }
+        assert!(
+            !results[0].0.is_empty() && !results[0].1.is_empty(),
+            "seed {seed}: a mix"
+        );
+        assert_eq!(results[0], results[1], "seed {seed}: CSV and XML differ");
+        assert_eq!(results[0], results[2], "seed {seed}: CSV and PM304 differ");
+    }
+}
+
+/// Structural faults of a PM304 file: no 99, a 04 before any 02, a record after the 99.
+#[test]
+fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
+    let mut no_99 = hand_made();
+    no_99.pop();
+    let mut orphan = hand_made();
+    orphan.remove(1);
+    let mut after = hand_made();
+    after.push(rec98(9, "te laat"));
+    let cases: [(&str, Vec<Rec>, &str); 3] = [
+        ("no99.dat", no_99, "record 10 byte 2808 (99 sluitrecord): the 99 sluitrecord is missing"),
+        ("orphan.dat", orphan, "record 2 byte 312 (04 prestatierecord): 04 prestatierecord before any 02 verzekerdenrecord"),
+        ("after.dat", after, "record 11 byte 3120 (98 commentaarrecord): record after the 99 sluitrecord"),
+    ];
+    for (name, recs, refusal) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), name, &join(&recs));
+        let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let s = summary(&dir.path().join("out"));
+        assert_eq!(
+            s["input_files"][0]["refused"],
+            format!("{f} {refusal}"),
+            "{name}"
+        );
+        assert_eq!(s["lines"], 15);
+        assert!(!stderr(&o).contains("100601844"), "no BSN on stderr");
+        let stem = name.trim_end_matches(".dat");
+        let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        assert_eq!(&pm305[310..346], b"DECLARO202512310001     202512310001");
+    }
+}

@@ -1,0 +1,356 @@
+//! Writers for test and bench inputs: the same declaration lines as CSV (contract 4.1), XML
+//! (contract 4.2) and Vektis PM304 v3.2 (`docs/vektis-ei.md`), written field by field here,
+//! never copied from elsewhere.
+#![allow(dead_code)]
+
+/// One declaration line, as the three formats can all express it.
+#[derive(Clone, Debug, Default)]
+pub struct Decl {
+    pub line_id: String,
+    pub member_id: String,
+    pub bsn: String,
+    /// `YYYYMMDD`
+    pub birth_date: String,
+    /// `YYYYMMDD`
+    pub service_date: String,
+    pub code_list: String,
+    pub code: String,
+    pub quantity: u32,
+    pub indication: String,
+    pub referral: bool,
+    pub authorization: String,
+    pub cents: i64,
+    pub credit: bool,
+    pub related_line_id: String,
+    /// AGB of the behandelaar on the 04 record; empty = the 01 record's zorgverlenerscode.
+    pub behandelaar: String,
+}
+
+fn euros(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+fn dashed(d: &str) -> String {
+    format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..8])
+}
+
+/// A fixed-width record of 310 positions being filled in (positions 1-based, inclusive).
+pub struct Rec(pub Vec<u8>);
+
+impl Rec {
+    pub fn new(kind: &str) -> Rec {
+        let mut v = vec![b' '; 310];
+        v[..2].copy_from_slice(kind.as_bytes());
+        Rec(v)
+    }
+    /// AN field: text, space-padded on the right.
+    pub fn an(mut self, from: usize, to: usize, s: &str) -> Rec {
+        assert!(s.len() <= to - from + 1, "{s:?} does not fit {from}-{to}");
+        self.0[from - 1..from - 1 + s.len()].copy_from_slice(s.as_bytes());
+        self
+    }
+    /// N field: zero-padded on the left.
+    pub fn n(self, from: usize, to: usize, v: u64) -> Rec {
+        let w = to - from + 1;
+        let s = format!("{v:0w$}");
+        self.an(from, to, &s)
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.clone()).unwrap()
+    }
+}
+
+pub const UZOVI: u64 = 3311;
+
+/// 01 voorlooprecord: PM304 v3.2, provider, invoice number, period 2024.
+pub fn rec01(provider_agb: &str, batch_id: &str) -> Rec {
+    Rec::new("01")
+        .an(3, 5, "107")
+        .an(6, 7, "03")
+        .an(8, 9, "02")
+        .an(10, 10, "P")
+        .n(11, 16, 1)
+        .an(17, 26, "tests 1.0")
+        .n(27, 30, UZOVI)
+        .n(31, 38, 0)
+        .an(39, 46, provider_agb)
+        .an(47, 54, provider_agb)
+        .n(55, 62, 0)
+        .n(63, 64, 1)
+        .an(65, 72, "20240101")
+        .an(73, 80, "20241231")
+        .an(81, 92, batch_id)
+        .an(93, 100, "20241201")
+        .an(115, 117, "EUR")
+}
+
+/// 02 verzekerdenrecord.
+pub fn rec02(detail: u64, d: &Decl) -> Rec {
+    Rec::new("02")
+        .n(3, 14, detail)
+        .an(15, 23, &d.bsn)
+        .n(24, 27, UZOVI)
+        .an(28, 42, &d.member_id)
+        .an(43, 53, "P1")
+        .an(54, 61, &d.birth_date)
+        .an(62, 62, "0")
+        .an(63, 63, "1")
+        .an(64, 88, "Jansen")
+        .an(135, 140, "J")
+        .an(142, 147, "1234AB")
+        .n(157, 161, 1)
+        .an(168, 169, "NL")
+}
+
+/// 04 prestatierecord.
+pub fn rec04(detail: u64, d: &Decl) -> Rec {
+    let dc = if d.credit { "C" } else { "D" };
+    let mut r = Rec::new("04")
+        .n(3, 14, detail)
+        .an(15, 23, &d.bsn)
+        .n(24, 27, UZOVI)
+        .an(28, 42, &d.member_id)
+        .an(43, 57, &d.authorization)
+        .an(58, 58, "N")
+        .an(59, 66, &d.service_date)
+        .an(67, 69, &d.code_list)
+        .an(70, 75, &d.code)
+        .n(76, 79, u64::from(d.quantity))
+        .an(80, 80, "N")
+        .an(125, 127, &d.indication)
+        .an(128, 135, &d.behandelaar)
+        .n(162, 169, d.cents as u64)
+        .n(170, 177, d.cents as u64)
+        .an(178, 178, dc)
+        .n(179, 182, 0)
+        .n(183, 190, d.cents as u64)
+        .an(191, 191, dc)
+        .an(192, 211, &d.line_id);
+    if d.referral {
+        r = r.an(140, 147, "20240101").an(148, 155, "01999999");
+    }
+    if d.credit {
+        r = r.an(212, 231, &d.related_line_id);
+    }
+    r
+}
+
+/// 98 commentaarrecord about detail record `detail`.
+pub fn rec98(detail: u64, text: &str) -> Rec {
+    Rec::new("98")
+        .n(3, 14, detail)
+        .n(15, 18, 1)
+        .an(19, 158, text)
+}
+
+/// 99 sluitrecord.
+pub fn rec99(n02: u64, n03: u64, n04: u64, n98: u64, total_cents: i64) -> Rec {
+    Rec::new("99")
+        .n(3, 8, n02)
+        .n(9, 14, n03)
+        .n(15, 20, n04)
+        .n(21, 26, n98)
+        .n(27, 33, n02 + n03 + n04 + n98)
+        .n(34, 44, total_cents.unsigned_abs())
+        .an(45, 45, if total_cents < 0 { "C" } else { "D" })
+}
+
+/// The records of a PM304 file for `lines`: a 02 whenever the insured changes, the 04s, a 99.
+pub fn pm304_records(provider_agb: &str, batch_id: &str, lines: &[Decl]) -> Vec<Rec> {
+    let mut recs = vec![rec01(provider_agb, batch_id)];
+    let (mut detail, mut n02, mut total) = (0u64, 0u64, 0i64);
+    let mut current: Option<(&str, &str)> = None;
+    for d in lines {
+        if current != Some((&d.member_id, &d.bsn)) {
+            detail += 1;
+            n02 += 1;
+            recs.push(rec02(detail, d));
+            current = Some((&d.member_id, &d.bsn));
+        }
+        detail += 1;
+        recs.push(rec04(detail, d));
+        total += if d.credit { -d.cents } else { d.cents };
+    }
+    recs.push(rec99(n02, 0, lines.len() as u64, 0, total));
+    recs
+}
+
+/// Records joined with CR LF.
+pub fn join(recs: &[Rec]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in recs {
+        out.extend_from_slice(&r.0);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+pub fn pm304(provider_agb: &str, batch_id: &str, lines: &[Decl]) -> Vec<u8> {
+    join(&pm304_records(provider_agb, batch_id, lines))
+}
+
+pub fn csv(provider_agb: &str, batch_id: &str, lines: &[Decl]) -> String {
+    let mut out = String::from("batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code_list,code,quantity,indication,referral,authorization,amount,debit_credit,related_line_id\n");
+    for d in lines {
+        let agb = if d.behandelaar.is_empty() {
+            provider_agb
+        } else {
+            &d.behandelaar
+        };
+        out.push_str(&format!(
+            "{batch_id},{},{agb},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            d.line_id,
+            d.member_id,
+            d.bsn,
+            dashed(&d.birth_date),
+            dashed(&d.service_date),
+            d.code_list,
+            d.code,
+            d.quantity,
+            d.indication,
+            if d.referral { "Y" } else { "" },
+            d.authorization,
+            euros(d.cents),
+            if d.credit { "C" } else { "D" },
+            if d.credit {
+                d.related_line_id.as_str()
+            } else {
+                ""
+            },
+        ));
+    }
+    out
+}
+
+pub fn xml(provider_agb: &str, batch_id: &str, lines: &[Decl]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<declaration xmlns=\"urn:declaro:declaration:1\" batch_id=\"{batch_id}\" provider_agb=\"{provider_agb}\">\n"
+    );
+    let mut current: Option<(&str, &str)> = None;
+    let mut total = 0i64;
+    for d in lines {
+        if current != Some((&d.member_id, &d.bsn)) {
+            if current.is_some() {
+                out.push_str("  </insured>\n");
+            }
+            out.push_str(&format!(
+                "  <insured member_id=\"{}\" bsn=\"{}\" birth_date=\"{}\">\n",
+                d.member_id,
+                d.bsn,
+                dashed(&d.birth_date)
+            ));
+            current = Some((&d.member_id, &d.bsn));
+        }
+        out.push_str(&format!(
+            "    <line line_id=\"{}\" service_date=\"{}\" code=\"{}\" quantity=\"{}\" amount=\"{}\"",
+            d.line_id,
+            dashed(&d.service_date),
+            d.code,
+            d.quantity,
+            euros(d.cents)
+        ));
+        let opt = [
+            ("provider_agb", d.behandelaar.as_str()),
+            ("code_list", &d.code_list),
+            ("indication", &d.indication),
+            ("referral", if d.referral { "Y" } else { "" }),
+            ("authorization", &d.authorization),
+            ("debit_credit", if d.credit { "C" } else { "" }),
+            (
+                "related_line_id",
+                if d.credit { &d.related_line_id } else { "" },
+            ),
+        ];
+        for (k, v) in opt {
+            if !v.is_empty() {
+                out.push_str(&format!(" {k}=\"{v}\""));
+            }
+        }
+        out.push_str("/>\n");
+        total += if d.credit { -d.cents } else { d.cents };
+    }
+    if current.is_some() {
+        out.push_str("  </insured>\n");
+    }
+    let sign = if total < 0 { "-" } else { "" };
+    out.push_str(&format!(
+        "  <trailer lines=\"{}\" total_amount=\"{sign}{}\"/>\n</declaration>\n",
+        lines.len(),
+        euros(total.abs())
+    ));
+    out
+}
+
+/// Fixture members (`fixtures/members.csv`) holding zvw and the a.s.r. 2024 product.
+pub const MEMBERS: [(&str, &str, &str); 6] = [
+    ("M020", "100601844", "19820303"),
+    ("M021", "100617682", "20150505"),
+    ("M040", "100958199", "19990909"),
+    ("M050", "101061146", "19810313"),
+    ("M051", "101203688", "19460227"),
+    ("M052", "101306635", "20080212"),
+];
+
+/// A deterministic pseudo-random set of `n` lines over [`MEMBERS`] in 2024, lines of one member
+/// together: paid, capped, unknown codes, duplicates, credits, referrals, authorizations.
+pub fn generate(seed: u64, n: usize) -> Vec<Decl> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = move |m: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) % m
+    };
+    const CODES: [&str; 10] = [
+        "1000", "1001", "1100", "1200", "1400", "1864", "2000", "2802", "1319", "4000",
+    ];
+    let mut out: Vec<Decl> = Vec::with_capacity(n);
+    let mut member = 0usize;
+    for i in 0..n {
+        if i == 0 || next(4) == 0 {
+            member = next(MEMBERS.len() as u64) as usize;
+        }
+        let (id, bsn, birth) = MEMBERS[member];
+        let mut d = Decl {
+            line_id: format!("G{seed}-{i:06}"),
+            member_id: id.into(),
+            bsn: bsn.into(),
+            birth_date: birth.into(),
+            service_date: format!("2024{:02}{:02}", 1 + next(12), 1 + next(28)),
+            code_list: if next(2) == 0 {
+                "012".into()
+            } else {
+                String::new()
+            },
+            code: CODES[next(CODES.len() as u64) as usize].into(),
+            quantity: 1 + next(2) as u32,
+            indication: String::new(),
+            referral: next(3) == 0,
+            authorization: if next(5) == 0 {
+                "MACH-0042".into()
+            } else {
+                String::new()
+            },
+            cents: 1000 + next(5000) as i64,
+            credit: false,
+            related_line_id: String::new(),
+            behandelaar: if next(4) == 0 {
+                "45678901".into()
+            } else {
+                String::new()
+            },
+        };
+        if i > 0 && next(15) == 0 {
+            // A credit for an earlier line.
+            d.credit = true;
+            d.related_line_id = out[next(i as u64) as usize].line_id.clone();
+        } else if i > 0 && next(25) == 0 {
+            // The same line_id again: a duplicate.
+            d.line_id = out[i - 1].line_id.clone();
+        }
+        out.push(d);
+    }
+    out
+}
