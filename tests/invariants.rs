@@ -314,6 +314,9 @@ fn money(s: &str) -> Money {
     }
 }
 
+/// (units, cents) used per bucket of one counter.
+type Buckets = BTreeMap<u32, (i64, i64)>;
+
 /// Checks every invariant on one finished run.
 fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
     let out_dir = dir.join(out);
@@ -374,7 +377,7 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
     let mut stmt = conn
         .prepare("SELECT member_id, product, pool, bucket, units, cents FROM accumulator")
         .unwrap();
-    let mut used: BTreeMap<(String, String, String), BTreeMap<u32, (i64, i64)>> = BTreeMap::new();
+    let mut used: BTreeMap<(String, String, String), Buckets> = BTreeMap::new();
     let acc_rows = stmt
         .query_map([], |r| {
             Ok((
