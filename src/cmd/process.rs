@@ -375,7 +375,8 @@ impl Phases {
     }
     fn done(&mut self, phase: &str) {
         let seconds = format!("{:.3}", self.0.elapsed().as_secs_f64());
-        tracing::debug!(phase, seconds, "phase done");
+        // Own target, so `RUST_LOG=declaro::phase=debug` shows timings without per-line logs.
+        tracing::debug!(target: "declaro::phase", phase, seconds, "phase done");
         self.0 = Instant::now();
     }
 }
