@@ -44,7 +44,6 @@ pub struct ProcessedLine<'a> {
 /// The run's row in the `run` table.
 #[derive(Debug, Clone, Default)]
 pub struct RunRecord {
-    pub started: String,
     pub run_date: String,
     /// Input files with their sha256, as JSON.
     pub inputs: String,
@@ -77,16 +76,23 @@ pub trait Ledger {
         member_ids: &[&str],
         policies: &PolicySet,
     ) -> Result<Vec<Accumulators>, LedgerError>;
-    /// Writes the run: accumulators of the members it touched, the lines it paid and its row.
-    /// Returns the run id.
-    fn commit(
+    /// Writes what the run changed, inside its transaction: the accumulators of the members it
+    /// touched and the lines it paid. Returns the new run's id. Nothing is visible before
+    /// [`Ledger::commit`].
+    fn record(
         &mut self,
-        run: &RunRecord,
+        started: &str,
         members: &[(&str, &Accumulators)],
         lines: &[ProcessedLine<'_>],
         policies: &PolicySet,
-        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<i64, LedgerError>;
+    /// Completes the run's row, waits for `before_commit` (the outputs on disk) and commits.
+    fn commit(
+        &mut self,
+        run_id: i64,
+        run: &RunRecord,
+        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> Result<(), LedgerError>;
     /// Records that the run's outputs were renamed into place.
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError>;
 }
@@ -443,38 +449,24 @@ impl Ledger for SqliteLedger {
         Ok(out)
     }
 
-    fn commit(
+    fn record(
         &mut self,
-        run: &RunRecord,
+        started: &str,
         members: &[(&str, &Accumulators)],
         lines: &[ProcessedLine<'_>],
         policies: &PolicySet,
-        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<i64, LedgerError> {
         let c = &self.conn;
         let sql = |source| LedgerError::Sql {
             path: self.path.clone(),
             source,
         };
+        // The row is completed by `commit`; inside the transaction nobody else sees it.
         c.execute(
             "INSERT INTO run (started, finished, run_date, inputs, lines, paid_lines, rejected_lines,
-                claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents, member_pays_cents,
-                staged)
-             VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                run.started,
-                run.run_date,
-                run.inputs,
-                run.lines,
-                run.paid_lines,
-                run.rejected_lines,
-                to_cents(run.claimed),
-                to_cents(run.paid_basic),
-                to_cents(run.deductible),
-                to_cents(run.paid_supplementary),
-                to_cents(run.member_pays),
-                run.staged,
-            ],
+                claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents, member_pays_cents)
+             VALUES (?1, ?1, '', '', 0, 0, 0, 0, 0, 0, 0, 0)",
+            [started],
         )
         .map_err(sql)?;
         let run_id = c.last_insert_rowid();
@@ -553,15 +545,45 @@ impl Ledger for SqliteLedger {
                 }
             }
         }
+        Ok(run_id)
+    }
+
+    fn commit(
+        &mut self,
+        run_id: i64,
+        run: &RunRecord,
+        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> Result<(), LedgerError> {
+        let c = &self.conn;
+        let sql = |source| LedgerError::Sql {
+            path: self.path.clone(),
+            source,
+        };
         c.execute(
-            "UPDATE run SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE run_id = ?1",
-            [run_id],
+            "UPDATE run SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), run_date = ?2, inputs = ?3,
+                lines = ?4, paid_lines = ?5, rejected_lines = ?6, claimed_cents = ?7, paid_basic_cents = ?8,
+                deductible_cents = ?9, paid_supplementary_cents = ?10, member_pays_cents = ?11, staged = ?12
+             WHERE run_id = ?1",
+            params![
+                run_id,
+                run.run_date,
+                run.inputs,
+                run.lines,
+                run.paid_lines,
+                run.rejected_lines,
+                to_cents(run.claimed),
+                to_cents(run.paid_basic),
+                to_cents(run.deductible),
+                to_cents(run.paid_supplementary),
+                to_cents(run.member_pays),
+                run.staged,
+            ],
         )
         .map_err(sql)?;
         // The outputs must be on disk before the ledger says the run happened.
         before_commit().map_err(|e| LedgerError::Io("outputs".into(), e))?;
         c.execute_batch("COMMIT").map_err(sql)?;
-        Ok(run_id)
+        Ok(())
     }
 
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError> {

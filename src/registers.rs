@@ -3,7 +3,7 @@
 use crate::model::{bsn_valid, mask_bsn, parse_amount, Date, Money};
 use crate::policy::PolicySet;
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 

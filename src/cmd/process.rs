@@ -234,15 +234,27 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     }
     drop(order);
     phase.done("adjudicate");
-    // Write outputs under temporary names, in input order.
+    // The ledger's inserts (on another thread) overlap writing the outputs under temporary
+    // names; nothing is committed until both are done and the reconciliation holds.
+    let paid = processed_lines(lines, &member_of, &members, &fates);
+    let members_acc: Vec<(&str, &adjudicate::Accumulators)> =
+        member_states.iter().map(|(m, a)| (*m, a)).collect();
+    let (recorded, written) = std::thread::scope(|scope| {
+        let ledger = &mut ledger;
+        let recorder = scope.spawn(|| ledger.record(&started_at, &members_acc, &paid, &policies));
+        let written = write_outputs(s, &policies, &members, &inputs, &member_of, &fates);
+        (recorder.join(), written)
+    });
     let Written {
         remittance,
         rejected,
         mut files,
         tally,
-        paid,
-    } = write_outputs(s, &policies, &members, &inputs, &member_of, &fates)
+    } = written
         .map_err(|e| Failure::Internal(format!("writing outputs in {}: {e}", s.out.display())))?;
+    let run_id = recorded
+        .map_err(|_| Failure::Internal("the ledger writer failed".into()))?
+        .map_err(ledger_failure)?;
 
     phase.done("write outputs");
     // Nothing lost: every line in exactly one output, euro totals balanced.
@@ -316,7 +328,6 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         .map(Staged::paths)
         .collect();
     let run = RunRecord {
-        started: started_at,
         run_date: s.run_date.to_string(),
         inputs: serde_json::to_string(&input_files).unwrap_or_default(),
         staged: serde_json::to_string(&staged).unwrap_or_default(),
@@ -329,8 +340,6 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         paid_supplementary: tally.paid_supplementary,
         member_pays: tally.member_pays,
     };
-    let members_acc: Vec<(&str, &adjudicate::Accumulators)> =
-        member_states.iter().map(|(m, a)| (*m, a)).collect();
     phase.done("summary");
     let mut synced = Some(syncing);
     let mut wait_for_sync = || -> std::io::Result<()> {
@@ -340,8 +349,8 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
             None => Ok(()),
         }
     };
-    let run_id = ledger
-        .commit(&run, &members_acc, &paid, &policies, &mut wait_for_sync)
+    ledger
+        .commit(run_id, &run, &mut wait_for_sync)
         .map_err(ledger_failure)?;
     for f in [remittance, rejected, summary_file]
         .into_iter()
@@ -569,30 +578,67 @@ fn check_deductible_years(
     Ok(())
 }
 
-struct Written<'a> {
+struct Written {
     remittance: Staged,
     rejected: Staged,
     /// The written files, flushed, not yet synced.
     files: Vec<std::fs::File>,
     tally: Tally,
-    paid: Vec<ProcessedLine<'a>>,
 }
 
-fn write_outputs<'a>(
-    s: &'a Settings,
-    policies: &PolicySet,
-    members: &'a Members,
-    inputs: &'a Inputs,
+/// The member number a line is reported under: the register's when the line was matched.
+fn member_id_of<'a>(line: &'a Line, member: u32, members: &'a Members) -> &'a str {
+    match member {
+        u32::MAX => &line.member_id,
+        m => &members.list[m as usize].id,
+    }
+}
+
+/// The lines that paid (or credited), as the ledger keeps them.
+fn processed_lines<'a>(
+    lines: &'a [Line],
     member_of: &[u32],
+    members: &'a Members,
     fates: &'a [Option<Fate>],
-) -> Result<Written<'a>, Box<dyn std::error::Error>> {
+) -> Vec<ProcessedLine<'a>> {
+    lines
+        .iter()
+        .zip(member_of)
+        .zip(fates)
+        .filter_map(|((line, &m), fate)| match fate {
+            Some(Fate::Adjudicated(Outcome::Paid(p))) => Some(ProcessedLine {
+                provider_agb: line.provider_agb,
+                line_id: &line.line_id,
+                member_id: member_id_of(line, m, members),
+                service_date: line.service_date.as_u32(),
+                code: &line.code,
+                claimed: if line.credit {
+                    -line.amount
+                } else {
+                    line.amount
+                },
+                payment: p,
+                credit_of: line.credit.then_some(&*line.related_line_id),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn write_outputs(
+    s: &Settings,
+    policies: &PolicySet,
+    members: &Members,
+    inputs: &Inputs,
+    member_of: &[u32],
+    fates: &[Option<Fate>],
+) -> Result<Written, Box<dyn std::error::Error + Send + Sync>> {
     let (lines, rejections) = (&inputs.lines, &inputs.rejections);
     let (remittance, rw) = Staged::create(&s.out.join("remittance.csv"))?;
     let (rejected, jw) = Staged::create(&s.out.join("rejections.csv"))?;
     let mut rw = RemittanceWriter::new(rw)?;
     let mut jw = RejectionWriter::new(jw)?;
     let mut tally = Tally::default();
-    let mut paid = Vec::new();
     let paths: Vec<PathBuf> = s.inputs.iter().map(PathBuf::from).collect();
 
     // Merge the parsed lines and the parse rejections by their run-wide sequence number.
@@ -618,10 +664,7 @@ fn write_outputs<'a>(
         }
         let (i, line) = (a, &lines[a]);
         a += 1;
-        let member_id = match member_of[i] {
-            u32::MAX => &*line.member_id,
-            m => &*members.list[m as usize].id,
-        };
+        let member_id = member_id_of(line, member_of[i], members);
         let file = &s.inputs[line.file as usize];
         let (reason, message) = match &fates[i] {
             Some(Fate::Adjudicated(Outcome::Paid(p))) => {
@@ -645,16 +688,6 @@ fn write_outputs<'a>(
                     payment: p,
                 };
                 rw.write(&row, policies)?;
-                paid.push(ProcessedLine {
-                    provider_agb: line.provider_agb,
-                    line_id: &line.line_id,
-                    member_id,
-                    service_date: line.service_date.as_u32(),
-                    code: &line.code,
-                    claimed,
-                    payment: p,
-                    credit_of: line.credit.then_some(&*line.related_line_id),
-                });
                 continue;
             }
             Some(Fate::Adjudicated(Outcome::Refused(r, m))) | Some(Fate::Rejected(r, m)) => {
@@ -691,7 +724,6 @@ fn write_outputs<'a>(
         rejected,
         files,
         tally,
-        paid,
     })
 }
 

@@ -6,8 +6,9 @@ pub mod schema;
 
 use crate::model::{parse_amount, Indication, Line, Money};
 use rust_decimal::Decimal;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use schema::{BenefitDef, PolicyFile, PoolDef};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -352,7 +353,7 @@ pub fn compile(file: &Path, src: &str) -> Result<Product, Vec<PolicyError>> {
     }
 
     let mut benefits = Vec::new();
-    let mut by_code: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_code: HashMap<String, Vec<usize>> = HashMap::default();
     for b in &def.benefit {
         let at = b.span().start;
         match compile_benefit(b.get_ref(), basic, &mut pools) {
@@ -429,7 +430,7 @@ fn compile_benefit(
     for c in &b.codes {
         codes.extend(expand_codes(c)?);
     }
-    let mut tariffs = HashMap::new();
+    let mut tariffs = HashMap::default();
     for (code, max) in &b.tariffs {
         let m = parse_amount(max).map_err(|why| format!("tariff {code} {max:?}: {why}"))?;
         tariffs.insert(code.clone(), m);
