@@ -18,7 +18,10 @@ use std::time::Duration;
 const LINES: u64 = 100_000;
 
 fn bare_read(path: &Path) -> u64 {
-    let mut r = csv::ReaderBuilder::new().flexible(true).from_path(path).unwrap();
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
     let mut rec = csv::ByteRecord::new();
     let mut n = 0u64;
     while r.read_byte_record(&mut rec).unwrap() {
@@ -33,7 +36,13 @@ fn root() -> PathBuf {
 
 fn bench_pipeline(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = generate::Settings { lines: LINES, members: LINES / 10, seed: 42, xml: false, out: dir.path().to_path_buf() };
+    let settings = generate::Settings {
+        lines: LINES,
+        members: LINES / 10,
+        seed: 42,
+        xml: false,
+        out: dir.path().to_path_buf(),
+    };
     generate::run(&settings).unwrap();
     let claims = dir.path().join("claims.csv");
     let members_csv = dir.path().join("members.csv");
@@ -41,12 +50,17 @@ fn bench_pipeline(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("parse-csv");
     g.throughput(Throughput::Elements(LINES));
-    g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     g.bench_function("bare-byterecord", |b| b.iter(|| bare_read(&claims)));
     g.bench_function("declaro", |b| {
         b.iter(|| {
             let mut seq = 0;
-            declaro::input::read_file(&claims, &shown, 0, &mut seq).unwrap().lines.len()
+            declaro::input::read_file(&claims, &shown, 0, &mut seq)
+                .unwrap()
+                .lines
+                .len()
         })
     });
     g.finish();
@@ -54,9 +68,12 @@ fn bench_pipeline(c: &mut Criterion) {
     // Adjudication only: lines parsed and grouped once, outside the measurement.
     let policies = declaro::policy::load(&[root().join("fixtures/policies")]).unwrap();
     let members = declaro::registers::load_members(&members_csv, &policies).unwrap();
-    let providers = declaro::registers::load_providers(&root().join("fixtures/providers.csv")).unwrap();
+    let providers =
+        declaro::registers::load_providers(&root().join("fixtures/providers.csv")).unwrap();
     let mut seq = 0;
-    let lines = declaro::input::read_file(&claims, &shown, 0, &mut seq).unwrap().lines;
+    let lines = declaro::input::read_file(&claims, &shown, 0, &mut seq)
+        .unwrap()
+        .lines;
     let mut groups: std::collections::BTreeMap<u32, Vec<&Line>> = std::collections::BTreeMap::new();
     for l in lines.iter().filter(|l| !l.credit) {
         if let Some(m) = members.by_id(&l.member_id) {
@@ -66,11 +83,16 @@ fn bench_pipeline(c: &mut Criterion) {
     for g in groups.values_mut() {
         g.sort_by_key(|l| (l.service_date, l.seq));
     }
-    let ctx = Context { policies: &policies, providers: &providers };
+    let ctx = Context {
+        policies: &policies,
+        providers: &providers,
+    };
     let n: u64 = groups.values().map(|g| g.len() as u64).sum();
     let mut g = c.benchmark_group("adjudicate");
     g.throughput(Throughput::Elements(n));
-    g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     g.bench_function("declaro-1-thread", |b| {
         b.iter(|| {
             groups
@@ -86,7 +108,9 @@ fn bench_pipeline(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("end-to-end");
     g.throughput(Throughput::Elements(LINES));
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(15));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(15));
     g.bench_function("bare-byterecord", |b| b.iter(|| bare_read(&claims)));
     let mut run = 0u32;
     g.bench_function("declaro-process", |b| {
