@@ -423,6 +423,37 @@ pub struct Line {
     pub raw: Span,
 }
 
+#[cfg(test)]
+impl Line {
+    /// A debit line of 100.00 for unit tests: member `M`, provider 12345678.
+    pub(crate) fn example(code: &str, service_date: Date, birth_date: Date) -> Line {
+        Line {
+            seq: 0,
+            file: 0,
+            record: 1,
+            batch_id: "B".into(),
+            line_id: "1".into(),
+            provider_agb: 12_345_678,
+            member_id: "M".into(),
+            bsn: "".into(),
+            birth_date,
+            service_date,
+            code_list: "".into(),
+            code: code.into(),
+            quantity: 1,
+            indication: None,
+            referral: false,
+            authorization: false,
+            amount: Money::ONE_HUNDRED,
+            legal_copay: Money::ZERO,
+            trajectory_start: None,
+            credit: false,
+            related_line_id: "".into(),
+            raw: Span::default(),
+        }
+    }
+}
+
 /// A byte range in an input file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {

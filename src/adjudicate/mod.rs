@@ -595,33 +595,9 @@ impl Layer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Span;
 
     fn line(code: &str, date: Date, birth: Date) -> Line {
-        Line {
-            seq: 0,
-            file: 0,
-            record: 1,
-            batch_id: "B".into(),
-            line_id: "1".into(),
-            provider_agb: 12345678,
-            member_id: "M".into(),
-            bsn: "".into(),
-            birth_date: birth,
-            service_date: date,
-            code_list: "".into(),
-            code: code.into(),
-            quantity: 1,
-            indication: None,
-            referral: false,
-            authorization: false,
-            amount: Money::ONE_HUNDRED,
-            legal_copay: Money::ZERO,
-            trajectory_start: None,
-            credit: false,
-            related_line_id: "".into(),
-            raw: Span::default(),
-        }
+        Line::example(code, date, birth)
     }
 
     #[test]

@@ -589,29 +589,10 @@ mod tests {
     }
 
     fn line(code: &str, agb: u32) -> Line {
+        let d = |y| crate::model::Date::new(y, 1, 1).unwrap();
         Line {
-            seq: 0,
-            file: 0,
-            record: 1,
-            batch_id: "B".into(),
-            line_id: "1".into(),
             provider_agb: agb,
-            member_id: "M".into(),
-            bsn: "".into(),
-            birth_date: crate::model::Date::new(1980, 1, 1).unwrap(),
-            service_date: crate::model::Date::new(2009, 6, 1).unwrap(),
-            code_list: "".into(),
-            code: code.into(),
-            quantity: 1,
-            indication: None,
-            referral: false,
-            authorization: false,
-            amount: Money::ONE_HUNDRED,
-            legal_copay: Money::ZERO,
-            trajectory_start: None,
-            credit: false,
-            related_line_id: "".into(),
-            raw: crate::model::Span::default(),
+            ..Line::example(code, d(2009), d(1980))
         }
     }
 
