@@ -13,6 +13,7 @@ use crate::Failure;
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -91,10 +92,8 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
 
     // The input hashes for the run table are computed on a second thread while parsing.
     let paths: Vec<PathBuf> = s.inputs.iter().map(PathBuf::from).collect();
-    let hasher = {
-        let paths = paths.clone();
-        std::thread::spawn(move || paths.iter().map(|p| sha256_hex(p)).collect::<Vec<_>>())
-    };
+    let hasher =
+        std::thread::spawn(move || paths.iter().map(|p| sha256_hex(p)).collect::<Vec<_>>());
     let mut phase = Phases::new();
     let inputs = read_inputs(s)?;
     phase.done("read");
@@ -103,104 +102,16 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         .map_err(|_| Failure::Internal("hashing inputs failed".into()))?;
     let lines = &inputs.lines;
 
-    // Screen: member, birth date, run date, duplicates in this run and in the ledger.
-    let mut fates: Vec<Option<Fate>> = Vec::with_capacity(lines.len());
-    let mut member_of: Vec<u32> = vec![u32::MAX; lines.len()];
-    let mut keys_in_run: FxHashSet<(u32, &str)> = FxHashSet::default();
-    keys_in_run.reserve(lines.len());
-    let mut candidates: Vec<usize> = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        let fate = match screen(line, &members, s.run_date) {
-            Err((r, m)) => Some(Fate::Rejected(r, m)),
-            Ok(_) if !keys_in_run.insert((line.provider_agb, &line.line_id)) => {
-                Some(Fate::Rejected(
-                    Reason::Duplicate,
-                    format!(
-                        "line_id {} of provider {:08} occurs earlier in this run",
-                        line.line_id, line.provider_agb
-                    ),
-                ))
-            }
-            Ok(m) => {
-                member_of[i] = m;
-                candidates.push(i);
-                None
-            }
-        };
-        fates.push(fate);
-    }
-    drop(keys_in_run);
-    let keys: Vec<(u32, &str)> = candidates
-        .iter()
-        .map(|&i| (lines[i].provider_agb, &*lines[i].line_id))
-        .collect();
-    let seen = ledger.seen(&keys).map_err(ledger_failure)?;
-    for (&i, _) in candidates.iter().zip(&seen).filter(|(_, &seen)| seen) {
-        let line = &lines[i];
-        member_of[i] = u32::MAX;
-        fates[i] = Some(Fate::Rejected(
-            Reason::Duplicate,
-            format!(
-                "line_id {} of provider {:08} was processed in an earlier run",
-                line.line_id, line.provider_agb
-            ),
-        ));
-    }
+    let (mut fates, member_of) = screen_lines(lines, &members, s.run_date, &mut ledger)?;
     phase.done("screen");
     check_deductible_years(&policies, lines, &member_of, &members, &providers)?;
 
-    // Group per member (a sort, so each member's lines are one slice), by service date, ties in
-    // input order; then load each member's state.
-    // The key holds member and date in one u64 so the sort compares integers, not lines.
-    let mut keyed: Vec<(u64, u32)> = (0..lines.len() as u32)
-        .filter(|&i| member_of[i as usize] != u32::MAX)
-        .map(|i| {
-            let m = u64::from(member_of[i as usize]);
-            (
-                m << 32 | u64::from(lines[i as usize].service_date.as_u32()),
-                i,
-            )
-        })
-        .collect();
-    keyed.par_sort_unstable();
-    let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
-    let mut groups: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
-    for (k, &i) in order.iter().enumerate() {
-        let m = member_of[i as usize];
-        match groups.last_mut() {
-            Some((last, range)) if *last == m => range.end = k + 1,
-            _ => groups.push((m, k..k + 1)),
-        }
-    }
+    let (order, groups) = group_by_member(lines, &member_of);
     let ids: Vec<&str> = groups
         .iter()
         .map(|(m, _)| &*members.list[*m as usize].id)
         .collect();
-    let accumulators = ledger.load(&ids, &policies).map_err(ledger_failure)?;
-    let mut states: Vec<MemberState> = accumulators
-        .into_iter()
-        .map(|acc| MemberState {
-            acc,
-            ..MemberState::default()
-        })
-        .collect();
-    // Lines paid in earlier runs that this run's credits name, when they are this member's.
-    for ((_, range), (state, member_id)) in groups.iter().zip(states.iter_mut().zip(&ids)) {
-        for line in order[range.clone()]
-            .iter()
-            .map(|&i| &lines[i as usize])
-            .filter(|l| l.credit)
-        {
-            let found = ledger
-                .prior(line.provider_agb, &line.related_line_id, &policies)
-                .map_err(ledger_failure)?;
-            if let Some((_, prior)) = found.filter(|(owner, _)| owner == member_id) {
-                state
-                    .priors
-                    .insert((line.provider_agb, line.related_line_id.clone()), prior);
-            }
-        }
-    }
+    let states = load_states(&mut ledger, &policies, lines, &order, &groups, &ids)?;
     phase.done("load state");
     let ctx = Context {
         policies: &policies,
@@ -373,6 +284,125 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         refused_files: inputs.refused.len(),
         summary,
     })
+}
+
+/// Screens every parsed line: member, birth date, run date, duplicates in this run and in the
+/// ledger. Returns each line's fate so far (`None`: to be adjudicated) and its member index.
+fn screen_lines(
+    lines: &[Line],
+    members: &Members,
+    run_date: Date,
+    ledger: &mut SqliteLedger,
+) -> Result<(Vec<Option<Fate>>, Vec<u32>), Failure> {
+    let mut fates: Vec<Option<Fate>> = Vec::with_capacity(lines.len());
+    let mut member_of: Vec<u32> = vec![u32::MAX; lines.len()];
+    let mut keys_in_run: FxHashSet<(u32, &str)> = FxHashSet::default();
+    keys_in_run.reserve(lines.len());
+    let mut candidates: Vec<usize> = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let fate = match screen(line, members, run_date) {
+            Err((r, m)) => Some(Fate::Rejected(r, m)),
+            Ok(_) if !keys_in_run.insert((line.provider_agb, &line.line_id)) => {
+                Some(Fate::Rejected(
+                    Reason::Duplicate,
+                    format!(
+                        "line_id {} of provider {:08} occurs earlier in this run",
+                        line.line_id, line.provider_agb
+                    ),
+                ))
+            }
+            Ok(m) => {
+                member_of[i] = m;
+                candidates.push(i);
+                None
+            }
+        };
+        fates.push(fate);
+    }
+    drop(keys_in_run);
+    let keys: Vec<(u32, &str)> = candidates
+        .iter()
+        .map(|&i| (lines[i].provider_agb, &*lines[i].line_id))
+        .collect();
+    let seen = ledger.seen(&keys).map_err(ledger_failure)?;
+    for (&i, _) in candidates.iter().zip(&seen).filter(|(_, &seen)| seen) {
+        let line = &lines[i];
+        member_of[i] = u32::MAX;
+        fates[i] = Some(Fate::Rejected(
+            Reason::Duplicate,
+            format!(
+                "line_id {} of provider {:08} was processed in an earlier run",
+                line.line_id, line.provider_agb
+            ),
+        ));
+    }
+    Ok((fates, member_of))
+}
+
+/// Each member (index in the register) with the range of its lines in the adjudication order.
+type Groups = Vec<(u32, Range<usize>)>;
+
+/// Orders the screened lines per member, by service date, ties in input order (a sort on one
+/// integer key, so each member's lines form one slice): the order and each member's range in it.
+fn group_by_member(lines: &[Line], member_of: &[u32]) -> (Vec<u32>, Groups) {
+    let mut keyed: Vec<(u64, u32)> = (0..lines.len() as u32)
+        .filter(|&i| member_of[i as usize] != u32::MAX)
+        .map(|i| {
+            let m = u64::from(member_of[i as usize]);
+            (
+                m << 32 | u64::from(lines[i as usize].service_date.as_u32()),
+                i,
+            )
+        })
+        .collect();
+    keyed.par_sort_unstable();
+    let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+    let mut groups: Groups = Vec::new();
+    for (k, &i) in order.iter().enumerate() {
+        let m = member_of[i as usize];
+        match groups.last_mut() {
+            Some((last, range)) if *last == m => range.end = k + 1,
+            _ => groups.push((m, k..k + 1)),
+        }
+    }
+    (order, groups)
+}
+
+/// Each member's state from the ledger: accumulators, and the earlier paid lines that this
+/// run's credits name, when they are this member's.
+fn load_states(
+    ledger: &mut SqliteLedger,
+    policies: &PolicySet,
+    lines: &[Line],
+    order: &[u32],
+    groups: &[(u32, Range<usize>)],
+    ids: &[&str],
+) -> Result<Vec<MemberState>, Failure> {
+    let accumulators = ledger.load(ids, policies).map_err(ledger_failure)?;
+    let mut states: Vec<MemberState> = accumulators
+        .into_iter()
+        .map(|acc| MemberState {
+            acc,
+            ..MemberState::default()
+        })
+        .collect();
+    for ((_, range), (state, member_id)) in groups.iter().zip(states.iter_mut().zip(ids)) {
+        for line in order[range.clone()]
+            .iter()
+            .map(|&i| &lines[i as usize])
+            .filter(|l| l.credit)
+        {
+            let found = ledger
+                .prior(line.provider_agb, &line.related_line_id, policies)
+                .map_err(ledger_failure)?;
+            if let Some((_, prior)) = found.filter(|(owner, _)| owner == member_id) {
+                state
+                    .priors
+                    .insert((line.provider_agb, line.related_line_id.clone()), prior);
+            }
+        }
+    }
+    Ok(states)
 }
 
 /// Logs how long each phase of the run took (debug level), for profiling.
