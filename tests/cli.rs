@@ -261,9 +261,10 @@ fn outputs_and_ledger_are_private_whatever_the_umask() {
         .current_dir(root())
         .arg("-c")
         .arg(format!(
-            "umask 000; exec '{}' process --policy fixtures/policies --members fixtures/members.csv --run-date 2025-12-31 --out '{}' fixtures/claims/2024-bad-lines.csv",
+            "umask 000; exec '{}' process --policy fixtures/policies --members fixtures/members.csv --run-date 2025-12-31 --out '{}' --ei-return '{}' fixtures/claims/2024-bad-lines.csv fixtures/samples/pm304-public-test1.dat",
             env!("CARGO_BIN_EXE_declaro"),
-            out.display()
+            out.display(),
+            out.join("ei").display()
         ))
         .output()
         .unwrap();
@@ -273,6 +274,7 @@ fn outputs_and_ledger_are_private_whatever_the_umask() {
         "rejections.csv",
         "summary.json",
         "ledger.db",
+        "ei/pm304-public-test1.pm305",
     ] {
         let mode = std::fs::metadata(out.join(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o007, 0, "{f} is readable by others: {mode:o}");
