@@ -538,6 +538,9 @@ impl Ledger for SqliteLedger {
                     l.credit_of,
                 ])
                 .map_err(sql)?;
+            }
+            // After all inserts: a credit may come before the line it reverses in input order.
+            for l in lines {
                 if let Some(of) = &l.credit_of {
                     credited
                         .execute(params![l.provider_agb, of, l.line_id])

@@ -528,3 +528,33 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
         assert!(!dump.contains(row.split(',').nth(1).unwrap()));
     }
 }
+
+/// Regression: a credit in an earlier input file than the line it reverses (dated after it, so
+/// adjudicated after it) must still mark that line as credited in the ledger; a second credit
+/// of it in a later run is then `DUPLICATE`, not a second reversal.
+#[test]
+fn a_credit_listed_before_its_line_still_marks_it_credited() {
+    let n = Night::fixtures();
+    let credit = n.file(
+        "a.csv",
+        &format!("{HEADER}F1,C-01,12345678,M001,1970-04-12,2009-01-20,1000,30.00,C,S-01\n"),
+    );
+    let debit = n.file("b.csv", &format!("{HEADER}{}", sessions(1, 1)));
+    n.run("o1", &[&credit, &debit]);
+    assert_eq!(
+        n.rows("o1").len(),
+        2,
+        "the line and its credit are both in the remittance"
+    );
+    let again = n.file(
+        "c.csv",
+        &format!("{HEADER}F1,C-02,12345678,M001,1970-04-12,2009-01-21,1000,30.00,C,S-01\n"),
+    );
+    n.run("o2", &[&again]);
+    let rej = n.rejected("o2");
+    assert_eq!(rej.len(), 1);
+    assert!(
+        rej[0].contains("DUPLICATE") && rej[0].contains("credited before"),
+        "{rej:?}"
+    );
+}
