@@ -95,7 +95,11 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     let hasher =
         std::thread::spawn(move || paths.iter().map(|p| sha256_hex(p)).collect::<Vec<_>>());
     let mut phase = Phases::new();
-    let inputs = read_inputs(s)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(s.threads)
+        .build()
+        .map_err(|e| Failure::Internal(format!("cannot start {} threads: {e}", s.threads)))?;
+    let inputs = read_inputs(s, &pool)?;
     phase.done("read");
     let hashes = hasher
         .join()
@@ -117,10 +121,6 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         policies: &policies,
         providers: &providers,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(s.threads)
-        .build()
-        .map_err(|e| Failure::Internal(format!("cannot start {} threads: {e}", s.threads)))?;
     let adjudicated: Vec<(Vec<Outcome>, MemberState)> = pool.install(|| {
         groups
             .par_iter()
@@ -421,25 +421,44 @@ impl Phases {
 }
 
 /// Reads every input file; a refused file contributes nothing but its entry in the summary.
-fn read_inputs(s: &Settings) -> Result<Inputs, Failure> {
+fn read_inputs(s: &Settings, pool: &rayon::ThreadPool) -> Result<Inputs, Failure> {
+    if s.inputs.len() > usize::from(u16::MAX) {
+        return Err(Failure::Usage("at most 65535 input files per run".into()));
+    }
     let bar = progress_bar(s.progress, s.inputs.len() as u64);
+    // Files are read in parallel, each numbering its lines from 0; the run-wide order (files in
+    // command-line order, lines in file order) is restored by offsetting the numbers after.
+    let reads: Vec<(Result<input::FileRead, Refusal>, u32)> = pool.install(|| {
+        s.inputs
+            .par_iter()
+            .enumerate()
+            .map(|(i, shown)| {
+                let mut seq = 0u32;
+                let read = input::read_file(Path::new(shown), shown, i as u16, &mut seq);
+                bar.inc(1);
+                (read, seq)
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
     let mut seq = 0u32;
     let mut all = Inputs::default();
-    for (i, shown) in s.inputs.iter().enumerate() {
-        bar.set_message(format!("reading {shown}"));
-        let file = u16::try_from(i)
-            .map_err(|_| Failure::Usage("at most 65535 input files per run".into()))?;
-        let before = seq;
-        let (format, records, why) = match input::read_file(Path::new(shown), shown, file, &mut seq)
-        {
+    for (shown, (read, numbered)) in s.inputs.iter().zip(reads) {
+        let (format, records, why) = match read {
             Ok(mut read) => {
+                for l in &mut read.lines {
+                    l.seq += seq;
+                }
+                for r in &mut read.rejections {
+                    r.seq += seq;
+                }
+                seq += numbered;
                 all.lines.append(&mut read.lines);
                 all.rejections.append(&mut read.rejections);
                 (read.format, u64::from(read.records), None)
             }
             Err(r) => {
                 tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
-                seq = before;
                 let why = r.to_string();
                 all.refused.push(r);
                 let format = input::sniff_path(Path::new(shown));
@@ -453,9 +472,7 @@ fn read_inputs(s: &Settings) -> Result<Inputs, Failure> {
             sha256: String::new(),
             refused: why,
         });
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     all.total = u64::from(seq);
     Ok(all)
 }
