@@ -100,7 +100,7 @@ pub struct ProcessArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// Worker threads for adjudication [default: all cores].
+    /// Worker threads for reading input files and adjudicating members [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
     /// The run's date (YYYY-MM-DD); service dates after it are FUTURE_DATE [default: today].
