@@ -399,7 +399,8 @@ pub struct Line {
     pub file: u16,
     /// 1-based data-row number (CSV) or `<line>` ordinal (XML) within the file.
     pub record: u32,
-    pub batch_id: Box<str>,
+    /// Shared between the lines of a batch (see [`intern`]).
+    pub batch_id: std::sync::Arc<str>,
     pub line_id: Box<str>,
     pub provider_agb: u32,
     /// Member number as declared (may be empty when only the BSN was given).
@@ -408,8 +409,8 @@ pub struct Line {
     pub bsn: Box<str>,
     pub birth_date: Date,
     pub service_date: Date,
-    pub code_list: Box<str>,
-    pub code: Box<str>,
+    pub code_list: std::sync::Arc<str>,
+    pub code: std::sync::Arc<str>,
     pub quantity: u32,
     pub indication: Indication,
     pub referral: bool,
@@ -452,6 +453,29 @@ impl Line {
             raw: Span::default(),
         }
     }
+}
+
+/// The shared copy of a short, often repeated text (batch numbers, codes): a file of a million
+/// lines holds a few hundred distinct codes, so each line keeps a pointer, not its own copy.
+pub fn intern(s: &str) -> std::sync::Arc<str> {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+    thread_local! {
+        static SEEN: RefCell<rustc_hash::FxHashSet<Arc<str>>> = RefCell::default();
+    }
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if let Some(a) = seen.get(s) {
+            return Arc::clone(a);
+        }
+        // Bounded: a file of unique batch numbers must not grow the table without end.
+        if seen.len() > 100_000 {
+            seen.clear();
+        }
+        let a: Arc<str> = Arc::from(s);
+        seen.insert(Arc::clone(&a));
+        a
+    })
 }
 
 /// A byte range in an input file.
