@@ -355,3 +355,19 @@ fn a_pm304_file_without_line_ends_is_refused() {
         ),
     );
 }
+
+/// A file of NUL bytes without a line end (found measuring a 2 GB garbage file): its header is
+/// over-long, and was reported as an empty file.
+#[test]
+fn a_csv_file_without_line_ends_is_refused_as_over_long_not_as_empty() {
+    let input = generated("nul-bytes.csv", |w| {
+        w.write_all(&vec![0u8; 1 << 20]).unwrap();
+    });
+    check(
+        &input,
+        &Refused(
+            "line 1",
+            "the header row is longer than 65536 bytes or has more than 4096 columns",
+        ),
+    );
+}

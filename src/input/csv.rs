@@ -216,12 +216,13 @@ pub fn read_from(
     let header = rdr
         .next_record()
         .map_err(|e| refuse("line 1".into(), format!("cannot read the header: {e}")))?;
-    let Some(header) = header.filter(|h| !(h.fields == 1 && rdr.field(0).is_empty())) else {
+    let Some(header) = header else {
         return Err(refuse(
             "line 1".into(),
             "empty file: a header row is required".into(),
         ));
     };
+    // An over-long header keeps no field: it is not an empty one.
     if header.overlong || header.fields > MAX_FIELDS {
         return Err(refuse(
             "line 1".into(),
@@ -229,6 +230,12 @@ pub fn read_from(
                 "the header row is longer than {MAX_RECORD} bytes or has more than {MAX_FIELDS} \
                  columns: not a declaration file?"
             ),
+        ));
+    }
+    if header.fields == 1 && rdr.field(0).is_empty() {
+        return Err(refuse(
+            "line 1".into(),
+            "empty file: a header row is required".into(),
         ));
     }
     // Header names, for messages about a field of any column.
