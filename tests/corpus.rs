@@ -371,3 +371,21 @@ fn a_csv_file_without_line_ends_is_refused_as_over_long_not_as_empty() {
         ),
     );
 }
+
+/// More fields than the reader keeps (4096) in a short record: a wrong field count, not an
+/// over-long record.
+#[test]
+fn a_short_record_with_5000_fields_is_a_wrong_field_count() {
+    let input = generated("fields-5000.csv", |w| {
+        writeln!(w, "{HEADER}").unwrap();
+        writeln!(w, "{}", ",".repeat(4999)).unwrap();
+        writeln!(w, "{}", csv_line(1, "")).unwrap();
+    });
+    check(
+        &input,
+        &Read(
+            2,
+            &[(1, "MALFORMED", "5000 fields where the header has 18")],
+        ),
+    );
+}

@@ -56,7 +56,7 @@ pub struct RecordInfo {
     /// Number of fields (also those beyond the kept ones).
     pub fields: usize,
     /// Whether the record was longer than [`MAX_RECORD`]: only the fields that ended within
-    /// the first [`MAX_RECORD`] bytes (and the first [`MAX_FIELDS`]) are kept.
+    /// the first [`MAX_RECORD`] bytes are kept (and never more than [`MAX_FIELDS`]).
     pub overlong: bool,
     /// The first field longer than [`MAX_FIELD`] bytes: its index and length.
     pub long_field: Option<(usize, u64)>,
@@ -137,7 +137,7 @@ impl<R: BufRead> Records<R> {
         };
         let (mut nout, mut nend) = (0usize, 0usize);
         let mut prev_end = 0usize;
-        let mut overflow = false;
+        let (mut overflow, mut out_full) = (false, false);
         loop {
             let input = self.inner.fill_buf()?;
             let (res, nin, n_out, n_end) = if overflow {
@@ -170,8 +170,12 @@ impl<R: BufRead> Records<R> {
             }
             match res {
                 csv_core::ReadRecordResult::InputEmpty => {}
-                csv_core::ReadRecordResult::OutputFull
-                | csv_core::ReadRecordResult::OutputEndsFull => overflow = true,
+                csv_core::ReadRecordResult::OutputFull => {
+                    overflow = true;
+                    out_full = true;
+                }
+                // More fields than kept: counted on, the width check rejects the line.
+                csv_core::ReadRecordResult::OutputEndsFull => overflow = true,
                 csv_core::ReadRecordResult::Record => break,
                 csv_core::ReadRecordResult::End => {
                     if info.fields == 0 && self.offset == start {
@@ -184,7 +188,7 @@ impl<R: BufRead> Records<R> {
         }
         self.kept = nend;
         info.len = self.offset - info.start;
-        info.overlong = overflow || info.len > MAX_RECORD as u64 + 1;
+        info.overlong = out_full || info.len > MAX_RECORD as u64 + 1;
         Ok(Some(info))
     }
 }
