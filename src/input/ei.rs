@@ -61,33 +61,74 @@ pub fn number(b: &[u8]) -> Option<u64> {
     Some(b.iter().fold(0u64, |a, c| a * 10 + u64::from(c - b'0')))
 }
 
+/// At most this many bytes of a record are kept: a longer record (a file without line ends)
+/// is read to its end without growing memory, and [`Records::record_len`] gives its real length.
+pub const KEEP: usize = 4096;
+
 /// Reads the records of an EI file one at a time: CR LF or LF ends, the last end optional.
 pub struct Records<R> {
     inner: R,
     offset: u64,
+    len: u64,
 }
 
 impl<R: BufRead> Records<R> {
     pub fn new(inner: R) -> Self {
-        Records { inner, offset: 0 }
+        Records {
+            inner,
+            offset: 0,
+            len: 0,
+        }
     }
 
-    /// The next record into `buf` (without its line end) and its byte offset; `None` at the end.
+    /// The next record into `buf` (without its line end, at most [`KEEP`] bytes) and its byte
+    /// offset; `None` at the end.
     pub fn next_record(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
         buf.clear();
-        let n = self.inner.read_until(b'\n', buf)?;
-        if n == 0 {
+        let at = self.offset;
+        // Bytes of the record without the LF, whether an LF ended it, the byte before the LF.
+        let (mut n, mut ended, mut last) = (0u64, false, None::<u8>);
+        while !ended {
+            let chunk = match self.inner.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let (body, eaten) = match chunk.iter().position(|c| *c == b'\n') {
+                Some(i) => {
+                    ended = true;
+                    (chunk.get(..i).unwrap_or_default(), i + 1)
+                }
+                None => (chunk, chunk.len()),
+            };
+            let room = KEEP.saturating_sub(buf.len());
+            buf.extend_from_slice(body.get(..body.len().min(room)).unwrap_or_default());
+            last = body.last().copied().or(last);
+            n += body.len() as u64;
+            self.inner.consume(eaten);
+            self.offset += eaten as u64;
+        }
+        if n == 0 && !ended {
             return Ok(None);
         }
-        let at = self.offset;
-        self.offset += n as u64;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
+        // A CR before the LF belongs to the line end.
+        if ended && last == Some(b'\r') {
+            n -= 1;
+            if buf.len() as u64 > n {
                 buf.pop();
             }
         }
+        self.len = n;
         Ok(Some(at))
+    }
+
+    /// Length of the last record read, without its line end (its bytes beyond [`KEEP`] were
+    /// not kept).
+    pub fn record_len(&self) -> u64 {
+        self.len
     }
 }
 
@@ -172,14 +213,14 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
                 "record after the 99 sluitrecord".into(),
             ));
         }
-        if rec.len() != RECORD_LEN {
+        if records.record_len() != RECORD_LEN as u64 {
             return Err(refuse(
                 n,
                 at,
                 kind,
                 format!(
                     "record is {} positions long, expected {RECORD_LEN}",
-                    rec.len()
+                    records.record_len()
                 ),
             ));
         }

@@ -9,6 +9,13 @@ use crate::model::{agb_valid, bsn_valid, parse_amount, Date, Line, Money, Reason
 use std::fmt;
 use std::path::Path;
 
+/// The longest record (a CSV row, a `<line>` element) a reader accepts, in bytes without its
+/// line end: a longer one is a rejected line (`MALFORMED`), never buffered whole.
+pub const MAX_RECORD: usize = 64 * 1024;
+
+/// The longest field value a reader accepts, in bytes: a longer one rejects its line.
+pub const MAX_FIELD: usize = 1024;
+
 /// A line refused before adjudication, with the fields as they were written.
 #[derive(Clone, Debug)]
 pub struct Rejection {

@@ -17,15 +17,92 @@
 //! `<line>`, another namespace, no trailer, a trailer that does not match) refuses the file whole:
 //! the lines are collected and only handed over once the trailer matched.
 
-use super::{FileRead, RawFields, Refusal, Rejection};
+use super::{FileRead, RawFields, Refusal, Rejection, MAX_FIELD, MAX_RECORD};
 use crate::model::{parse_amount, Money, Reason, Span};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+
+/// quick-xml holds a whole event (a tag, a text, a comment) in memory: no event may be longer
+/// than this. A longer one refuses the file (a `<line>` over [`MAX_RECORD`] but under this
+/// is a rejected line).
+pub const MAX_EVENT: u64 = 1 << 20;
+
+/// The error [`Capped`] gives once an event is over [`MAX_EVENT`] bytes.
+#[derive(Debug)]
+struct TooLong;
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "an element, text or comment longer than {MAX_EVENT} bytes"
+        )
+    }
+}
+
+impl std::error::Error for TooLong {}
+
+fn too_long(e: &quick_xml::Error) -> bool {
+    matches!(e, quick_xml::Error::Io(io) if io.get_ref().is_some_and(|x| x.is::<TooLong>()))
+}
+
+/// Hands quick-xml at most [`MAX_EVENT`] bytes between two calls of [`Capped::reset`]; after
+/// that every read fails, so a file without a `>` (or a 2 GB comment) is refused instead of
+/// buffered.
+pub struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R> Capped<R> {
+    pub fn new(inner: R) -> Self {
+        Capped {
+            inner,
+            left: MAX_EVENT,
+        }
+    }
+
+    /// A new event starts: it may again take [`MAX_EVENT`] bytes.
+    pub fn reset(&mut self) {
+        self.left = MAX_EVENT;
+    }
+}
+
+impl<R: BufRead> Read for Capped<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            if let (Some(to), Some(from)) = (out.get_mut(..n), buf.get(..n)) {
+                to.copy_from_slice(from);
+            }
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Capped<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.left == 0 {
+            return Err(io::Error::other(TooLong));
+        }
+        let left = usize::try_from(self.left).unwrap_or(usize::MAX);
+        let buf = self.inner.fill_buf()?;
+        Ok(buf.get(..buf.len().min(left)).unwrap_or_default())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.left = self.left.saturating_sub(n as u64);
+        self.inner.consume(n);
+    }
+}
 
 /// The namespace every element of a declaration file is in.
 pub const NAMESPACE: &str = "urn:declaro:declaration:1";
@@ -92,17 +169,27 @@ struct Trailer {
 
 /// Reads an XML declaration file.
 pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
-    let refuse = |at: u64, element: &str, message: String| Refusal {
-        file: shown.to_string(),
-        position: format!("byte {at} <{element}>"),
-        message,
-    };
     let f = File::open(path).map_err(|e| Refusal {
         file: shown.to_string(),
         position: String::new(),
         message: format!("cannot open: {e}"),
     })?;
-    let mut reader = NsReader::from_reader(BufReader::with_capacity(1 << 16, f));
+    read_from(BufReader::with_capacity(1 << 16, f), shown, file, seq)
+}
+
+/// [`read`] on any byte stream (`shown` names it in refusals).
+pub fn read_from(
+    input: impl BufRead,
+    shown: &str,
+    file: u16,
+    seq: &mut u32,
+) -> Result<FileRead, Refusal> {
+    let refuse = |at: u64, element: &str, message: String| Refusal {
+        file: shown.to_string(),
+        position: format!("byte {at} <{element}>"),
+        message,
+    };
+    let mut reader = NsReader::from_reader(Capped::new(input));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut state = State::Prolog;
     let mut out = FileRead::default();
@@ -118,9 +205,20 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
 
     loop {
         buf.clear();
+        reader.get_mut().reset();
         let before = reader.buffer_position();
         let (ns, event) = match reader.read_resolved_event_into(&mut buf) {
             Ok((ns, ev)) => (ns_ok(&ns), ev),
+            Err(e) if too_long(&e) => {
+                return Err(refuse(
+                    before,
+                    state.element(),
+                    format!(
+                        "an element, text or comment longer than {MAX_EVENT} bytes: not a \
+                         declaration file?"
+                    ),
+                ))
+            }
             Err(e) => {
                 return Err(refuse(
                     reader.error_position(),
@@ -187,17 +285,15 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
                         record += 1;
                         let this = *seq;
                         *seq += 1;
-                        let end = if empty {
-                            reader.buffer_position()
-                        } else {
-                            before
-                        };
+                        let tag_len = reader.buffer_position().saturating_sub(before);
+                        let end = if empty { tag_len } else { 0 };
                         let raw = Span {
                             start: before,
-                            len: u32::try_from(end - before).unwrap_or(u32::MAX),
+                            len: raw_len(end),
                         };
                         let amount = read_line(
-                            e, &decl, &insured, this, file, record, raw, &mut out, &refuse, before,
+                            e, &decl, &insured, this, file, record, raw, tag_len, &mut out,
+                            &refuse, before,
                         )?;
                         total = match (total, amount) {
                             (Some(t), Some(a)) => Some(t + a),
@@ -306,7 +402,7 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
                         let end = reader.buffer_position();
                         let span = Span {
                             start: open_line_start,
-                            len: u32::try_from(end - open_line_start).unwrap_or(u32::MAX),
+                            len: raw_len(end.saturating_sub(open_line_start)),
                         };
                         let last = (out.lines.last_mut().map(|l| &mut l.raw))
                             .into_iter()
@@ -417,6 +513,11 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
     Ok(out)
 }
 
+/// The length of a line's raw span: at most [`MAX_RECORD`] bytes of it are echoed.
+fn raw_len(len: u64) -> u32 {
+    u32::try_from(len.min(MAX_RECORD as u64)).unwrap_or(u32::MAX)
+}
+
 fn ns_ok(ns: &ResolveResult<'_>) -> bool {
     matches!(ns, ResolveResult::Bound(n) if n.as_ref() == NAMESPACE.as_bytes())
 }
@@ -473,6 +574,7 @@ fn read_line<F>(
     file: u16,
     record: u32,
     raw: Span,
+    tag_len: u64,
     out: &mut FileRead,
     refuse: &F,
     at: u64,
@@ -483,6 +585,8 @@ where
     let mut v: [Cow<'_, str>; 18] = Default::default();
     let mut seen = 0u32;
     let mut unknown: Option<String> = None;
+    // The first value over MAX_FIELD: its attribute and length.
+    let mut long: Option<(String, usize)> = None;
     let bad = |why: String| refuse(at, "line", format!("not well-formed XML: {why}"));
     scan_attributes(e.attributes_raw(), |key, value| {
         if key == b"xmlns" || key.contains(&b':') {
@@ -501,13 +605,19 @@ where
             }
             None => {
                 unknown.get_or_insert_with(|| String::from_utf8_lossy(key).into_owned());
+                if value.len() > MAX_FIELD {
+                    long.get_or_insert_with(|| {
+                        (String::from_utf8_lossy(key).into_owned(), value.len())
+                    });
+                }
             }
         }
         Ok(())
     })
     .map_err(|e| e.unwrap_or_else(&bad))?;
-    let field = |i: usize| -> &str {
-        let own = v[i].trim();
+    // A line's own value, else the one it inherits from <declaration> or <insured>.
+    let value = |i: usize| -> &str {
+        let own = v.get(i).map_or("", |x| x.trim());
         if !own.is_empty() {
             return own;
         }
@@ -518,6 +628,19 @@ where
             4 => &insured[1],
             5 => &insured[2],
             _ => "",
+        }
+    };
+    for (i, name) in super::csv::COLUMNS.iter().enumerate() {
+        let len = value(i).len();
+        if len > MAX_FIELD && long.is_none() {
+            long = Some(((*name).to_string(), len));
+        }
+    }
+    // A value over the limit is not echoed (its line is rejected for it).
+    let field = |i: usize| -> &str {
+        match value(i) {
+            v if v.len() > MAX_FIELD => "",
+            v => v,
         }
     };
     let fields = RawFields {
@@ -544,12 +667,27 @@ where
         parse_amount(fields.amount)
             .ok()
             .map(|a| if fields.debit_credit == "C" { -a } else { a });
-    let result = match unknown {
-        Some(name) => Err((
+    let long = long.map(|(name, len)| {
+        format!("attribute {name} is {len} bytes long, over the limit of {MAX_FIELD}")
+    });
+    let result = if tag_len > MAX_RECORD as u64 {
+        let mut msg = format!(
+            "element <line> is {tag_len} bytes long, over the limit of {MAX_RECORD} (raw holds \
+             its first {MAX_RECORD} bytes)"
+        );
+        if let Some(f) = long {
+            msg = format!("{f}; {msg}");
+        }
+        Err((Reason::Malformed, msg))
+    } else if let Some(msg) = long {
+        Err((Reason::Malformed, msg))
+    } else if let Some(name) = unknown {
+        Err((
             Reason::Malformed,
             format!("unknown attribute {name} on <line>"),
-        )),
-        None => fields.validate(seq, file, record, raw),
+        ))
+    } else {
+        fields.validate(seq, file, record, raw)
     };
     match result {
         Ok(line) => out.lines.push(line),
