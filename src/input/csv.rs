@@ -5,7 +5,7 @@
 //! respected, as the csv crate would cut it) and rejected `MALFORMED` with its first
 //! [`MAX_RECORD`] bytes as `raw`; a field over [`MAX_FIELD`] bytes rejects its line too.
 
-use super::{FileRead, RawFields, Refusal, Rejection, MAX_FIELD, MAX_RECORD};
+use super::{FileRead, RawFields, Refusal, MAX_FIELD, MAX_RECORD};
 use crate::model::{Reason, Span};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -332,13 +332,10 @@ pub fn read_from(
                     .map_err(|_| c),
             }
         };
-        let reject = |fields: RawFields<'_>, reason, message| Rejection {
+        let at = super::At {
             seq: this,
             file,
             record,
-            fields: fields.echo(),
-            reason,
-            message,
             raw,
         };
         let mut bad_utf8 = None;
@@ -383,31 +380,25 @@ pub fn read_from(
             if let Some(f) = long_field {
                 msg = format!("{f}; {msg}");
             }
-            out.rejections
-                .push(reject(raw_fields, Reason::Malformed, msg));
+            out.push(at, &raw_fields, Err((Reason::Malformed, msg)));
             continue;
         }
         if let Some(msg) = long_field {
-            out.rejections
-                .push(reject(raw_fields, Reason::Malformed, msg));
+            out.push(at, &raw_fields, Err((Reason::Malformed, msg)));
             continue;
         }
         if info.fields != width {
             let msg = format!("{} fields where the header has {width}", info.fields);
-            out.rejections
-                .push(reject(raw_fields, Reason::Malformed, msg));
+            out.push(at, &raw_fields, Err((Reason::Malformed, msg)));
             continue;
         }
         if let Some(c) = bad_utf8 {
             let msg = format!("field {} is not valid UTF-8", COLUMNS[c]);
-            out.rejections
-                .push(reject(raw_fields, Reason::Malformed, msg));
+            out.push(at, &raw_fields, Err((Reason::Malformed, msg)));
             continue;
         }
-        match raw_fields.validate(this, file, record, raw) {
-            Ok(line) => out.lines.push(line),
-            Err((reason, message)) => out.rejections.push(reject(raw_fields, reason, message)),
-        }
+        let checked = raw_fields.validate(this, file, record, raw);
+        out.push(at, &raw_fields, checked);
     }
     out.records = record;
     Ok(out)

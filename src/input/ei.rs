@@ -8,7 +8,7 @@
 //! `99` whose counts or total disagree with the records refuses the file whole (Vektis 0001).
 //! Positions are bytes (the standard's character set is single-byte).
 
-use super::{FileRead, RawFields, Refusal, Rejection};
+use super::{FileRead, RawFields, Refusal};
 use crate::model::{Money, Reason, Span};
 use std::borrow::Cow;
 use std::fs::File;
@@ -331,18 +331,13 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
                 } else {
                     fields.validate(this, file, record, raw)
                 };
-                match result {
-                    Ok(line) => out.lines.push(line),
-                    Err((reason, message)) => out.rejections.push(Rejection {
-                        seq: this,
-                        file,
-                        record,
-                        fields: fields.echo(),
-                        reason,
-                        message,
-                        raw,
-                    }),
-                }
+                let at = super::At {
+                    seq: this,
+                    file,
+                    record,
+                    raw,
+                };
+                out.push(at, &fields, result);
             }
             (_, b"99") => {
                 closed = true;

@@ -80,6 +80,38 @@ pub struct FileRead {
     pub format: &'static str,
 }
 
+/// Where a line record is: its run-wide number, file, ordinal in the file and bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct At {
+    pub seq: u32,
+    pub file: u16,
+    pub record: u32,
+    pub raw: Span,
+}
+
+impl FileRead {
+    /// Files a line record: the checked line, or its rejection with the fields as written.
+    pub fn push(
+        &mut self,
+        at: At,
+        fields: &RawFields<'_>,
+        checked: Result<Line, (Reason, String)>,
+    ) {
+        match checked {
+            Ok(line) => self.lines.push(line),
+            Err((reason, message)) => self.rejections.push(Rejection {
+                seq: at.seq,
+                file: at.file,
+                record: at.record,
+                fields: fields.echo(),
+                reason,
+                message,
+                raw: at.raw,
+            }),
+        }
+    }
+}
+
 /// The formats `process` recognises from the content.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Format {

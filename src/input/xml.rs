@@ -17,7 +17,7 @@
 //! `<line>`, another namespace, no trailer, a trailer that does not match) refuses the file whole:
 //! the lines are collected and only handed over once the trailer matched.
 
-use super::{FileRead, RawFields, Refusal, Rejection, MAX_FIELD, MAX_RECORD};
+use super::{FileRead, RawFields, Refusal, MAX_FIELD, MAX_RECORD};
 use crate::model::{parse_amount, Money, Reason, Span};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -689,18 +689,16 @@ where
     } else {
         fields.validate(seq, file, record, raw)
     };
-    match result {
-        Ok(line) => out.lines.push(line),
-        Err((reason, message)) => out.rejections.push(Rejection {
+    out.push(
+        super::At {
             seq,
             file,
             record,
-            fields: fields.echo(),
-            reason,
-            message,
             raw,
-        }),
-    }
+        },
+        &fields,
+        result,
+    );
     Ok(amount)
 }
 

@@ -20,25 +20,13 @@ pub fn declaro() -> Command {
 
 /// `declaro process` on the fixture policies and registers, run date 2025-12-31.
 pub fn process(out: &Path, inputs: &[&str], extra: &[&str]) -> Output {
-    let mut c = declaro();
-    c.args([
-        "process",
-        "--policy",
-        "fixtures/policies",
-        "--members",
+    process_with(
+        out,
         "fixtures/members.csv",
-    ]);
-    c.args([
-        "--providers",
         "fixtures/providers.csv",
-        "--run-date",
-        "2025-12-31",
-        "--out",
-    ]);
-    c.arg(out);
-    c.args(extra);
-    c.args(inputs);
-    c.output().expect("run declaro")
+        inputs,
+        extra,
+    )
 }
 
 pub fn read(p: impl AsRef<Path>) -> String {
