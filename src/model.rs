@@ -125,6 +125,13 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 pub type Money = Decimal;
 
 /// Rounds to cents, half away from zero (0.125 -> 0.13, -0.125 -> -0.13).
+///
+/// ```
+/// use declaro::model::{fmt_money, parse_amount, round_cents};
+/// let eighth = parse_amount("0.50").unwrap() * rust_decimal::Decimal::new(25, 2); // 0.125
+/// assert_eq!(fmt_money(round_cents(eighth)), "0.13");
+/// assert_eq!(fmt_money(round_cents(-eighth)), "-0.13");
+/// ```
 pub fn round_cents(v: Money) -> Money {
     let mut r = v.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     r.rescale(2);
