@@ -181,7 +181,7 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         + inputs
             .rejections
             .iter()
-            .filter_map(|r| parse_amount(&r.fields.claimed).ok())
+            .filter_map(|r| parse_amount(r.fields.claimed()).ok())
             .sum::<Money>();
     let claimed_out = tally.claimed_unsigned + tally.rejected_claimed;
     let identity = tally.claimed == tally.paid_basic + tally.paid_supplementary + tally.member_pays;
@@ -703,7 +703,7 @@ fn write_outputs(
         if !take_line {
             let r = &rejections[b];
             b += 1;
-            tally.rejected(r.reason, parse_amount(&r.fields.claimed).ok());
+            tally.rejected(r.reason, parse_amount(r.fields.claimed()).ok());
             tracing::debug!(file = %s.inputs[r.file as usize], record = r.record, reason = r.reason.code(), "line rejected");
             jw.write(&RejectionRow {
                 file: &s.inputs[r.file as usize],
@@ -755,8 +755,7 @@ fn write_outputs(
                 .into())
             }
         };
-        let mut echo = EchoFields::of(line);
-        echo.member_id = member_id.to_string();
+        let echo = EchoFields::of(line, member_id);
         tally.rejected(reason, Some(line.amount));
         tracing::debug!(file = %file, record = line.record, reason = reason.code(), "line rejected");
         jw.write(&RejectionRow {

@@ -28,30 +28,59 @@ pub struct Rejection {
     pub raw: Span,
 }
 
-/// The identifying fields of a line as written, echoed into `rejections.csv`.
+/// The identifying fields of a line as written, echoed into `rejections.csv`: batch_id,
+/// line_id, provider_agb, member_id, service_date, code, claimed. Kept as one string with the
+/// fields' end offsets, because a night may hold millions of rejected lines.
 #[derive(Clone, Debug, Default)]
 pub struct EchoFields {
-    pub batch_id: String,
-    pub line_id: String,
-    pub provider_agb: String,
-    pub member_id: String,
-    pub service_date: String,
-    pub code: String,
-    pub claimed: String,
+    text: Box<str>,
+    ends: [u32; 7],
 }
 
 impl EchoFields {
-    /// The echo of a line that parsed.
-    pub fn of(line: &Line) -> EchoFields {
-        EchoFields {
-            batch_id: line.batch_id.to_string(),
-            line_id: line.line_id.to_string(),
-            provider_agb: format!("{:08}", line.provider_agb),
-            member_id: line.member_id.to_string(),
-            service_date: line.service_date.to_string(),
-            code: line.code.to_string(),
-            claimed: crate::model::fmt_money(line.amount),
+    /// The echo of the seven fields, in the order above.
+    pub fn new(fields: [&str; 7]) -> EchoFields {
+        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
+        let mut ends = [0u32; 7];
+        for (end, f) in ends.iter_mut().zip(fields) {
+            text.push_str(f);
+            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
         }
+        EchoFields {
+            text: text.into(),
+            ends,
+        }
+    }
+
+    /// The echo of a line that parsed, under the member number it is reported under.
+    pub fn of(line: &Line, member_id: &str) -> EchoFields {
+        let agb = format!("{:08}", line.provider_agb);
+        let date = line.service_date.to_string();
+        let claimed = crate::model::fmt_money(line.amount);
+        EchoFields::new([
+            &line.batch_id,
+            &line.line_id,
+            &agb,
+            member_id,
+            &date,
+            &line.code,
+            &claimed,
+        ])
+    }
+
+    fn field(&self, i: usize) -> &str {
+        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(from..self.ends[i] as usize).unwrap_or("")
+    }
+
+    /// The seven fields, in column order.
+    pub fn fields(&self) -> [&str; 7] {
+        std::array::from_fn(|i| self.field(i))
+    }
+
+    /// The amount as written.
+    pub fn claimed(&self) -> &str {
+        self.field(6)
     }
 }
 
@@ -203,15 +232,15 @@ pub struct RawFields<'a> {
 impl RawFields<'_> {
     /// The echo fields, as written.
     pub fn echo(&self) -> EchoFields {
-        EchoFields {
-            batch_id: self.batch_id.to_string(),
-            line_id: self.line_id.to_string(),
-            provider_agb: self.provider_agb.to_string(),
-            member_id: self.member_id.to_string(),
-            service_date: self.service_date.to_string(),
-            code: self.code.to_string(),
-            claimed: self.amount.to_string(),
-        }
+        EchoFields::new([
+            self.batch_id,
+            self.line_id,
+            self.provider_agb,
+            self.member_id,
+            self.service_date,
+            self.code,
+            self.amount,
+        ])
     }
 
     /// Checks every field (contract 4.1) and builds the line; the first problem is the reason.

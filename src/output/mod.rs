@@ -320,16 +320,18 @@ impl<W: Write> RejectionWriter<W> {
 
     pub fn write(&mut self, row: &RejectionRow<'_>) -> csv::Result<()> {
         let raw = self.raw_text(row.path, row.raw)?;
+        let [batch, line_id, agb, member, date, code, claimed] = row.echo.fields();
+        let record = row.record.to_string();
         self.w.write_record([
             row.file,
-            &row.record.to_string(),
-            &row.echo.batch_id,
-            &row.echo.line_id,
-            &row.echo.provider_agb,
-            &row.echo.member_id,
-            &row.echo.service_date,
-            &row.echo.code,
-            &row.echo.claimed,
+            &record,
+            batch,
+            line_id,
+            agb,
+            member,
+            date,
+            code,
+            claimed,
             row.reason.code(),
             row.message,
             &raw,
