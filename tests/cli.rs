@@ -52,19 +52,13 @@ fn a_bad_member_register_row_is_exit_3_naming_file_line_and_field() {
         "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\nM1,111222333,1980-01-01,zvw,2024-01-01,,\nM2,111222334,1980-01-01,zvw,2024-01-01,,\n",
     );
     let out = dir.path().join("out");
-    let o = declaro()
-        .args([
-            "process",
-            "--policy",
-            "fixtures/policies",
-            "--members",
-            &members,
-            "--out",
-        ])
-        .arg(&out)
-        .arg("fixtures/claims/2024-asr.csv")
-        .output()
-        .unwrap();
+    let o = process_with(
+        &out,
+        &members,
+        "fixtures/providers.csv",
+        &["fixtures/claims/2024-asr.csv"],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3));
     let e = stderr(&o);
     assert!(e.contains("members.csv line 3: field bsn"), "{e}");
@@ -86,19 +80,14 @@ fn an_unknown_product_in_the_register_is_exit_3() {
         "m.csv",
         "member_id,bsn,birth_date,product,start_date,end_date\nM1,111222333,1980-01-01,nope,2024-01-01,\n",
     );
-    let o = declaro()
-        .args([
-            "process",
-            "--policy",
-            "fixtures/policies",
-            "--members",
-            &members,
-            "--out",
-        ])
-        .arg(dir.path().join("out"))
-        .arg("fixtures/claims/2024-asr.csv")
-        .output()
-        .unwrap();
+    let out = dir.path().join("out");
+    let o = process_with(
+        &out,
+        &members,
+        "fixtures/providers.csv",
+        &["fixtures/claims/2024-asr.csv"],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3));
     assert!(
         stderr(&o).contains("m.csv line 2: field product"),
@@ -148,21 +137,13 @@ fn a_year_without_a_mandatory_deductible_is_a_configuration_error() {
         "m.csv",
         "member_id,bsn,birth_date,product,start_date,end_date\nM030,111222333,1978-08-08,zvw,2020-01-01,\n",
     );
-    let o = declaro()
-        .args([
-            "process",
-            "--policy",
-            "fixtures/policies",
-            "--members",
-            &members,
-            "--run-date",
-            "2025-01-01",
-            "--out",
-        ])
-        .arg(dir.path().join("out"))
-        .arg(&f)
-        .output()
-        .unwrap();
+    let o = process_with(
+        &dir.path().join("out"),
+        &members,
+        "fixtures/providers.csv",
+        &[&f],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3));
     assert!(
         stderr(&o).contains("no mandatory deductible for 2023"),
