@@ -1,13 +1,28 @@
 //! Exit codes, refusals, registers, policies and the ledger across runs, through the binary.
 
 mod util;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 use util::*;
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
+}
+
+/// The a.s.r. fixture night run against a member register written into `dir` as `name`.
+fn asr_night_with_register(dir: &Path, name: &str, register: &str) -> (PathBuf, Output) {
+    let members = write(dir, name, register);
+    let out = dir.join("out");
+    let o = process_with(
+        &out,
+        &members,
+        "fixtures/providers.csv",
+        &["fixtures/claims/2024-asr.csv"],
+        &[],
+    );
+    (out, o)
 }
 
 const HEADER: &str =
@@ -46,18 +61,10 @@ fn an_empty_file_is_refused() {
 #[test]
 fn a_bad_member_register_row_is_exit_3_naming_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
-    let members = write(
+    let (out, o) = asr_night_with_register(
         dir.path(),
         "members.csv",
         "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\nM1,111222333,1980-01-01,zvw,2024-01-01,,\nM2,111222334,1980-01-01,zvw,2024-01-01,,\n",
-    );
-    let out = dir.path().join("out");
-    let o = process_with(
-        &out,
-        &members,
-        "fixtures/providers.csv",
-        &["fixtures/claims/2024-asr.csv"],
-        &[],
     );
     assert_eq!(o.status.code(), Some(3));
     let e = stderr(&o);
@@ -75,18 +82,10 @@ fn a_bad_member_register_row_is_exit_3_naming_file_line_and_field() {
 #[test]
 fn an_unknown_product_in_the_register_is_exit_3() {
     let dir = tempfile::tempdir().unwrap();
-    let members = write(
+    let (_, o) = asr_night_with_register(
         dir.path(),
         "m.csv",
         "member_id,bsn,birth_date,product,start_date,end_date\nM1,111222333,1980-01-01,nope,2024-01-01,\n",
-    );
-    let out = dir.path().join("out");
-    let o = process_with(
-        &out,
-        &members,
-        "fixtures/providers.csv",
-        &["fixtures/claims/2024-asr.csv"],
-        &[],
     );
     assert_eq!(o.status.code(), Some(3));
     assert!(

@@ -195,12 +195,7 @@ impl<R: BufRead> Records<R> {
 
 /// Reads a CSV declaration file, streaming, one record at a time in bounded memory.
 pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
-    let refuse = |position: String, message: String| Refusal {
-        file: shown.to_string(),
-        position,
-        message,
-    };
-    let f = File::open(path).map_err(|e| refuse(String::new(), format!("cannot open: {e}")))?;
+    let f = File::open(path).map_err(|e| super::unreadable(shown, &e))?;
     read_from(BufReader::with_capacity(1 << 16, f), shown, file, seq)
 }
 

@@ -167,11 +167,7 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
         position: format!("record {n} byte {at} ({})", kind_name(kind)),
         message,
     };
-    let mut records = open(path).map_err(|e| Refusal {
-        file: shown.to_string(),
-        position: String::new(),
-        message: format!("cannot open: {e}"),
-    })?;
+    let mut records = open(path).map_err(|e| super::unreadable(shown, &e))?;
     let mut rec: Vec<u8> = Vec::with_capacity(RECORD_LEN + 2);
     let mut out = FileRead::default();
     // At most one line per record: room for them up front saves copying the lines as the

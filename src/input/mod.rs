@@ -162,11 +162,17 @@ impl Format {
 
 /// The format of a file as [`read_file`] recognises it (`None` when it cannot be read).
 pub fn sniff_path(path: &Path) -> Option<Format> {
-    use std::io::Read;
-    let mut head = [0u8; 64];
-    let mut f = std::fs::File::open(path).ok()?;
-    let n = f.read(&mut head).ok()?;
-    Some(sniff(&head[..n]))
+    let mut f = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    std::io::BufRead::fill_buf(&mut f).ok().map(sniff)
+}
+
+/// The refusal of a file that cannot be opened or read at all.
+pub(crate) fn unreadable(shown: &str, e: &std::io::Error) -> Refusal {
+    Refusal {
+        file: shown.to_string(),
+        position: String::new(),
+        message: format!("cannot read: {e}"),
+    }
 }
 
 /// Recognises the format from the first bytes (after a UTF-8 BOM).
@@ -183,23 +189,14 @@ pub fn sniff(head: &[u8]) -> Format {
 
 /// Reads one declaration file; `seq` numbers the lines of the whole run and is advanced.
 pub fn read_file(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
-    let refuse = |position: &str, message: String| Refusal {
-        file: shown.to_string(),
-        position: position.to_string(),
-        message,
-    };
-    let mut head = [0u8; 64];
-    let n = {
-        use std::io::Read;
-        let mut f =
-            std::fs::File::open(path).map_err(|e| refuse("", format!("cannot open: {e}")))?;
-        f.read(&mut head)
-            .map_err(|e| refuse("", format!("cannot read: {e}")))?
-    };
-    let format = sniff(&head[..n]);
+    // Opened once: the first buffer both recognises the format and starts the reading.
+    let f = std::fs::File::open(path).map_err(|e| unreadable(shown, &e))?;
+    let mut input = std::io::BufReader::with_capacity(1 << 16, f);
+    let head = std::io::BufRead::fill_buf(&mut input).map_err(|e| unreadable(shown, &e))?;
+    let format = sniff(head);
     let mut read = match format {
-        Format::Csv => csv::read(path, shown, file, seq),
-        Format::Xml => xml::read(path, shown, file, seq),
+        Format::Csv => csv::read_from(input, shown, file, seq),
+        Format::Xml => xml::read_from(input, shown, file, seq),
         Format::Pm304 => ei::read(path, shown, file, seq),
     }?;
     read.format = format.name();

@@ -169,11 +169,7 @@ struct Trailer {
 
 /// Reads an XML declaration file.
 pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
-    let f = File::open(path).map_err(|e| Refusal {
-        file: shown.to_string(),
-        position: String::new(),
-        message: format!("cannot open: {e}"),
-    })?;
+    let f = File::open(path).map_err(|e| super::unreadable(shown, &e))?;
     read_from(BufReader::with_capacity(1 << 16, f), shown, file, seq)
 }
 
