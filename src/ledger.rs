@@ -5,7 +5,7 @@
 //! leaves the ledger as it was (SQLite rolls the journal back on the next open).
 
 use crate::adjudicate::{Accumulators, Effect, Payment, PoolKey, Prior, Used};
-use crate::model::{from_cents, to_cents, Money};
+use crate::model::{from_cents, to_cents, Line, Money};
 use crate::policy::PolicySet;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -29,16 +29,10 @@ pub enum LedgerError {
 /// birth date; its effects on the counters so that a later credit can give them back.
 #[derive(Debug, Clone)]
 pub struct ProcessedLine<'a> {
-    pub provider_agb: u32,
-    pub line_id: &'a str,
+    pub line: &'a Line,
+    /// The member number the line is kept under (the register's).
     pub member_id: &'a str,
-    pub service_date: u32,
-    pub code: &'a str,
-    /// Signed: negative on a credit line.
-    pub claimed: Money,
     pub payment: &'a Payment,
-    /// For a credit line: the line_id it reversed.
-    pub credit_of: Option<&'a str>,
 }
 
 /// The run's row in the `run` table.
@@ -498,7 +492,7 @@ impl Ledger for SqliteLedger {
                         .map_err(sql)?;
                 }
             }
-            let mut line = c
+            let mut insert = c
                 .prepare_cached(
                     "INSERT INTO processed_line (provider_agb, line_id, run_id, member_id, service_date, code,
                         year, claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents,
@@ -513,37 +507,43 @@ impl Ledger for SqliteLedger {
                 .map_err(sql)?;
             let mut effects = String::new();
             for l in lines {
-                let p = l.payment;
+                let (p, line) = (l.payment, l.line);
                 encode_effects(&mut effects, &p.effects, policies);
                 let products: Vec<&str> = p
                     .products
                     .iter()
                     .map(|&i| policies.products[i as usize].id.as_str())
                     .collect();
-                line.execute(params![
-                    l.provider_agb,
-                    l.line_id,
-                    run_id,
-                    l.member_id,
-                    l.service_date,
-                    l.code,
-                    p.year,
-                    to_cents(l.claimed),
-                    to_cents(p.paid_basic),
-                    to_cents(p.deductible),
-                    to_cents(p.paid_supplementary),
-                    to_cents(p.member_pays),
-                    products.join("+"),
-                    effects,
-                    l.credit_of,
-                ])
-                .map_err(sql)?;
+                insert
+                    .execute(params![
+                        line.provider_agb,
+                        &*line.line_id,
+                        run_id,
+                        l.member_id,
+                        line.service_date.as_u32(),
+                        &*line.code,
+                        p.year,
+                        to_cents(line.signed_amount()),
+                        to_cents(p.paid_basic),
+                        to_cents(p.deductible),
+                        to_cents(p.paid_supplementary),
+                        to_cents(p.member_pays),
+                        products.join("+"),
+                        effects,
+                        line.credit.then_some(&*line.related_line_id),
+                    ])
+                    .map_err(sql)?;
             }
             // After all inserts: a credit may come before the line it reverses in input order.
             for l in lines {
-                if let Some(of) = &l.credit_of {
+                let line = l.line;
+                if line.credit {
                     credited
-                        .execute(params![l.provider_agb, of, l.line_id])
+                        .execute(params![
+                            line.provider_agb,
+                            &*line.related_line_id,
+                            &*line.line_id
+                        ])
                         .map_err(sql)?;
                 }
             }

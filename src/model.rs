@@ -485,6 +485,17 @@ pub fn intern(s: &str) -> std::sync::Arc<str> {
     })
 }
 
+impl Line {
+    /// The amount as it counts in the outputs and the ledger: negative on a credit line.
+    pub fn signed_amount(&self) -> Money {
+        if self.credit {
+            -self.amount
+        } else {
+            self.amount
+        }
+    }
+}
+
 /// A byte range in an input file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {

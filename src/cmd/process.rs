@@ -152,7 +152,7 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     // beyond SQLite's cache (at 10M lines this is most of the insert time).
     pool.install(|| {
         paid.par_sort_unstable_by(|a, b| {
-            (a.provider_agb, a.line_id).cmp(&(b.provider_agb, b.line_id))
+            (a.line.provider_agb, &a.line.line_id).cmp(&(b.line.provider_agb, &b.line.line_id))
         })
     });
     let members_acc: Vec<(&str, &adjudicate::Accumulators)> =
@@ -661,18 +661,9 @@ fn processed_lines<'a>(
         .zip(fates)
         .filter_map(|((line, &m), fate)| match fate {
             Some(Fate::Adjudicated(Outcome::Paid(p))) => Some(ProcessedLine {
-                provider_agb: line.provider_agb,
-                line_id: &line.line_id,
+                line,
                 member_id: member_id_of(line, m, members),
-                service_date: line.service_date.as_u32(),
-                code: &line.code,
-                claimed: if line.credit {
-                    -line.amount
-                } else {
-                    line.amount
-                },
                 payment: p,
-                credit_of: line.credit.then_some(&*line.related_line_id),
             }),
             _ => None,
         })
@@ -722,23 +713,11 @@ fn write_outputs(
         let file = &s.inputs[line.file as usize];
         let (reason, message) = match &fates[i] {
             Some(Fate::Adjudicated(Outcome::Paid(p))) => {
-                let claimed = if line.credit {
-                    -line.amount
-                } else {
-                    line.amount
-                };
-                tally.paid(claimed, p);
+                tally.paid(line.signed_amount(), p);
                 let row = RemittanceRow {
                     file,
-                    record: line.record,
-                    batch_id: &line.batch_id,
-                    line_id: &line.line_id,
-                    provider_agb: line.provider_agb,
+                    line,
                     member_id,
-                    service_date: line.service_date,
-                    code: &line.code,
-                    quantity: line.quantity,
-                    claimed,
                     payment: p,
                 };
                 rw.write(&row, policies)?;

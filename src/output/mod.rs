@@ -7,7 +7,7 @@ pub mod summary;
 
 use crate::adjudicate::Payment;
 use crate::input::EchoFields;
-use crate::model::{to_cents, Date, Money, Reason};
+use crate::model::{to_cents, Money, Reason};
 use crate::policy::PolicySet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
@@ -138,17 +138,11 @@ pub const REJECTIONS_HEADER: [&str; 12] = [
 
 /// One remittance row, borrowed from the line and its payment.
 pub struct RemittanceRow<'a> {
+    /// The input file as given on the command line.
     pub file: &'a str,
-    pub record: u32,
-    pub batch_id: &'a str,
-    pub line_id: &'a str,
-    pub provider_agb: u32,
+    pub line: &'a crate::model::Line,
+    /// The member number the line is reported under (the register's).
     pub member_id: &'a str,
-    pub service_date: Date,
-    pub code: &'a str,
-    pub quantity: u32,
-    /// Signed: negative on a credit line.
-    pub claimed: Money,
     pub payment: &'a Payment,
 }
 
@@ -210,29 +204,29 @@ impl<W: Write> RemittanceWriter<W> {
     }
 
     pub fn write(&mut self, row: &RemittanceRow<'_>, policies: &PolicySet) -> io::Result<()> {
-        let p = row.payment;
+        let (p, line) = (row.payment, row.line);
         self.row.clear();
         self.text(row.file);
-        self.number(u64::from(row.record), 1);
+        self.number(u64::from(line.record), 1);
         self.row.push(b',');
-        self.text(row.batch_id);
-        self.text(row.line_id);
-        self.number(u64::from(row.provider_agb), 8);
+        self.text(&line.batch_id);
+        self.text(&line.line_id);
+        self.number(u64::from(line.provider_agb), 8);
         self.row.push(b',');
         self.text(row.member_id);
-        let d = row.service_date;
+        let d = line.service_date;
         self.number(u64::from(d.year()), 4);
         self.row.push(b'-');
         self.number(u64::from(d.month()), 2);
         self.row.push(b'-');
         self.number(u64::from(d.day()), 2);
         self.row.push(b',');
-        self.text(row.code);
-        self.number(u64::from(row.quantity), 1);
+        self.text(&line.code);
+        self.number(u64::from(line.quantity), 1);
         self.row.push(b',');
         self.number(u64::from(p.year), 1);
         self.row.push(b',');
-        self.money(row.claimed);
+        self.money(line.signed_amount());
         self.money(p.paid_basic);
         self.money(p.deductible);
         self.money(p.paid_supplementary);
