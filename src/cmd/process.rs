@@ -108,7 +108,9 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
 
     let (mut fates, member_of) = screen_lines(lines, &members, s.run_date, &mut ledger)?;
     phase.done("screen");
-    check_deductible_years(&policies, lines, &member_of, &members, &providers)?;
+    check_deductible_years(
+        &policies, lines, &member_of, &members, &providers, &s.inputs,
+    )?;
 
     let (order, groups) = group_by_member(lines, &member_of);
     let ids: Vec<&str> = groups
@@ -598,6 +600,7 @@ fn check_deductible_years(
     member_of: &[u32],
     members: &Members,
     providers: &Providers,
+    inputs: &[String],
 ) -> Result<(), Failure> {
     for (line, &m) in lines.iter().zip(member_of) {
         if m == u32::MAX {
@@ -610,21 +613,23 @@ fn check_deductible_years(
             .filter(|h| h.covers(line.service_date))
         {
             let p = &policies.products[h.product];
-            // Only lines the basic product pays and charges to the deductible need the year.
-            let charges = p
-                .benefit_for(line, &|tag| providers.has(line.provider_agb, tag))
-                .is_some_and(|b| b.deductible);
             let missing = p
                 .deductible
                 .as_ref()
                 .is_some_and(|d| !d.mandatory.contains_key(&year));
-            if charges && missing {
+            // Only lines the basic product pays and charges to the deductible need the year
+            // (looked up only for a missing year: the common case costs one map probe).
+            let charges = || {
+                p.benefit_for(line, &|tag| providers.has(line.provider_agb, tag))
+                    .is_some_and(|b| b.deductible)
+            };
+            if missing && charges() {
                 return Err(Failure::Usage(format!(
-                    "{}: product {} has no mandatory deductible for {year} (needed by record {} of {})",
+                    "{}: product {} has no mandatory deductible for {year} (needed by {} record {})",
                     p.file.display(),
                     p.id,
-                    line.record,
-                    line.file + 1
+                    inputs.get(usize::from(line.file)).map_or("an input", String::as_str),
+                    line.record
                 )));
             }
         }
