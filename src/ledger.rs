@@ -5,7 +5,7 @@
 //! leaves the ledger as it was (SQLite rolls the journal back on the next open).
 
 use crate::adjudicate::{Accumulators, Effect, Payment, PoolKey, Prior, Used};
-use crate::model::{from_cents, to_cents, Line, Money};
+use crate::model::{Cents, Line, Total};
 use crate::policy::PolicySet;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -23,6 +23,8 @@ pub enum LedgerError {
     },
     #[error("ledger {0}: {1}")]
     Io(String, std::io::Error),
+    #[error("ledger {0}: the run total {1} does not fit a 64-bit number of cents")]
+    Overflow(String, String),
 }
 
 /// One line that paid (or a credit that reversed one), as the ledger keeps it: no BSN, no
@@ -46,11 +48,11 @@ pub struct RunRecord {
     pub lines: u64,
     pub paid_lines: u64,
     pub rejected_lines: u64,
-    pub claimed: Money,
-    pub paid_basic: Money,
-    pub deductible: Money,
-    pub paid_supplementary: Money,
-    pub member_pays: Money,
+    pub claimed: Total,
+    pub paid_basic: Total,
+    pub deductible: Total,
+    pub paid_supplementary: Total,
+    pub member_pays: Total,
 }
 
 /// What a run needs from the state store; SQLite is the one implementation.
@@ -156,11 +158,7 @@ fn encode_effects(out: &mut String, effects: &[Effect], policies: &PolicySet) {
         let _ = write!(
             out,
             "{}|{}|{}|{}|{}",
-            p.id,
-            p.pools[e.key.pool as usize].id,
-            e.key.bucket,
-            e.units,
-            to_cents(e.euros)
+            p.id, p.pools[e.key.pool as usize].id, e.key.bucket, e.units, e.euros.0
         );
     }
 }
@@ -185,7 +183,7 @@ fn decode_effects(text: &str, policies: &PolicySet) -> Vec<Effect> {
                     bucket: bucket.parse().ok()?,
                 },
                 units: units.parse().ok()?,
-                euros: from_cents(cents.parse().ok()?),
+                euros: Cents(cents.parse().ok()?),
             })
         })
         .collect()
@@ -357,16 +355,16 @@ impl Ledger for SqliteLedger {
             |(member, year, claimed, pb, ded, ps, mp, products, effects, credited_by)| {
                 let payment = Payment {
                     year,
-                    paid_basic: from_cents(pb),
-                    deductible: from_cents(ded),
-                    paid_supplementary: from_cents(ps),
-                    member_pays: from_cents(mp),
+                    paid_basic: Cents(pb),
+                    deductible: Cents(ded),
+                    paid_supplementary: Cents(ps),
+                    member_pays: Cents(mp),
                     products: product_indexes(&products, policies),
                     reasons: crate::model::Reasons::default(),
                     effects: decode_effects(&effects, policies),
                 };
                 let prior = Prior {
-                    claimed: from_cents(claimed),
+                    claimed: Cents(claimed),
                     payment,
                     credited: credited_by.is_some(),
                 };
@@ -427,7 +425,7 @@ impl Ledger for SqliteLedger {
                     };
                     let used = Used {
                         units: r.get(3).map_err(sql)?,
-                        euros: from_cents(r.get(4).map_err(sql)?),
+                        euros: Cents(r.get(4).map_err(sql)?),
                     };
                     acc.pools.insert(key, used);
                 }
@@ -436,7 +434,7 @@ impl Ledger for SqliteLedger {
                 let mut rows = deductible.query([member_ids[i]]).map_err(sql)?;
                 while let Some(r) = rows.next().map_err(sql)? {
                     acc.deductible
-                        .insert(r.get(0).map_err(sql)?, from_cents(r.get(1).map_err(sql)?));
+                        .insert(r.get(0).map_err(sql)?, Cents(r.get(1).map_err(sql)?));
                 }
             }
         }
@@ -483,13 +481,12 @@ impl Ledger for SqliteLedger {
                         p.pools[k.pool as usize].id,
                         k.bucket,
                         u.units,
-                        to_cents(u.euros)
+                        u.euros.0
                     ])
                     .map_err(sql)?;
                 }
                 for (year, used) in &acc.deductible {
-                    ded.execute(params![member, year, to_cents(*used)])
-                        .map_err(sql)?;
+                    ded.execute(params![member, year, used.0]).map_err(sql)?;
                 }
             }
             let mut insert = c
@@ -523,11 +520,11 @@ impl Ledger for SqliteLedger {
                         line.service_date.as_u32(),
                         &*line.code,
                         p.year,
-                        to_cents(line.signed_amount()),
-                        to_cents(p.paid_basic),
-                        to_cents(p.deductible),
-                        to_cents(p.paid_supplementary),
-                        to_cents(p.member_pays),
+                        line.signed_amount().0,
+                        p.paid_basic.0,
+                        p.deductible.0,
+                        p.paid_supplementary.0,
+                        p.member_pays.0,
                         products.join("+"),
                         effects,
                         line.credit.then_some(&*line.related_line_id),
@@ -562,6 +559,10 @@ impl Ledger for SqliteLedger {
             path: self.path.clone(),
             source,
         };
+        let cents = |t: Total| {
+            t.to_i64()
+                .ok_or_else(|| LedgerError::Overflow(self.path.clone(), t.to_string()))
+        };
         c.execute(
             "UPDATE run SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), run_date = ?2, inputs = ?3,
                 lines = ?4, paid_lines = ?5, rejected_lines = ?6, claimed_cents = ?7, paid_basic_cents = ?8,
@@ -574,11 +575,11 @@ impl Ledger for SqliteLedger {
                 run.lines,
                 run.paid_lines,
                 run.rejected_lines,
-                to_cents(run.claimed),
-                to_cents(run.paid_basic),
-                to_cents(run.deductible),
-                to_cents(run.paid_supplementary),
-                to_cents(run.member_pays),
+                cents(run.claimed)?,
+                cents(run.paid_basic)?,
+                cents(run.deductible)?,
+                cents(run.paid_supplementary)?,
+                cents(run.member_pays)?,
                 run.staged,
             ],
         )

@@ -1,8 +1,7 @@
 //! The member register (who holds which product when) and the provider register (contract tags).
 
-use crate::model::{bsn_valid, mask_bsn, parse_amount, Date, Money};
+use crate::model::{bsn_valid, mask_bsn, Cents, Date};
 use crate::policy::PolicySet;
-use rust_decimal::Decimal;
 use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -48,7 +47,7 @@ pub struct Holding {
     pub start: Date,
     pub end: Option<Date>,
     /// Voluntary deductible (zvw rows only).
-    pub voluntary_deductible: Money,
+    pub voluntary_deductible: Cents,
 }
 
 impl Holding {
@@ -235,9 +234,9 @@ pub fn load_members(path: &Path, policies: &PolicySet) -> Result<Members, Regist
         }
         let vol = get("voluntary_deductible");
         let voluntary_deductible = if vol.is_empty() {
-            Decimal::ZERO
+            Cents::ZERO
         } else {
-            let v = parse_amount(&vol).map_err(|w| ("voluntary_deductible".to_string(), format!("{vol:?}: {w}")))?;
+            let v = Cents::parse(&vol).map_err(|w| ("voluntary_deductible".to_string(), format!("{vol:?}: {w}")))?;
             let p = &policies.products[product];
             let choices = p.deductible.as_ref().map(|d| d.voluntary_choices.as_slice()).unwrap_or(&[]);
             if !p.basic && !v.is_zero() {

@@ -38,7 +38,7 @@ fn every_code_and_amount_of_seed_000_is_in_the_policy() {
     let mut in_policy = BTreeMap::new();
     for b in &product.benefits {
         for (code, max) in &b.tariffs {
-            in_policy.insert(code.clone(), format!("{max:.2}"));
+            in_policy.insert(code.clone(), max.to_string());
         }
     }
     assert_eq!(in_policy, table);

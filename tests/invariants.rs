@@ -8,7 +8,7 @@
 
 mod util;
 use declaro::cmd::process::{self, Settings};
-use declaro::model::{parse_amount, Date, Money};
+use declaro::model::{Cents, Date};
 use declaro::policy::{self, Period};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -304,9 +304,9 @@ fn settings(dir: &Path, inputs: Vec<String>, threads: usize, out: &str) -> Setti
     }
 }
 
-fn money(s: &str) -> Money {
+fn money(s: &str) -> Cents {
     let (neg, abs) = s.strip_prefix('-').map_or((false, s), |a| (true, a));
-    let v = parse_amount(abs).unwrap_or_else(|e| panic!("amount {s}: {e}"));
+    let v = Cents::parse(abs).unwrap_or_else(|e| panic!("amount {s}: {e}"));
     if neg {
         -v
     } else {
@@ -325,7 +325,7 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
     let mut rem_rdr = csv::Reader::from_reader(rem.as_bytes());
     let mut rej_rdr = csv::Reader::from_reader(rej.as_bytes());
     let mut seen = vec![0u32; rows.len()];
-    let mut claimed_out = Money::ZERO;
+    let mut claimed_out = Cents::ZERO;
     for r in rem_rdr.records() {
         let r = r.unwrap();
         let record: usize = r[1].parse().unwrap();
@@ -339,18 +339,18 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
         );
         assert_eq!(c, pb + ps + mp, "identity on {:?}", r);
         claimed_out += c.abs();
-        if c > Money::ZERO {
+        if c > Cents::ZERO {
             assert!(
-                pb >= Money::ZERO && ps >= Money::ZERO && mp >= Money::ZERO,
+                pb >= Cents::ZERO && ps >= Cents::ZERO && mp >= Cents::ZERO,
                 "negative part on a debit: {r:?}"
             );
             assert!(
-                d >= Money::ZERO && d <= pb,
+                d >= Cents::ZERO && d <= pb,
                 "deductible outside 0..paid_basic: {r:?}"
             );
         } else {
             assert!(
-                pb <= Money::ZERO && ps <= Money::ZERO && mp <= Money::ZERO && d <= Money::ZERO,
+                pb <= Cents::ZERO && ps <= Cents::ZERO && mp <= Cents::ZERO && d <= Cents::ZERO,
                 "credit: {r:?}"
             );
         }
@@ -359,15 +359,15 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
         let r = r.unwrap();
         let record: usize = r[1].parse().unwrap();
         seen[record - 1] += 1;
-        claimed_out += parse_amount(&r[8]).unwrap_or_default();
+        claimed_out += Cents::parse(&r[8]).unwrap_or_default();
     }
     assert!(
         seen.iter().all(|&n| n == 1),
         "every line exactly once: {seen:?}"
     );
-    let claimed_in: Money = rows
+    let claimed_in: Cents = rows
         .iter()
-        .map(|r| parse_amount(r.split(',').nth(12).unwrap()).unwrap())
+        .map(|r| Cents::parse(r.split(',').nth(12).unwrap()).unwrap())
         .sum();
     assert_eq!(claimed_in, claimed_out, "euro totals reconcile");
 
@@ -425,10 +425,7 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
                 );
             }
             if let Some(max) = pool.max_euros {
-                assert!(
-                    Money::new(cents, 2) <= max,
-                    "{m} {p} {q}: {cents} cents over {max}"
-                );
+                assert!(Cents(cents) <= max, "{m} {p} {q}: {cents} cents over {max}");
             }
         }
     }
@@ -449,9 +446,9 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
     for row in ded {
         let (m, year, cents) = row.unwrap();
         let i: usize = m[1..].parse().unwrap();
-        let cap = mandatory[&year] + Money::from(ms[i].voluntary);
+        let cap = mandatory[&year] + Cents(i64::from(ms[i].voluntary) * 100);
         assert!(
-            cents >= 0 && Money::new(cents, 2) <= cap,
+            cents >= 0 && Cents(cents) <= cap,
             "{m} {year}: deductible {cents} cents over {cap}"
         );
     }

@@ -1,17 +1,16 @@
 //! Adjudication: a member's lines, sorted by service date, run through the member's products
 //! layer by layer (basic first), against the member's accumulators. Pure: no I/O in here.
 
-use crate::model::{round_cents, Date, Line, Money, Reason, Reasons};
+use crate::model::{Cents, Date, Line, Reason, Reasons};
 use crate::policy::{Basis, Benefit, Period, PolicySet, Product};
 use crate::registers::{Holding, Member, Providers};
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
 /// What a limit has used in one bucket (a year, or a date for per-date limits).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Used {
     pub units: u32,
-    pub euros: Money,
+    pub euros: Cents,
 }
 
 /// Identifies one counter: product and pool by index in the [`PolicySet`], and its bucket
@@ -28,7 +27,7 @@ pub struct PoolKey {
 pub struct Accumulators {
     pub pools: BTreeMap<PoolKey, Used>,
     /// Deductible charged per calendar year.
-    pub deductible: BTreeMap<u32, Money>,
+    pub deductible: BTreeMap<u32, Cents>,
 }
 
 impl Accumulators {
@@ -64,7 +63,7 @@ impl Accumulators {
         period: Period,
         date: Date,
         units: u32,
-        euros: Money,
+        euros: Cents,
     ) -> PoolKey {
         let bucket = match period {
             Period::TreatmentDate => date.as_u32(),
@@ -100,17 +99,17 @@ impl Accumulators {
 pub struct Effect {
     pub key: PoolKey,
     pub units: u32,
-    pub euros: Money,
+    pub euros: Cents,
 }
 
 /// A line that pays or charges something.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Payment {
     pub year: u32,
-    pub paid_basic: Money,
-    pub deductible: Money,
-    pub paid_supplementary: Money,
-    pub member_pays: Money,
+    pub paid_basic: Cents,
+    pub deductible: Cents,
+    pub paid_supplementary: Cents,
+    pub member_pays: Cents,
     /// Indexes of the products that paid, basic first.
     pub products: Vec<u16>,
     pub reasons: Reasons,
@@ -137,7 +136,7 @@ impl Payment {
 /// An earlier paid line that a credit in this run may reverse.
 #[derive(Clone, Debug)]
 pub struct Prior {
-    pub claimed: Money,
+    pub claimed: Cents,
     pub payment: Payment,
     pub credited: bool,
 }
@@ -272,9 +271,9 @@ pub fn adjudicate_line(
         .chain(active.iter().filter(|h| !is_basic(h)));
 
     let year = line_year(line);
-    let mut paid_basic = Money::ZERO;
-    let mut deductible = Money::ZERO;
-    let mut paid_supplementary = Money::ZERO;
+    let mut paid_basic = Cents::ZERO;
+    let mut deductible = Cents::ZERO;
+    let mut paid_supplementary = Cents::ZERO;
     let mut reasons = Reasons::default();
     let mut refusals = Reasons::default();
     let mut first_refusal: Option<(Reason, String)> = None;
@@ -290,7 +289,7 @@ pub fn adjudicate_line(
         };
         matched = true;
         let left = line.amount - paid_basic - paid_supplementary;
-        if left <= Money::ZERO {
+        if left <= Cents::ZERO {
             continue;
         }
         let layer = Layer {
@@ -404,10 +403,10 @@ impl Layer<'_> {
     /// the amount paid with the reasons it was reduced.
     fn pay(
         &self,
-        left: Money,
+        left: Cents,
         acc: &mut Accumulators,
         effects: &mut Vec<Effect>,
-    ) -> Result<(Money, Reasons), Refusal> {
+    ) -> Result<(Cents, Reasons), Refusal> {
         let (b, line, date) = (self.benefit, self.line, self.line.service_date);
         self.check_conditions()?;
 
@@ -460,14 +459,14 @@ impl Layer<'_> {
             why.insert(Reason::LegalCopay);
         }
         if allowed < line.quantity {
-            base = round_cents(base * Decimal::from(allowed) / Decimal::from(line.quantity));
+            base = base.share(allowed, line.quantity);
         }
-        let mut amount = round_cents(base * b.percentage / Decimal::ONE_HUNDRED);
-        if b.percentage < Decimal::ONE_HUNDRED {
+        let mut amount = base.percent(b.percentage);
+        if !b.percentage.is_full() {
             why.insert(Reason::Percentage);
         }
         if let Some(unit) = b.unit_max(&line.code) {
-            let cap = unit * Decimal::from(allowed);
+            let cap = unit.times(allowed);
             if amount > cap {
                 amount = cap;
                 why.insert(Reason::TariffCap);
@@ -482,7 +481,7 @@ impl Layer<'_> {
         for &p in &b.pools {
             if let Some(max) = self.product.pools[p].max_euros {
                 let room = max - self.window(acc, p).euros;
-                if room <= Money::ZERO {
+                if room <= Cents::ZERO {
                     return self.refuse(
                         Reason::AmountLimit,
                         format!("maximum of {max} per period used up"),
@@ -495,8 +494,8 @@ impl Layer<'_> {
             }
         }
         amount = amount.min(left);
-        if amount <= Money::ZERO {
-            return Ok((Money::ZERO, why));
+        if amount <= Cents::ZERO {
+            return Ok((Cents::ZERO, why));
         }
         for &p in &b.pools {
             let period = self.product.pools[p].period;
@@ -572,21 +571,21 @@ impl Layer<'_> {
 
     /// The part of a basic payment charged to the member as deductible: mandatory first, then
     /// voluntary, never more than what is left of both this year.
-    fn charge_deductible(&self, paid: Money, year: u32, acc: &mut Accumulators) -> Money {
+    fn charge_deductible(&self, paid: Cents, year: u32, acc: &mut Accumulators) -> Cents {
         let Some(d) = &self.product.deductible else {
-            return Money::ZERO;
+            return Cents::ZERO;
         };
         if !self.benefit.deductible
             || d.exempt_under_age
                 .is_some_and(|a| self.member.birth_date.age_on(self.line.service_date) < a)
         {
-            return Money::ZERO;
+            return Cents::ZERO;
         }
         // A missing year is refused before adjudication starts (see `cmd::process`).
         let mandatory = d.mandatory.get(&year).copied().unwrap_or_default();
         let cap = mandatory + self.holding.voluntary_deductible;
         let used = acc.deductible.entry(year).or_default();
-        let charge = paid.min(cap - *used).max(Money::ZERO);
+        let charge = paid.min(cap - *used).max(Cents::ZERO);
         *used += charge;
         charge
     }
@@ -622,7 +621,7 @@ mod tests {
                 product: 0,
                 start: d(2014, 1, 1),
                 end: None,
-                voluntary_deductible: Money::ZERO,
+                voluntary_deductible: Cents::ZERO,
             }],
         };
         let adult = member(d(1980, 5, 5));

@@ -379,7 +379,7 @@ impl Writer {
             Writer::Xml { lines, total } => {
                 *lines += 1;
                 // The trailer's total counts the declared amounts; a broken amount counts 0.
-                *total += crate::model::parse_amount(&amount).map_or(0, crate::model::to_cents);
+                *total += crate::model::Cents::parse(&amount).map_or(0, |c| c.0);
                 let mut attrs = format!(
                     r#"line_id="{}" batch_id="{}" provider_agb="{agb}" service_date="{date}" code="{code}" quantity="{quantity}" amount="{amount}""#,
                     g.line_id, g.batch

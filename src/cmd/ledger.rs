@@ -1,6 +1,6 @@
 //! `declaro ledger show|runs`: the ledger in human-readable form, opened read-only.
 
-use crate::model::from_cents;
+use crate::model::Cents;
 use crate::Failure;
 use rusqlite::{Connection, OpenFlags};
 use std::fmt::Write as _;
@@ -52,7 +52,7 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Fail
         let _ = writeln!(
             out,
             "  {product:<28} {pool:<28} {bucket:>8} {units:>6} {:>10}",
-            from_cents(cents)
+            Cents(cents)
         );
     }
     out.push_str("deductible (year, charged):\n");
@@ -66,7 +66,7 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Fail
         .map_err(&e)?;
     for r in rows {
         let (y, cents) = r.map_err(&e)?;
-        let _ = writeln!(out, "  {y} {:>10}", from_cents(cents));
+        let _ = writeln!(out, "  {y} {:>10}", Cents(cents));
     }
     out.push_str("lines (run, provider, line_id, service date, code, claimed, basic, deductible, supplementary, member):\n");
     let mut stmt = conn
@@ -123,11 +123,11 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Fail
             date / 10_000,
             date / 100 % 100,
             date % 100,
-            from_cents(c),
-            from_cents(pb),
-            from_cents(d),
-            from_cents(ps),
-            from_cents(mp)
+            Cents(c),
+            Cents(pb),
+            Cents(d),
+            Cents(ps),
+            Cents(mp)
         );
     }
     Ok(out)
@@ -173,11 +173,11 @@ pub fn runs(path: &Path) -> Result<String, Failure> {
             n[0],
             n[1],
             n[2],
-            from_cents(m[0]),
-            from_cents(m[1]),
-            from_cents(m[2]),
-            from_cents(m[3]),
-            from_cents(m[4])
+            Cents(m[0]),
+            Cents(m[1]),
+            Cents(m[2]),
+            Cents(m[3]),
+            Cents(m[4])
         );
         let files: Vec<serde_json::Value> = serde_json::from_str(&inputs).unwrap_or_default();
         for f in files {

@@ -4,7 +4,7 @@
 use crate::adjudicate::{self, line_year, Context, MemberState, Outcome};
 use crate::input::{self, EchoFields, Refusal, Rejection};
 use crate::ledger::{Ledger, LedgerError, ProcessedLine, RunRecord, SqliteLedger};
-use crate::model::{fmt_money, mask_bsn, parse_amount, Date, Line, Money, Reason};
+use crate::model::{mask_bsn, Cents, Date, Line, Reason, Total};
 use crate::output::summary::{InputFile, Reconciliation, Summary, Tally, Timing};
 use crate::output::{RejectionRow, RejectionWriter, RemittanceRow, RemittanceWriter, Staged};
 use crate::policy::{self, PolicySet};
@@ -179,14 +179,18 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
     phase.done("write outputs");
     // Nothing lost: every line in exactly one output, euro totals balanced.
     let lines_out = tally.paid_lines + tally.rejected_lines;
-    let claimed_read: Money = lines.iter().map(|l| l.amount).sum::<Money>()
-        + inputs
+    let mut claimed_read = Total::default();
+    for amount in lines.iter().map(|l| l.amount).chain(
+        inputs
             .rejections
             .iter()
-            .filter_map(|r| parse_amount(r.fields.claimed()).ok())
-            .sum::<Money>();
-    let claimed_out = tally.claimed_unsigned + tally.rejected_claimed;
-    let identity = tally.claimed == tally.paid_basic + tally.paid_supplementary + tally.member_pays;
+            .filter_map(|r| Cents::parse(r.fields.claimed()).ok()),
+    ) {
+        claimed_read.add(amount);
+    }
+    let claimed_out = Total(tally.claimed_unsigned.0 + tally.rejected_claimed.0);
+    let paid_out = Total(tally.paid_basic.0 + tally.paid_supplementary.0 + tally.member_pays.0);
+    let identity = tally.claimed == paid_out;
     let balanced = lines_out == inputs.total && claimed_read == claimed_out && identity;
     let elapsed = started.elapsed().as_secs_f64();
     let mut input_files = inputs.files.clone();
@@ -209,8 +213,8 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         reconciliation: Reconciliation {
             lines_read: inputs.total,
             lines_out,
-            claimed_read: fmt_money(claimed_read),
-            claimed_out: fmt_money(claimed_out),
+            claimed_read: claimed_read.to_string(),
+            claimed_out: claimed_out.to_string(),
             balanced,
         },
         timing: Timing {
@@ -228,8 +232,7 @@ pub fn run(s: &Settings) -> Result<Report, Failure> {
         return Err(Failure::Internal(format!(
             "reconciliation failed: {} lines read, {lines_out} written; claimed {} read, {} written; nothing committed",
             inputs.total,
-            fmt_money(claimed_read),
-            fmt_money(claimed_out)
+            claimed_read, claimed_out
         )));
     }
     let (ei_returns, ei_files): (Vec<Staged>, Vec<std::fs::File>) =
@@ -699,7 +702,7 @@ fn write_outputs(
         if !take_line {
             let r = &rejections[b];
             b += 1;
-            tally.rejected(r.reason, parse_amount(r.fields.claimed()).ok());
+            tally.rejected(r.reason, Cents::parse(r.fields.claimed()).ok());
             tracing::debug!(file = %s.inputs[r.file as usize], record = r.record, reason = r.reason.code(), "line rejected");
             jw.write(&RejectionRow {
                 file: &s.inputs[r.file as usize],
@@ -804,7 +807,7 @@ fn write_ei_returns(
         let r = match fate {
             Some(Fate::Adjudicated(Outcome::Paid(p))) => {
                 // PM305 amounts are unsigned; a credit's sign is its declared indicator.
-                let awarded = crate::model::to_cents(p.paid_basic + p.paid_supplementary).abs();
+                let awarded = (p.paid_basic + p.paid_supplementary).abs().0;
                 LineReturn {
                     computed: awarded,
                     awarded,

@@ -9,7 +9,7 @@
 //! Positions are bytes (the standard's character set is single-byte).
 
 use super::{FileRead, RawFields, Refusal};
-use crate::model::{Money, Reason, Span};
+use crate::model::{Cents, Reason, Span};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -392,7 +392,7 @@ fn check_trailer(rec: &[u8], counts: [u64; 4], total: Option<i64>) -> Result<(),
     };
     if let Some(sum) = total {
         if sum != declared {
-            let eur = |c: i64| crate::model::fmt_money(Money::new(c, 2));
+            let eur = Cents;
             return Err(format!(
                 "totaal declaratiebedrag (positions 34-45) is {} but the 04 records add up to {}",
                 eur(declared),

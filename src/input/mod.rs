@@ -5,7 +5,7 @@ pub mod csv;
 pub mod ei;
 pub mod xml;
 
-use crate::model::{agb_valid, bsn_valid, parse_amount, Date, Line, Money, Reason, Span};
+use crate::model::{agb_valid, bsn_valid, Cents, Date, Line, Reason, Span};
 use std::fmt;
 use std::path::Path;
 
@@ -56,7 +56,7 @@ impl EchoFields {
     pub fn of(line: &Line, member_id: &str) -> EchoFields {
         let agb = format!("{:08}", line.provider_agb);
         let date = line.service_date.to_string();
-        let claimed = crate::model::fmt_money(line.amount);
+        let claimed = line.amount.to_string();
         EchoFields::new([
             &line.batch_id,
             &line.line_id,
@@ -347,8 +347,8 @@ impl RawFields<'_> {
                 ))
             }
         };
-        let money = |name: &str, v: &str| -> Result<Money, (Reason, String)> {
-            parse_amount(v).map_err(|why| (Reason::Malformed, format!("field {name} {v:?}: {why}")))
+        let money = |name: &str, v: &str| -> Result<Cents, (Reason, String)> {
+            Cents::parse(v).map_err(|why| (Reason::Malformed, format!("field {name} {v:?}: {why}")))
         };
         let amount = money("amount", self.amount)?;
         if amount.is_zero() {
@@ -358,7 +358,7 @@ impl RawFields<'_> {
             ));
         }
         let legal_copay = match self.legal_copay {
-            "" => Money::ZERO,
+            "" => Cents::ZERO,
             v => money("legal_copay", v)?,
         };
         if legal_copay > amount {

@@ -18,7 +18,7 @@
 //! the lines are collected and only handed over once the trailer matched.
 
 use super::{FileRead, RawFields, Refusal, MAX_FIELD, MAX_RECORD};
-use crate::model::{parse_amount, Money, Reason, Span};
+use crate::model::{Cents, Reason, Span};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
@@ -164,7 +164,7 @@ impl State {
 struct Trailer {
     at: u64,
     lines: Option<u64>,
-    total: Option<Money>,
+    total: Option<Cents>,
 }
 
 /// Reads an XML declaration file.
@@ -195,7 +195,7 @@ pub fn read_from(
     let mut insured: [String; 3] = Default::default();
     let mut trailer: Option<Trailer> = None;
     // Net total of the lines' amounts (credits subtracted); None once an amount was unreadable.
-    let mut total: Option<Money> = Some(Money::ZERO);
+    let mut total: Option<Cents> = Some(Cents::ZERO);
     // The element whose raw span is still open (a `<line>` written with an end tag).
     let mut open_line_start = 0u64;
 
@@ -324,7 +324,7 @@ pub fn read_from(
                                         Some(v) => (true, v),
                                         None => (false, value),
                                     };
-                                    let v = parse_amount(v).map_err(|why| {
+                                    let v = Cents::parse(v).map_err(|why| {
                                         refuse(
                                             before,
                                             "trailer",
@@ -499,8 +499,7 @@ pub fn read_from(
                 "trailer",
                 format!(
                     "trailer total_amount=\"{}\" but the lines add up to {}",
-                    crate::model::fmt_money(declared),
-                    crate::model::fmt_money(sum)
+                    declared, sum
                 ),
             ));
         }
@@ -574,7 +573,7 @@ fn read_line<F>(
     out: &mut FileRead,
     refuse: &F,
     at: u64,
-) -> Result<Option<Money>, Refusal>
+) -> Result<Option<Cents>, Refusal>
 where
     F: Fn(u64, &str, String) -> Refusal,
 {
@@ -660,7 +659,7 @@ where
         related_line_id: field(17),
     };
     let amount =
-        parse_amount(fields.amount)
+        Cents::parse(fields.amount)
             .ok()
             .map(|a| if fields.debit_credit == "C" { -a } else { a });
     let long = long.map(|(name, len)| {

@@ -7,7 +7,7 @@ pub mod summary;
 
 use crate::adjudicate::Payment;
 use crate::input::EchoFields;
-use crate::model::{to_cents, Money, Reason};
+use crate::model::{Cents, Reason};
 use crate::policy::PolicySet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
@@ -191,15 +191,8 @@ impl<W: Write> RemittanceWriter<W> {
         self.row.extend_from_slice(&digits[i..]);
     }
 
-    fn money(&mut self, v: Money) {
-        let c = to_cents(v);
-        if c < 0 {
-            self.row.push(b'-');
-        }
-        let c = c.unsigned_abs();
-        self.number(c / 100, 1);
-        self.row.push(b'.');
-        self.number(c % 100, 2);
+    fn money(&mut self, v: Cents) {
+        v.write_to(&mut self.row);
         self.row.push(b',');
     }
 

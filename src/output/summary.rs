@@ -1,7 +1,7 @@
 //! `summary.json`: counts and euro totals of a run, and the proof that nothing was lost.
 //! It holds no personal data: no BSN, no member number, no birth date.
 
-use crate::model::{fmt_money, Money, Reason};
+use crate::model::{Cents, Reason, Total};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -66,47 +66,47 @@ pub struct Tally {
     pub paid_lines: u64,
     pub rejected_lines: u64,
     /// Signed: credit lines count negative.
-    pub claimed: Money,
+    pub claimed: Total,
     /// Every line's declared amount once, for the reconciliation.
-    pub claimed_unsigned: Money,
-    pub paid_basic: Money,
-    pub deductible: Money,
-    pub paid_supplementary: Money,
-    pub member_pays: Money,
-    pub rejected_claimed: Money,
+    pub claimed_unsigned: Total,
+    pub paid_basic: Total,
+    pub deductible: Total,
+    pub paid_supplementary: Total,
+    pub member_pays: Total,
+    pub rejected_claimed: Total,
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
     pub reductions_by_reason: BTreeMap<&'static str, u64>,
 }
 
 impl Tally {
     /// Counts a remittance row; `claimed` is negative on a credit line.
-    pub fn paid(&mut self, claimed: Money, p: &crate::adjudicate::Payment) {
+    pub fn paid(&mut self, claimed: Cents, p: &crate::adjudicate::Payment) {
         self.paid_lines += 1;
-        self.claimed += claimed;
-        self.claimed_unsigned += claimed.abs();
-        self.paid_basic += p.paid_basic;
-        self.deductible += p.deductible;
-        self.paid_supplementary += p.paid_supplementary;
-        self.member_pays += p.member_pays;
+        self.claimed.add(claimed);
+        self.claimed_unsigned.add(claimed.abs());
+        self.paid_basic.add(p.paid_basic);
+        self.deductible.add(p.deductible);
+        self.paid_supplementary.add(p.paid_supplementary);
+        self.member_pays.add(p.member_pays);
         for r in p.reasons.iter() {
             *self.reductions_by_reason.entry(r.code()).or_default() += 1;
         }
     }
 
-    pub fn rejected(&mut self, reason: Reason, claimed: Option<Money>) {
+    pub fn rejected(&mut self, reason: Reason, claimed: Option<Cents>) {
         self.rejected_lines += 1;
         *self.rejected_by_reason.entry(reason.code()).or_default() += 1;
-        self.rejected_claimed += claimed.unwrap_or_default();
+        self.rejected_claimed.add(claimed.unwrap_or_default());
     }
 
     pub fn totals(&self) -> Totals {
         Totals {
-            claimed: fmt_money(self.claimed),
-            paid_basic: fmt_money(self.paid_basic),
-            deductible: fmt_money(self.deductible),
-            paid_supplementary: fmt_money(self.paid_supplementary),
-            member_pays: fmt_money(self.member_pays),
-            rejected_claimed: fmt_money(self.rejected_claimed),
+            claimed: self.claimed.to_string(),
+            paid_basic: self.paid_basic.to_string(),
+            deductible: self.deductible.to_string(),
+            paid_supplementary: self.paid_supplementary.to_string(),
+            member_pays: self.member_pays.to_string(),
+            rejected_claimed: self.rejected_claimed.to_string(),
         }
     }
 }

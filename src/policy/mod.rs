@@ -4,8 +4,7 @@
 
 pub mod schema;
 
-use crate::model::{parse_amount, Indication, Line, Money};
-use rust_decimal::Decimal;
+use crate::model::{Cents, Indication, Line, Rate};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use schema::{BenefitDef, PolicyFile, PoolDef};
 use std::collections::BTreeMap;
@@ -63,7 +62,7 @@ pub struct Pool {
     pub id: String,
     pub period: Period,
     pub max_units: Option<u32>,
-    pub max_euros: Option<Money>,
+    pub max_euros: Option<Cents>,
     pub once_per_date: bool,
 }
 
@@ -84,10 +83,10 @@ pub struct Benefit {
     pub indications: Option<Vec<Indication>>,
     pub basis: Basis,
     /// Percentage paid, 0-100.
-    pub percentage: Decimal,
-    pub max_per_unit: Option<Money>,
-    pub tariffs: HashMap<String, Money>,
-    pub max_per_line: Option<Money>,
+    pub percentage: Rate,
+    pub max_per_unit: Option<Cents>,
+    pub tariffs: HashMap<String, Cents>,
+    pub max_per_line: Option<Cents>,
     /// Indexes into the product's pools.
     pub pools: Vec<usize>,
     pub age_min: Option<u32>,
@@ -108,7 +107,7 @@ pub struct Benefit {
 
 impl Benefit {
     /// The maximum per unit for this code: the per-code tariff, else the benefit's maximum.
-    pub fn unit_max(&self, code: &str) -> Option<Money> {
+    pub fn unit_max(&self, code: &str) -> Option<Cents> {
         self.tariffs.get(code).copied().or(self.max_per_unit)
     }
 
@@ -131,9 +130,9 @@ impl Benefit {
 /// The eigen risico of the basic product.
 #[derive(Clone, Debug, Default)]
 pub struct Deductible {
-    pub mandatory: BTreeMap<u32, Money>,
+    pub mandatory: BTreeMap<u32, Cents>,
     pub exempt_under_age: Option<u32>,
-    pub voluntary_choices: Vec<Money>,
+    pub voluntary_choices: Vec<Cents>,
 }
 
 /// A product loaded from one policy file.
@@ -293,7 +292,7 @@ pub fn compile(file: &Path, src: &str) -> Result<Product, Vec<PolicyError>> {
             false
         }
     };
-    let money = |s: &str| parse_amount(s).map_err(|why| format!("amount {s:?}: {why}"));
+    let money = |s: &str| Cents::parse(s).map_err(|why| format!("amount {s:?}: {why}"));
 
     let deductible = match &def.deductible {
         None if basic => {
@@ -398,7 +397,7 @@ fn compile_pool(p: &PoolDef, id: &str) -> Result<Pool, String> {
     let max_euros = p
         .max_euros
         .as_deref()
-        .map(|s| parse_amount(s).map_err(|why| format!("max_euros {s:?}: {why}")))
+        .map(|s| Cents::parse(s).map_err(|why| format!("max_euros {s:?}: {why}")))
         .transpose()?;
     if p.id.is_empty() && p.max_units.is_none() && max_euros.is_none() && !p.once_per_date {
         // A shared pool without a maximum is a plain counter (for authorization_from_session).
@@ -423,7 +422,7 @@ fn compile_benefit(
 ) -> Result<(Benefit, Vec<String>), String> {
     let money = |what: &str, s: &Option<String>| {
         s.as_deref()
-            .map(|v| parse_amount(v).map_err(|why| format!("{what} {v:?}: {why}")))
+            .map(|v| Cents::parse(v).map_err(|why| format!("{what} {v:?}: {why}")))
             .transpose()
     };
     let mut codes = Vec::new();
@@ -432,7 +431,7 @@ fn compile_benefit(
     }
     let mut tariffs = HashMap::default();
     for (code, max) in &b.tariffs {
-        let m = parse_amount(max).map_err(|why| format!("tariff {code} {max:?}: {why}"))?;
+        let m = Cents::parse(max).map_err(|why| format!("tariff {code} {max:?}: {why}"))?;
         tariffs.insert(code.clone(), m);
         codes.push(code.clone());
     }
@@ -440,14 +439,8 @@ fn compile_benefit(
         return Err("no codes".into());
     }
     let percentage = match &b.percentage {
-        None => Decimal::ONE_HUNDRED,
-        Some(s) => {
-            let p = parse_amount(s).map_err(|why| format!("percentage {s:?}: {why}"))?;
-            if p > Decimal::ONE_HUNDRED {
-                return Err(format!("percentage {s} is over 100"));
-            }
-            p
-        }
+        None => Rate::FULL,
+        Some(s) => Rate::parse(s)?,
     };
     let basis = match b.basis.as_deref() {
         None | Some("claim") => Basis::Claim,
