@@ -1,17 +1,20 @@
-//! Throughput of the CSV pipeline on a generated night (issue 7), each group with its baseline
+//! Throughput of the pipeline's own stages on a generated night, each group with its baseline
 //! in the same run so the ratio is read off one report:
-//! - `parse-csv`: a bare csv-crate `ByteRecord` loop against declaro's CSV reader;
-//! - `adjudicate`: the lines already in memory, grouped per member and sorted, adjudicated with
-//!   a fresh state (no I/O);
+//! - `read-csv`: a bare csv-crate `ByteRecord` loop against the read stage (parse, validate,
+//!   intern, on every core);
+//! - `screen-group`: screening (register matching, duplicates) and grouping of the read night;
+//! - `adjudicate`: the adjudicate stage on the screened, grouped night (empty ledger);
 //! - `end-to-end`: `declaro process` on the file (outputs and ledger commit included) against
 //!   the bare read.
 //!
-//! `cargo bench --bench pipeline`; the 10M-line figures come from `scripts/bench.sh`.
+//! `cargo bench --bench pipeline`; the 2M-line figures come from `scripts/bench.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use declaro::adjudicate::{adjudicate_member, Context, MemberState};
+use declaro::adjudicate::{CodeTable, Context};
 use declaro::cmd::{generate, process};
-use declaro::model::{Date, Line};
+use declaro::ledger::SqliteLedger;
+use declaro::model::Date;
+use declaro::pipeline::{adjudicate, group, read, screen};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -48,62 +51,97 @@ fn bench_pipeline(c: &mut Criterion) {
     let members_csv = dir.path().join("members.csv");
     let shown = claims.display().to_string();
 
-    let mut g = c.benchmark_group("parse-csv");
+    let out = dir.path().join("stages");
+    let stage_settings = process::Settings {
+        policies: vec![root().join("fixtures/policies")],
+        members: members_csv.clone(),
+        providers: Some(root().join("fixtures/providers.csv")),
+        ledger: out.join("ledger.db"),
+        out: out.clone(),
+        threads: 2,
+        run_date: Date::new(2025, 12, 31).unwrap(),
+        progress: false,
+        inputs: vec![shown.clone()],
+        ei_return: None,
+    };
+    std::fs::create_dir_all(&out).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+
+    let mut g = c.benchmark_group("read-csv");
     g.throughput(Throughput::Elements(LINES));
     g.sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     g.bench_function("bare-byterecord", |b| b.iter(|| bare_read(&claims)));
-    g.bench_function("declaro", |b| {
-        b.iter(|| {
-            let mut seq = 0;
-            declaro::input::read_file(&claims, &shown, 0, &mut seq)
-                .unwrap()
-                .lines
-                .len()
-        })
+    g.bench_function("declaro-read-2-threads", |b| {
+        b.iter(|| pool.install(|| read::read(&stage_settings).unwrap().lines.len()))
     });
     g.finish();
 
-    // Adjudication only: lines parsed and grouped once, outside the measurement.
     let policies = declaro::policy::load(&[root().join("fixtures/policies")]).unwrap();
     let members = declaro::registers::load_members(&members_csv, &policies).unwrap();
     let providers =
-        declaro::registers::load_providers(&root().join("fixtures/providers.csv")).unwrap();
-    let mut seq = 0;
-    let lines = declaro::input::read_file(&claims, &shown, 0, &mut seq)
-        .unwrap()
-        .lines;
-    let mut groups: std::collections::BTreeMap<u32, Vec<&Line>> = std::collections::BTreeMap::new();
-    for l in lines.iter().filter(|l| !l.credit) {
-        if let Some(m) = members.by_id(&l.member_id) {
-            groups.entry(m).or_default().push(l);
-        }
-    }
-    for g in groups.values_mut() {
-        g.sort_by_key(|l| (l.service_date, l.seq));
-    }
+        declaro::registers::load_providers(&root().join("fixtures/providers.csv"), &policies)
+            .unwrap();
+    let mut ledger = SqliteLedger::open(&stage_settings.ledger).unwrap();
+    let read_night = pool.install(|| read::read(&stage_settings).unwrap());
+
+    let mut g = c.benchmark_group("screen-group");
+    g.throughput(Throughput::Elements(LINES));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    g.bench_function("declaro-2-threads", |b| {
+        b.iter_batched(
+            || pool.install(|| read::read(&stage_settings).unwrap()),
+            |mut night| {
+                pool.install(|| {
+                    let run_date = stage_settings.run_date;
+                    let s = screen::screen(&mut night, &members, run_date, &mut ledger).unwrap();
+                    group::group(&night, &s.member_of).order.len()
+                })
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+
+    let mut night = read_night;
+    let screened =
+        screen::screen(&mut night, &members, stage_settings.run_date, &mut ledger).unwrap();
+    let groups = group::group(&night, &screened.member_of);
+    let codes = CodeTable::new(&policies, &night.codes);
     let ctx = Context {
         policies: &policies,
         providers: &providers,
+        codes: &codes,
+        night: &night,
     };
-    let n: u64 = groups.values().map(|g| g.len() as u64).sum();
+    let n = groups.order.len() as u64;
     let mut g = c.benchmark_group("adjudicate");
     g.throughput(Throughput::Elements(n));
     g.sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    g.bench_function("declaro-1-thread", |b| {
-        b.iter(|| {
-            groups
-                .iter()
-                .map(|(m, ls)| {
-                    let mut state = MemberState::default();
-                    adjudicate_member(&ctx, &members.list[*m as usize], ls, &mut state).len()
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        g.bench_function(format!("declaro-{threads}-threads"), |b| {
+            b.iter(|| {
+                let mut outcomes = night.outcomes.clone();
+                pool.install(|| {
+                    adjudicate::adjudicate(&ctx, &members, &groups, &mut outcomes, &mut ledger)
+                        .unwrap()
+                        .len()
                 })
-                .sum::<usize>()
-        })
-    });
+            })
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("end-to-end");

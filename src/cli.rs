@@ -2,7 +2,7 @@
 
 use crate::cmd::process::Settings;
 use crate::model::Date;
-use crate::Failure;
+use crate::Error;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -122,15 +122,15 @@ pub struct ProcessArgs {
 
 impl ProcessArgs {
     /// Validates the raw flags into settings.
-    pub fn settings(&self) -> Result<Settings, Failure> {
+    pub fn settings(&self) -> Result<Settings, Error> {
         let run_date = match &self.run_date {
             None => Date::today(),
             Some(s) => Date::parse(s).ok_or_else(|| {
-                Failure::Usage(format!("--run-date {s:?} is not a date (YYYY-MM-DD)"))
+                Error::Usage(format!("--run-date {s:?} is not a date (YYYY-MM-DD)"))
             })?,
         };
         let threads = match self.threads {
-            Some(0) => return Err(Failure::Usage("--threads must be at least 1".into())),
+            Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };

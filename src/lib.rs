@@ -1,32 +1,23 @@
 //! declaro: a batch claims-file processor for Dutch health insurers.
 //!
-//! The pipeline reads top to bottom: [`input`] → [`model`] → [`policy`] → [`adjudicate`] →
-//! [`ledger`] → [`output`]; [`cmd`] wires it together for each subcommand.
+//! A night reads top to bottom as the stages of [`pipeline`]: read ([`input`]) → screen →
+//! group → adjudicate ([`adjudicate`], pure) → publish ([`output`], [`ledger`]) → reconcile.
+//! The night's data is in [`night`]: compact line records with interned ids ([`intern`]), money
+//! in cents and dates as numbers ([`model`]). [`cmd`] wires each subcommand; [`cli`] turns the
+//! command line into settings; [`error`] decides the exit codes.
 
 pub mod adjudicate;
 pub mod cli;
 pub mod cmd;
+pub mod error;
 pub mod input;
+pub mod intern;
 pub mod ledger;
 pub mod model;
+pub mod night;
 pub mod output;
+pub mod pipeline;
 pub mod policy;
 pub mod registers;
 
-/// Why a command failed; `main` maps it to the contract's exit code.
-#[derive(Debug)]
-pub enum Failure {
-    /// Bad option, policy or register (exit 3). Nothing committed.
-    Usage(String),
-    /// A bug or an I/O failure (exit 1). Nothing committed.
-    Internal(String),
-}
-
-/// The contract's exit codes (section 3.2), decided in one place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    Success = 0,
-    Internal = 1,
-    FilesRefused = 2,
-    Usage = 3,
-}
+pub use error::{Error, ExitStatus};

@@ -1,6 +1,6 @@
 use clap::Parser;
 use declaro::cli::{Cli, Command, GenFormat, LedgerCommand, LogFormat};
-use declaro::{cmd, ExitStatus, Failure};
+use declaro::{cmd, Error, ExitStatus};
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
@@ -18,30 +18,23 @@ fn init_logging(quiet: bool, format: LogFormat) {
     }
 }
 
-fn fail(f: Failure) -> ExitStatus {
-    match f {
-        Failure::Usage(m) => {
-            eprintln!("declaro: {m}");
-            ExitStatus::Usage
-        }
-        Failure::Internal(m) => {
-            eprintln!("declaro: internal error: {m}");
-            ExitStatus::Internal
-        }
-    }
+/// Prints a failure and gives its exit code: the one place that turns errors into codes.
+fn fail(e: Error) -> ExitStatus {
+    eprintln!("declaro: {e}");
+    e.exit_status()
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
-                ExitStatus::Usage as i32
+                ExitStatus::Usage as u8
             } else {
                 0
             };
             let _ = e.print();
-            std::process::exit(code);
+            return std::process::ExitCode::from(code);
         }
     };
     let status = match cli.command {
@@ -83,7 +76,7 @@ fn main() {
         }
         Command::Ledger { ledger, command } => {
             let result = match ledger {
-                None => Err(Failure::Usage("--ledger FILE is required".into())),
+                None => Err(Error::Usage("--ledger FILE is required".into())),
                 Some(path) => match command {
                     LedgerCommand::Show { member, year } => cmd::ledger::show(&path, &member, year),
                     LedgerCommand::Runs => cmd::ledger::runs(&path),
@@ -105,5 +98,5 @@ fn main() {
             Err(f) => fail(f),
         },
     };
-    std::process::exit(status as i32);
+    status.into()
 }

@@ -83,18 +83,17 @@ impl Members {
     }
 }
 
-/// Contract tags per provider AGB.
+/// Contract tags per provider AGB, as bits of [`PolicySet::tags`] (tags that no benefit names
+/// change nothing and are not kept).
 #[derive(Debug, Default)]
 pub struct Providers {
-    tags: HashMap<u32, Vec<String>>,
+    tags: HashMap<u32, u64>,
 }
 
 impl Providers {
-    /// Whether the provider holds this contract tag.
-    pub fn has(&self, agb: u32, tag: &str) -> bool {
-        self.tags
-            .get(&agb)
-            .is_some_and(|t| t.iter().any(|x| x == tag))
+    /// The provider's contract tags.
+    pub fn tags(&self, agb: u32) -> u64 {
+        self.tags.get(&agb).copied().unwrap_or(0)
     }
 }
 
@@ -297,7 +296,7 @@ pub fn load_members(path: &Path, policies: &PolicySet) -> Result<Members, Regist
 }
 
 /// Reads the provider register (contract section 3.1).
-pub fn load_providers(path: &Path) -> Result<Providers, RegisterError> {
+pub fn load_providers(path: &Path, policies: &PolicySet) -> Result<Providers, RegisterError> {
     let table = Table::open(path, &["provider_agb", "contracts"])?;
     let mut providers = Providers::default();
     table.rows(|_, get| {
@@ -308,12 +307,8 @@ pub fn load_providers(path: &Path) -> Result<Providers, RegisterError> {
                 format!("{agb:?} is not an 8-digit AGB code"),
             ));
         }
-        let tags = get("contracts")
-            .split(';')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(String::from)
-            .collect();
+        let contracts = get("contracts");
+        let tags = policies.tag_bits(contracts.split(';').map(str::trim));
         let n: u32 = agb
             .parse()
             .map_err(|_| ("provider_agb".to_string(), "not a number".to_string()))?;

@@ -30,8 +30,7 @@ fn child_reads_the_file() {
         return;
     };
     let before = vm_hwm_kb();
-    let mut seq = 0;
-    let outcome = match declaro::input::read_file(Path::new(&path), "garbage", 0, &mut seq) {
+    let outcome = match declaro::input::read_file(Path::new(&path), "garbage", 0, 1) {
         Ok(read) => format!("read {} records", read.records),
         Err(r) => format!("refused: {r}"),
     };

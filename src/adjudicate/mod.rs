@@ -1,10 +1,15 @@
 //! Adjudication: a member's lines, sorted by service date, run through the member's products
 //! layer by layer (basic first), against the member's accumulators. Pure: no I/O in here.
 
-use crate::model::{Cents, Date, Line, Reason, Reasons};
+mod codes;
+
+pub use codes::CodeTable;
+
+use crate::model::{Cents, Date, Reason, Reasons};
+use crate::night::{Detail, Line, Night, Outcome, Payment, Products, Why};
 use crate::policy::{Basis, Benefit, Period, PolicySet, Product};
 use crate::registers::{Holding, Member, Providers};
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 /// What a limit has used in one bucket (a year, or a date for per-date limits).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,12 +27,14 @@ pub struct PoolKey {
     pub bucket: u32,
 }
 
-/// A member's accumulators: the state carried from line to line and from run to run.
+/// A member's accumulators: the state carried from line to line and from run to run. A member
+/// has a handful of counters, so they are kept sorted in small vectors.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Accumulators {
-    pub pools: BTreeMap<PoolKey, Used>,
-    /// Deductible charged per calendar year.
-    pub deductible: BTreeMap<u32, Cents>,
+    /// Sorted by key.
+    pub pools: Vec<(PoolKey, Used)>,
+    /// Deductible charged per calendar year, sorted by year.
+    pub deductible: Vec<(u32, Cents)>,
 }
 
 impl Accumulators {
@@ -43,17 +50,26 @@ impl Accumulators {
             pool: pool as u16,
             bucket: from,
         };
-        let hi = PoolKey {
-            product: product as u16,
-            pool: pool as u16,
-            bucket: to,
-        };
-        self.pools
-            .range(lo..=hi)
+        let hi = PoolKey { bucket: to, ..lo };
+        let first = self.pools.partition_point(|(k, _)| *k < lo);
+        self.pools[first..]
+            .iter()
+            .take_while(|(k, _)| *k <= hi)
             .fold(Used::default(), |a, (_, u)| Used {
                 units: a.units + u.units,
                 euros: a.euros + u.euros,
             })
+    }
+
+    fn entry(&mut self, key: PoolKey) -> &mut Used {
+        let i = match self.pools.binary_search_by_key(&key, |(k, _)| *k) {
+            Ok(i) => i,
+            Err(i) => {
+                self.pools.insert(i, (key, Used::default()));
+                i
+            }
+        };
+        &mut self.pools[i].1
     }
 
     fn add(
@@ -74,70 +90,64 @@ impl Accumulators {
             pool: pool as u16,
             bucket,
         };
-        let u = self.pools.entry(key).or_default();
+        let u = self.entry(key);
         u.units += units;
         u.euros += euros;
         key
     }
 
+    /// The deductible charged in a year.
+    pub fn deductible_in(&self, year: u32) -> Cents {
+        self.deductible
+            .binary_search_by_key(&year, |(y, _)| *y)
+            .map_or(Cents::ZERO, |i| self.deductible[i].1)
+    }
+
+    fn deductible_mut(&mut self, year: u32) -> &mut Cents {
+        let i = match self.deductible.binary_search_by_key(&year, |(y, _)| *y) {
+            Ok(i) => i,
+            Err(i) => {
+                self.deductible.insert(i, (year, Cents::ZERO));
+                i
+            }
+        };
+        &mut self.deductible[i].1
+    }
+
     /// Gives back what a line used (a credit reverses it).
-    fn undo(&mut self, payment: &Payment) {
-        for e in &payment.effects {
-            if let Some(u) = self.pools.get_mut(&e.key) {
+    fn undo(&mut self, prior: &Prior) {
+        for e in &prior.effects {
+            if let Ok(i) = self.pools.binary_search_by_key(&e.key, |(k, _)| *k) {
+                let u = &mut self.pools[i].1;
                 u.units = u.units.saturating_sub(e.units);
                 u.euros -= e.euros;
             }
         }
-        if let Some(d) = self.deductible.get_mut(&payment.year) {
-            *d -= payment.deductible;
+        let year = u32::from(prior.payment.year);
+        if self
+            .deductible
+            .binary_search_by_key(&year, |(y, _)| *y)
+            .is_ok()
+        {
+            *self.deductible_mut(year) -= prior.payment.deductible;
         }
     }
 }
 
 /// What one paid line added to one counter; kept so that a credit can give it back.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Effect {
     pub key: PoolKey,
     pub units: u32,
     pub euros: Cents,
 }
 
-/// A line that pays or charges something.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Payment {
-    pub year: u32,
-    pub paid_basic: Cents,
-    pub deductible: Cents,
-    pub paid_supplementary: Cents,
-    pub member_pays: Cents,
-    /// Indexes of the products that paid, basic first.
-    pub products: Vec<u16>,
-    pub reasons: Reasons,
-    /// What the line added to the member's counters (the deductible is `deductible` in `year`).
-    pub effects: Vec<Effect>,
-}
-
-impl Payment {
-    /// The payment that exactly undoes this one, for a credit line.
-    pub fn reversed(&self) -> Payment {
-        Payment {
-            year: self.year,
-            paid_basic: -self.paid_basic,
-            deductible: -self.deductible,
-            paid_supplementary: -self.paid_supplementary,
-            member_pays: -self.member_pays,
-            products: self.products.clone(),
-            reasons: Reasons::default(),
-            effects: Vec::new(),
-        }
-    }
-}
-
-/// An earlier paid line that a credit in this run may reverse.
+/// A paid line that a credit in this run may reverse (from an earlier run, or from this one).
 #[derive(Clone, Debug)]
 pub struct Prior {
     pub claimed: Cents,
     pub payment: Payment,
+    pub effects: Vec<Effect>,
     pub credited: bool,
 }
 
@@ -147,121 +157,140 @@ pub struct MemberState {
     pub acc: Accumulators,
     /// Paid lines by (provider AGB, line_id): from earlier runs (loaded for this run's credits)
     /// and from this run (kept when a credit in this run names them).
-    pub priors: std::collections::HashMap<(u32, Box<str>), Prior>,
+    pub priors: FxHashMap<(u32, Box<str>), Prior>,
 }
 
-/// The result of adjudicating one line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Paid(Payment),
-    Refused(Reason, String),
-}
-
-/// What adjudication reads besides the member: the products and the provider register.
+/// What adjudication reads besides the member and the lines.
 pub struct Context<'a> {
     pub policies: &'a PolicySet,
     pub providers: &'a Providers,
+    pub codes: &'a CodeTable,
+    pub night: &'a Night,
 }
 
-/// The year a line counts toward: the trajectory's start year for a DBC, else the service year.
-pub fn line_year(line: &Line) -> u32 {
-    line.trajectory_start
-        .map_or(line.service_date.year(), Date::year)
+/// A line a member's adjudication paid (or credited), with what it added to the counters.
+#[derive(Clone, Copy, Debug)]
+pub struct PaidLine {
+    pub seq: u32,
+    /// Its effects in [`Adjudicated::effects`].
+    pub effects: (u32, u32),
 }
 
-/// Adjudicates one member's lines, which must be sorted by service date (ties in input order).
-/// Credit lines reverse the line they name, giving its sessions, euros and deductible back.
+/// The result of one member's lines besides their outcomes.
+#[derive(Debug, Default)]
+pub struct Adjudicated {
+    pub paid: Vec<PaidLine>,
+    pub effects: Vec<Effect>,
+}
+
+impl Adjudicated {
+    /// The effects of one paid line.
+    pub fn effects_of(&self, p: &PaidLine) -> &[Effect] {
+        self.effects
+            .get(p.effects.0 as usize..p.effects.1 as usize)
+            .unwrap_or(&[])
+    }
+}
+
+/// Adjudicates one member's lines (`seqs`, sorted by service date, ties in input order) into
+/// `outcomes` (one per line of `seqs`). Credit lines reverse the line they name, giving its
+/// sessions, euros and deductible back.
 pub fn adjudicate_member(
     ctx: &Context<'_>,
     member: &Member,
-    lines: &[&Line],
+    seqs: &[u32],
     state: &mut MemberState,
-) -> Vec<Outcome> {
+    outcomes: &mut [Outcome],
+) -> Adjudicated {
+    let night = ctx.night;
     // Only the lines a credit of this run names need to be remembered.
-    let named: std::collections::HashSet<(u32, &str)> = lines
+    let named: Vec<(u32, &str)> = seqs
         .iter()
-        .filter(|l| l.credit)
-        .map(|l| (l.provider_agb, &*l.related_line_id))
+        .map(|&s| &night.lines[s as usize])
+        .filter(|l| l.credit())
+        .map(|l| (l.provider_agb, night.related_line_id(l)))
         .collect();
-    let mut out = Vec::with_capacity(lines.len());
-    for line in lines {
-        if line.credit {
-            out.push(reverse(line, state));
+    let mut out = Adjudicated::default();
+    let mut active: Vec<&Holding> = Vec::with_capacity(member.holdings.len());
+    for (&seq, outcome) in seqs.iter().zip(outcomes.iter_mut()) {
+        let line = &night.lines[seq as usize];
+        if line.credit() {
+            *outcome = reverse(night, line, state);
+            if matches!(outcome, Outcome::Paid(_)) {
+                let at = out.effects.len() as u32;
+                out.paid.push(PaidLine {
+                    seq,
+                    effects: (at, at),
+                });
+            }
             continue;
         }
-        let o = adjudicate_line(ctx, member, line, &mut state.acc);
-        if let Outcome::Paid(p) = &o {
-            if named.contains(&(line.provider_agb, &*line.line_id)) {
-                let prior = Prior {
-                    claimed: line.amount,
-                    payment: p.clone(),
-                    credited: false,
-                };
-                state
-                    .priors
-                    .insert((line.provider_agb, line.line_id.clone()), prior);
+        let from = out.effects.len();
+        active.clear();
+        active.extend(
+            member
+                .holdings
+                .iter()
+                .filter(|h| h.covers(line.service_date)),
+        );
+        *outcome = adjudicate_line(ctx, member, &active, line, &mut state.acc, &mut out.effects);
+        match outcome {
+            Outcome::Paid(p) => {
+                let to = out.effects.len();
+                out.paid.push(PaidLine {
+                    seq,
+                    effects: (from as u32, to as u32),
+                });
+                let id = night.line_id(line);
+                if named.contains(&(line.provider_agb, id)) {
+                    let prior = Prior {
+                        claimed: line.amount,
+                        payment: *p,
+                        effects: out.effects[from..to].to_vec(),
+                        credited: false,
+                    };
+                    state.priors.insert((line.provider_agb, id.into()), prior);
+                }
             }
+            _ => out.effects.truncate(from),
         }
-        out.push(o);
     }
     out
 }
 
 /// A credit line: the exact negative of the line it names, which must be paid and not yet credited.
-fn reverse(line: &Line, state: &mut MemberState) -> Outcome {
-    let key = (line.provider_agb, line.related_line_id.clone());
+fn reverse(night: &Night, line: &Line, state: &mut MemberState) -> Outcome {
+    let key = (line.provider_agb, night.related_line_id(line).into());
     let Some(prior) = state.priors.get_mut(&key) else {
-        return Outcome::Refused(
-            Reason::UnmatchedCredit,
-            format!(
-                "no paid line {} of provider {:08} for this member to credit",
-                line.related_line_id, line.provider_agb
-            ),
-        );
+        return Outcome::Rejected(Reason::UnmatchedCredit, Detail::CreditUnmatched);
     };
     if prior.credited {
-        return Outcome::Refused(
-            Reason::Duplicate,
-            format!(
-                "line {} of provider {:08} was credited before",
-                line.related_line_id, line.provider_agb
-            ),
-        );
+        return Outcome::Rejected(Reason::Duplicate, Detail::CreditedBefore);
     }
     if prior.claimed != line.amount {
-        return Outcome::Refused(
-            Reason::UnmatchedCredit,
-            format!(
-                "credit amount {} differs from the {} declared on line {}",
-                line.amount, prior.claimed, line.related_line_id
-            ),
-        );
+        return Outcome::Rejected(Reason::UnmatchedCredit, Detail::CreditAmount(prior.claimed));
     }
     prior.credited = true;
-    state.acc.undo(&prior.payment);
+    let prior = prior.clone();
+    state.acc.undo(&prior);
     Outcome::Paid(prior.payment.reversed())
 }
 
-/// Adjudicates one line and updates the accumulators with what it used.
+/// Adjudicates one debit line against the products `active` on its service date, updating the
+/// accumulators and appending what it used to `effects`.
 pub fn adjudicate_line(
     ctx: &Context<'_>,
     member: &Member,
+    active: &[&Holding],
     line: &Line,
     acc: &mut Accumulators,
+    effects: &mut Vec<Effect>,
 ) -> Outcome {
-    let date = line.service_date;
-    let active: Vec<&Holding> = member.holdings.iter().filter(|h| h.covers(date)).collect();
     if active.is_empty() {
-        return Outcome::Refused(
-            Reason::NotInsured,
-            format!("member {} holds no product on {date}", member.id),
-        );
+        return Outcome::Rejected(Reason::NotInsured, Detail::NotInsured);
     }
-    if !ctx.policies.knows_code(&line.code) {
-        return Outcome::Refused(
-            Reason::UnknownCode,
-            format!("no product knows code {:?}", line.code),
-        );
+    if !ctx.codes.known(line.code) {
+        return Outcome::Rejected(Reason::UnknownCode, Detail::UnknownCode);
     }
     let is_basic = |h: &&&Holding| ctx.policies.products[h.product].basic;
     let basic = active.iter().find(is_basic).copied();
@@ -270,45 +299,49 @@ pub fn adjudicate_line(
         .filter(is_basic)
         .chain(active.iter().filter(|h| !is_basic(h)));
 
-    let year = line_year(line);
+    let year = line.year();
+    let provider_tags = ctx.providers.tags(line.provider_agb);
     let mut paid_basic = Cents::ZERO;
     let mut deductible = Cents::ZERO;
     let mut paid_supplementary = Cents::ZERO;
     let mut reasons = Reasons::default();
     let mut refusals = Reasons::default();
-    let mut first_refusal: Option<(Reason, String)> = None;
-    let mut products = Vec::new();
-    let mut effects = Vec::new();
+    let mut first_refusal: Option<(Reason, Detail)> = None;
+    let mut products = Products::default();
     let mut matched = false;
 
     for h in layers {
         let product = &ctx.policies.products[h.product];
-        let has_tag = |tag: &str| ctx.providers.has(line.provider_agb, tag);
-        let Some(benefit) = product.benefit_for(line, &has_tag) else {
+        let Some(c) = ctx.codes.candidates(line.code, h.product).iter().find(|c| {
+            product.benefits[usize::from(c.benefit)].accepts(line.indication, provider_tags)
+        }) else {
             continue;
         };
+        let benefit = &product.benefits[usize::from(c.benefit)];
         matched = true;
         let left = line.amount - paid_basic - paid_supplementary;
         if left <= Cents::ZERO {
             continue;
         }
         let layer = Layer {
-            ctx,
             product,
             index: h.product,
             benefit,
+            benefit_index: c.benefit,
+            unit_max: c.unit_max,
             holding: h,
             basic,
             member,
             line,
+            provider_tags,
         };
-        match layer.pay(left, acc, &mut effects) {
+        match layer.pay(left, acc, effects) {
             Ok((amount, why)) => {
                 reasons = reasons.union(why);
                 if amount.is_zero() {
                     continue;
                 }
-                products.push(h.product as u16);
+                products.push(h.product);
                 if product.basic {
                     paid_basic += amount;
                     let d = layer.charge_deductible(amount, year, acc);
@@ -320,27 +353,19 @@ pub fn adjudicate_line(
                     paid_supplementary += amount;
                 }
             }
-            Err((r, m)) => {
+            Err((r, d)) => {
                 refusals.insert(r);
-                first_refusal.get_or_insert((r, m));
+                first_refusal.get_or_insert((r, d));
             }
         }
     }
     if !matched {
-        let held: Vec<&str> = active
-            .iter()
-            .map(|h| ctx.policies.products[h.product].id.as_str())
-            .collect();
-        return Outcome::Refused(
-            Reason::NotCovered,
-            format!("code {} is not covered by {}", line.code, held.join(", ")),
-        );
+        return Outcome::Rejected(Reason::NotCovered, Detail::NotCovered);
     }
     let paid = paid_basic + paid_supplementary;
     if paid.is_zero() {
-        let (r, m) =
-            first_refusal.unwrap_or((Reason::NotCovered, "nothing is paid for this line".into()));
-        return Outcome::Refused(r, m);
+        let (r, d) = first_refusal.unwrap_or((Reason::NotCovered, Detail::NothingPaid));
+        return Outcome::Rejected(r, d);
     }
     let member_pays = line.amount - paid;
     if member_pays.is_zero() {
@@ -355,30 +380,30 @@ pub fn adjudicate_line(
         reasons = reasons.union(refusals);
     }
     Outcome::Paid(Payment {
-        year,
         paid_basic,
         deductible,
         paid_supplementary,
-        member_pays,
-        products,
         reasons,
-        effects,
+        products,
+        year: u16::try_from(year).unwrap_or(u16::MAX),
     })
 }
 
 /// One product's benefit applied to one line.
 struct Layer<'a> {
-    ctx: &'a Context<'a>,
     product: &'a Product,
     index: usize,
     benefit: &'a Benefit,
+    benefit_index: u16,
+    unit_max: Option<Cents>,
     holding: &'a Holding,
     basic: Option<&'a Holding>,
     member: &'a Member,
     line: &'a Line,
+    provider_tags: u64,
 }
 
-type Refusal = (Reason, String);
+type Refusal = (Reason, Detail);
 
 impl Layer<'_> {
     fn window(&self, acc: &Accumulators, pool: usize) -> Used {
@@ -392,10 +417,14 @@ impl Layer<'_> {
         )
     }
 
-    fn refuse<T>(&self, r: Reason, what: String) -> Result<T, Refusal> {
+    fn refuse<T>(&self, r: Reason, why: Why) -> Result<T, Refusal> {
         Err((
             r,
-            format!("{} ({}): {what}", self.product.id, self.benefit.id),
+            Detail::Benefit {
+                product: self.index as u8,
+                benefit: self.benefit_index,
+                why,
+            },
         ))
     }
 
@@ -411,37 +440,34 @@ impl Layer<'_> {
         self.check_conditions()?;
 
         // Count limits: sessions, days, months, items.
-        let mut allowed = line.quantity;
+        let quantity = u32::from(line.quantity);
+        let mut allowed = quantity;
         let mut count_reason = None;
         for &p in &b.pools {
             if let Some(max) = self.product.pools[p].max_units {
                 let room = max.saturating_sub(self.window(acc, p).units);
                 if room < allowed {
                     allowed = room;
-                    count_reason = Some((
-                        Reason::SessionLimit,
-                        format!("maximum of {max} per period used up"),
-                    ));
+                    count_reason = Some((Reason::SessionLimit, Why::SessionLimit(max)));
                 }
             }
         }
-        if let (Some((p, from)), false) = (b.authorization_from, line.authorization) {
-            let room = (from - 1).saturating_sub(self.window(acc, p).units);
+        if let (Some((p, from)), false) = (b.authorization_from, line.authorization()) {
+            let room = from
+                .saturating_sub(1)
+                .saturating_sub(self.window(acc, p).units);
             if room < allowed {
                 allowed = room;
-                count_reason = Some((
-                    Reason::NoAuthorization,
-                    format!("prior authorization is needed from session {from} on"),
-                ));
+                count_reason = Some((Reason::NoAuthorization, Why::AuthorizationFrom(from)));
             }
         }
         if allowed == 0 {
-            let (r, m) = count_reason.unwrap_or((Reason::SessionLimit, String::new()));
-            return self.refuse(r, m);
+            let (r, w) = count_reason.unwrap_or((Reason::SessionLimit, Why::SessionLimit(0)));
+            return self.refuse(r, w);
         }
         for &p in &b.pools {
             if self.product.pools[p].once_per_date && self.window(acc, p).units > 0 {
-                return self.refuse(Reason::SameDay, format!("already paid once on {date}"));
+                return self.refuse(Reason::SameDay, Why::SameDay);
             }
         }
 
@@ -458,14 +484,14 @@ impl Layer<'_> {
             base -= line.legal_copay;
             why.insert(Reason::LegalCopay);
         }
-        if allowed < line.quantity {
-            base = base.share(allowed, line.quantity);
+        if allowed < quantity {
+            base = base.share(allowed, quantity);
         }
         let mut amount = base.percent(b.percentage);
         if !b.percentage.is_full() {
             why.insert(Reason::Percentage);
         }
-        if let Some(unit) = b.unit_max(&line.code) {
+        if let Some(unit) = self.unit_max {
             let cap = unit.times(allowed);
             if amount > cap {
                 amount = cap;
@@ -482,10 +508,7 @@ impl Layer<'_> {
             if let Some(max) = self.product.pools[p].max_euros {
                 let room = max - self.window(acc, p).euros;
                 if room <= Cents::ZERO {
-                    return self.refuse(
-                        Reason::AmountLimit,
-                        format!("maximum of {max} per period used up"),
-                    );
+                    return self.refuse(Reason::AmountLimit, Why::AmountLimit(max));
                 }
                 if amount > room {
                     amount = room;
@@ -519,52 +542,27 @@ impl Layer<'_> {
                 .start
                 .add_months(self.product.waiting_period_months);
             if later && date < until {
-                return self.refuse(
-                    Reason::WaitingPeriod,
-                    format!(
-                        "waiting period until {until} (product started after the basic insurance)"
-                    ),
-                );
+                return self.refuse(Reason::WaitingPeriod, Why::WaitingPeriod(until));
             }
         }
         let age = self.member.birth_date.age_on(date);
         if let Some((months, from_age)) = b.min_insured {
             let until = self.holding.start.add_months(months);
             if age >= from_age && date < until {
-                return self.refuse(
-                    Reason::WaitingPeriod,
-                    format!("{months} months under this product are needed first (until {until})"),
-                );
+                return self.refuse(Reason::WaitingPeriod, Why::MinInsured(months, until));
             }
         }
         if b.age_min.is_some_and(|m| age < m) || b.age_max.is_some_and(|m| age > m) {
-            let range = match (b.age_min, b.age_max) {
-                (Some(lo), Some(hi)) => format!("ages {lo} to {hi}"),
-                (Some(lo), None) => format!("ages {lo} and over"),
-                (None, Some(hi)) => format!("ages up to {hi}"),
-                (None, None) => String::new(),
-            };
-            return self.refuse(
-                Reason::AgeLimit,
-                format!("only for {range}; the member is {age}"),
-            );
+            return self.refuse(Reason::AgeLimit, Why::Age(age));
         }
-        if let Some(tag) = &b.requires_contract {
-            if !self.ctx.providers.has(line.provider_agb, tag) {
-                return self.refuse(
-                    Reason::NotCovered,
-                    format!("provider {:08} holds no {tag} contract", line.provider_agb),
-                );
-            }
+        if b.requires_bit != 0 && self.provider_tags & b.requires_bit == 0 {
+            return self.refuse(Reason::NotCovered, Why::NoContract);
         }
-        if b.requires_referral && !line.referral {
-            return self.refuse(Reason::NoReferral, "a referral is required".into());
+        if b.requires_referral && !line.referral() {
+            return self.refuse(Reason::NoReferral, Why::NoReferral);
         }
-        if b.requires_authorization && !line.authorization {
-            return self.refuse(
-                Reason::NoAuthorization,
-                "prior authorization is required".into(),
-            );
+        if b.requires_authorization && !line.authorization() {
+            return self.refuse(Reason::NoAuthorization, Why::NoAuthorization);
         }
         Ok(())
     }
@@ -581,72 +579,12 @@ impl Layer<'_> {
         {
             return Cents::ZERO;
         }
-        // A missing year is refused before adjudication starts (see `cmd::process`).
+        // A missing year is refused before adjudication starts (see `pipeline::screen`).
         let mandatory = d.mandatory.get(&year).copied().unwrap_or_default();
         let cap = mandatory + self.holding.voluntary_deductible;
-        let used = acc.deductible.entry(year).or_default();
+        let used = acc.deductible_mut(year);
         let charge = paid.min(cap - *used).max(Cents::ZERO);
         *used += charge;
         charge
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn line(code: &str, date: Date, birth: Date) -> Line {
-        Line::example(code, date, birth)
-    }
-
-    #[test]
-    fn min_insured_months_holds_back_adults_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let policy = "[product]\nid = \"av\"\nname = \"AV\"\nlayer = \"supplementary\"\n\n\
-            [[benefit]]\nid = \"ortho\"\nname = \"O\"\ncodes = [\"ORTHO\"]\n\
-            min_insured_months = 12\nmin_insured_from_age = 18\n";
-        std::fs::write(dir.path().join("av.toml"), policy).unwrap();
-        let policies = crate::policy::load(&[dir.path().to_path_buf()]).unwrap();
-        let providers = Providers::default();
-        let ctx = Context {
-            policies: &policies,
-            providers: &providers,
-        };
-        let d = |y, m, dd| Date::new(y, m, dd).unwrap();
-        let member = |birth| Member {
-            id: "M".into(),
-            bsn: "".into(),
-            birth_date: birth,
-            holdings: vec![Holding {
-                product: 0,
-                start: d(2014, 1, 1),
-                end: None,
-                voluntary_deductible: Cents::ZERO,
-            }],
-        };
-        let adult = member(d(1980, 5, 5));
-        let run = |m: &Member, date| {
-            adjudicate_line(
-                &ctx,
-                m,
-                &line("ORTHO", date, m.birth_date),
-                &mut Accumulators::default(),
-            )
-        };
-        // The last day of the twelfth month is refused, the first day after pays.
-        assert!(matches!(
-            run(&adult, d(2014, 12, 31)),
-            Outcome::Refused(Reason::WaitingPeriod, _)
-        ));
-        assert!(matches!(run(&adult, d(2015, 1, 1)), Outcome::Paid(_)));
-        // A child (17 on the service date) is not held back.
-        let child = member(d(1997, 1, 2));
-        assert!(matches!(run(&child, d(2014, 12, 31)), Outcome::Paid(_)));
-        // ... but from the 18th birthday on, the rule applies.
-        let turning = member(d(1996, 12, 30));
-        assert!(matches!(
-            run(&turning, d(2014, 12, 30)),
-            Outcome::Refused(Reason::WaitingPeriod, _)
-        ));
     }
 }

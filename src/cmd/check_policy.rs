@@ -1,11 +1,11 @@
 //! `declaro check-policy`: validates policy files and lists what they define.
 
 use crate::policy;
-use crate::Failure;
+use crate::Error;
 use std::path::PathBuf;
 
 /// Checks the files; prints one line per product on success, every error with file and line.
-pub fn run(paths: &[PathBuf]) -> Result<String, Failure> {
+pub fn run(paths: &[PathBuf]) -> Result<String, Error> {
     match policy::load(paths) {
         Ok(set) => {
             let mut out = String::new();
@@ -23,7 +23,7 @@ pub fn run(paths: &[PathBuf]) -> Result<String, Failure> {
             }
             Ok(out)
         }
-        Err(errors) => Err(Failure::Usage(
+        Err(errors) => Err(Error::Usage(
             errors
                 .iter()
                 .map(ToString::to_string)

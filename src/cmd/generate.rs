@@ -4,7 +4,7 @@
 //! duplicates and credits each.
 
 use crate::model::Date;
-use crate::Failure;
+use crate::Error;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -133,14 +133,14 @@ struct Gen {
 }
 
 /// Writes `members.csv` and `claims.csv` (or `claims.xml`) into the output directory.
-pub fn run(s: &Settings) -> Result<String, Failure> {
+pub fn run(s: &Settings) -> Result<String, Error> {
     if s.members == 0 {
-        return Err(Failure::Usage("--members must be at least 1".into()));
+        return Err(Error::Usage("--members must be at least 1".into()));
     }
     std::fs::create_dir_all(&s.out)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", s.out.display())))?;
-    fn io(p: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
-        move |e| Failure::Internal(format!("writing {}: {e}", p.display()))
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", s.out.display())))?;
+    fn io(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+        move |e| Error::Internal(format!("writing {}: {e}", p.display()))
     }
     let mut rng = Rng(s.seed ^ 0x6465_636c_6172_6f00);
     let start = Date::new(2024, 1, 1).unwrap_or_default();

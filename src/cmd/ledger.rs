@@ -1,28 +1,28 @@
 //! `declaro ledger show|runs`: the ledger in human-readable form, opened read-only.
 
 use crate::model::Cents;
-use crate::Failure;
+use crate::Error;
 use rusqlite::{Connection, OpenFlags};
 use std::fmt::Write as _;
 use std::path::Path;
 
-fn open(path: &Path) -> Result<Connection, Failure> {
+fn open(path: &Path) -> Result<Connection, Error> {
     if !path.exists() {
-        return Err(Failure::Usage(format!(
+        return Err(Error::Usage(format!(
             "ledger {} does not exist",
             path.display()
         )));
     }
     Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| Failure::Usage(format!("ledger {}: {e}", path.display())))
+        .map_err(|e| Error::Usage(format!("ledger {}: {e}", path.display())))
 }
 
-fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> Failure + '_ {
-    move |e| Failure::Usage(format!("ledger {}: {e}", path.display()))
+fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::Usage(format!("ledger {}: {e}", path.display()))
 }
 
 /// The accumulators, deductible and lines of one member, optionally of one year.
-pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Failure> {
+pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Error> {
     let conn = open(path)?;
     let e = sql(path);
     let mut out = format!("member {member}\n");
@@ -134,7 +134,7 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Fail
 }
 
 /// The run history, oldest first.
-pub fn runs(path: &Path) -> Result<String, Failure> {
+pub fn runs(path: &Path) -> Result<String, Error> {
     let conn = open(path)?;
     let e = sql(path);
     let mut stmt = conn

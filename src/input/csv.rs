@@ -5,11 +5,9 @@
 //! respected, as the csv crate would cut it) and rejected `MALFORMED` with its first
 //! [`MAX_RECORD`] bytes as `raw`; a field over [`MAX_FIELD`] bytes rejects its line too.
 
-use super::{FileRead, RawFields, Refusal, MAX_FIELD, MAX_RECORD};
+use super::{RawFields, Refusal, Sink, MAX_FIELD, MAX_RECORD};
 use crate::model::{Reason, Span};
-use std::fs::File;
-use std::io::{self, BufRead, BufReader};
-use std::path::Path;
+use std::io::{self, BufRead};
 
 /// The columns of contract 4.1, in the order [`RawFields`] has them.
 pub(crate) const COLUMNS: [&str; 18] = [
@@ -193,19 +191,9 @@ impl<R: BufRead> Records<R> {
     }
 }
 
-/// Reads a CSV declaration file, streaming, one record at a time in bounded memory.
-pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
-    let f = File::open(path).map_err(|e| super::unreadable(shown, &e))?;
-    read_from(BufReader::with_capacity(1 << 16, f), shown, file, seq)
-}
-
-/// [`read`] on any byte stream (`shown` names it in refusals).
-pub fn read_from(
-    input: impl BufRead,
-    shown: &str,
-    file: u16,
-    seq: &mut u32,
-) -> Result<FileRead, Refusal> {
+/// Reads a CSV declaration file from a byte stream, one record at a time in bounded memory
+/// (`shown` names it in refusals).
+pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
     let refuse = |position: String, message: String| Refusal {
         file: shown.to_string(),
         position,
@@ -294,8 +282,6 @@ pub fn read_from(
     }
 
     let width = header.fields;
-    let mut out = FileRead::default();
-    let mut record = 0u32;
     loop {
         let before = rdr.offset();
         let info = match rdr.next_record() {
@@ -305,13 +291,10 @@ pub fn read_from(
                 return Err(refuse(format!("byte {before}"), format!("read error: {e}")));
             }
         };
-        record += 1;
         let raw = Span {
             start: info.start,
             len: u32::try_from(info.len.min(MAX_RECORD as u64)).unwrap_or(u32::MAX),
         };
-        let this = *seq;
-        *seq += 1;
         let name = |i: usize| {
             names
                 .get(i)
@@ -326,12 +309,6 @@ pub fn read_from(
                     .map(str::trim)
                     .map_err(|_| c),
             }
-        };
-        let at = super::At {
-            seq: this,
-            file,
-            record,
-            raw,
         };
         let mut bad_utf8 = None;
         let mut get = |c: usize| {
@@ -375,26 +352,24 @@ pub fn read_from(
             if let Some(f) = long_field {
                 msg = format!("{f}; {msg}");
             }
-            out.push(at, &raw_fields, Err((Reason::Malformed, msg)));
+            sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
             continue;
         }
         if let Some(msg) = long_field {
-            out.push(at, &raw_fields, Err((Reason::Malformed, msg)));
+            sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
             continue;
         }
         if info.fields != width {
             let msg = format!("{} fields where the header has {width}", info.fields);
-            out.push(at, &raw_fields, Err((Reason::Malformed, msg)));
+            sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
             continue;
         }
         if let Some(c) = bad_utf8 {
             let msg = format!("field {} is not valid UTF-8", COLUMNS[c]);
-            out.push(at, &raw_fields, Err((Reason::Malformed, msg)));
+            sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
             continue;
         }
-        let checked = raw_fields.validate(this, file, record, raw);
-        out.push(at, &raw_fields, checked);
+        sink.push(raw, &raw_fields, None);
     }
-    out.records = record;
-    Ok(out)
+    Ok(())
 }

@@ -8,7 +8,7 @@
 //! `99` whose counts or total disagree with the records refuses the file whole (Vektis 0001).
 //! Positions are bytes (the standard's character set is single-byte).
 
-use super::{FileRead, RawFields, Refusal};
+use super::{RawFields, Refusal, Sink};
 use crate::model::{Cents, Reason, Span};
 use std::borrow::Cow;
 use std::fs::File;
@@ -161,7 +161,7 @@ struct Insured {
 }
 
 /// Reads a PM304 file.
-pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
+pub fn read(path: &Path, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
     let refuse = |n: u64, at: u64, kind: &[u8], message: String| Refusal {
         file: shown.to_string(),
         position: format!("record {n} byte {at} ({})", kind_name(kind)),
@@ -169,12 +169,12 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
     };
     let mut records = open(path).map_err(|e| super::unreadable(shown, &e))?;
     let mut rec: Vec<u8> = Vec::with_capacity(RECORD_LEN + 2);
-    let mut out = FileRead::default();
     // At most one line per record: room for them up front saves copying the lines as the
     // vector grows (capped, the length is only a hint).
     if let Ok(meta) = std::fs::metadata(path) {
         let records = meta.len() / (RECORD_LEN as u64 + 1);
-        out.lines
+        sink.batch
+            .lines
             .reserve(usize::try_from(records.min(1 << 22)).unwrap_or(0));
     }
     let mut n = 0u64;
@@ -261,9 +261,6 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
                         "04 prestatierecord before any 02 verzekerdenrecord".into(),
                     ));
                 };
-                let record = u32::try_from(counts[2]).unwrap_or(u32::MAX);
-                let this = *seq;
-                *seq += 1;
                 let raw = Span {
                     start: at,
                     len: RECORD_LEN as u32,
@@ -318,22 +315,14 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
                     related_line_id: &related,
                 };
                 let bsn_04 = opt_text(&rec, 15, 23);
-                let result = if !bsn_04.is_empty() && *bsn_04 != *ins.bsn {
-                    Err((
+                let rejected = (!bsn_04.is_empty() && *bsn_04 != *ins.bsn).then(|| {
+                    (
                         Reason::Malformed,
                         "the BSN of the 04 prestatierecord differs from its 02 verzekerdenrecord"
                             .to_string(),
-                    ))
-                } else {
-                    fields.validate(this, file, record, raw)
-                };
-                let at = super::At {
-                    seq: this,
-                    file,
-                    record,
-                    raw,
-                };
-                out.push(at, &fields, result);
+                    )
+                });
+                sink.push(raw, &fields, rejected);
             }
             (_, b"99") => {
                 closed = true;
@@ -360,8 +349,7 @@ pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRe
             "the 99 sluitrecord is missing".into(),
         ));
     }
-    out.records = u32::try_from(counts[2]).unwrap_or(u32::MAX);
-    Ok(out)
+    Ok(())
 }
 
 /// Compares the `99` sluitrecord with the records read.

@@ -5,7 +5,9 @@ pub mod csv;
 pub mod ei;
 pub mod xml;
 
-use crate::model::{agb_valid, bsn_valid, Cents, Date, Line, Reason, Span};
+use crate::intern::NONE;
+use crate::model::{agb_valid, bsn_valid, Cents, Date, Reason, Span};
+use crate::night::{self, flag, Batch, Line, ParseRejection};
 use std::fmt;
 use std::path::Path;
 
@@ -15,18 +17,6 @@ pub const MAX_RECORD: usize = 64 * 1024;
 
 /// The longest field value a reader accepts, in bytes: a longer one rejects its line.
 pub const MAX_FIELD: usize = 1024;
-
-/// A line refused before adjudication, with the fields as they were written.
-#[derive(Clone, Debug)]
-pub struct Rejection {
-    pub seq: u32,
-    pub file: u16,
-    pub record: u32,
-    pub fields: EchoFields,
-    pub reason: Reason,
-    pub message: String,
-    pub raw: Span,
-}
 
 /// The identifying fields of a line as written, echoed into `rejections.csv`: batch_id,
 /// line_id, provider_agb, member_id, service_date, code, claimed. Kept as one string with the
@@ -50,22 +40,6 @@ impl EchoFields {
             text: text.into(),
             ends,
         }
-    }
-
-    /// The echo of a line that parsed, under the member number it is reported under.
-    pub fn of(line: &Line, member_id: &str) -> EchoFields {
-        let agb = format!("{:08}", line.provider_agb);
-        let date = line.service_date.to_string();
-        let claimed = line.amount.to_string();
-        EchoFields::new([
-            &line.batch_id,
-            &line.line_id,
-            &agb,
-            member_id,
-            &date,
-            &line.code,
-            &claimed,
-        ])
     }
 
     fn field(&self, i: usize) -> &str {
@@ -98,51 +72,8 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// What one input file gave.
-#[derive(Debug, Default)]
-pub struct FileRead {
-    pub lines: Vec<Line>,
-    pub rejections: Vec<Rejection>,
-    /// Number of line records in the file (lines + rejections).
-    pub records: u32,
-    /// The format's name for the summary (`csv`, `xml`, `pm304`).
-    pub format: &'static str,
-}
-
-/// Where a line record is: its run-wide number, file, ordinal in the file and bytes.
-#[derive(Clone, Copy, Debug)]
-pub struct At {
-    pub seq: u32,
-    pub file: u16,
-    pub record: u32,
-    pub raw: Span,
-}
-
-impl FileRead {
-    /// Files a line record: the checked line, or its rejection with the fields as written.
-    pub fn push(
-        &mut self,
-        at: At,
-        fields: &RawFields<'_>,
-        checked: Result<Line, (Reason, String)>,
-    ) {
-        match checked {
-            Ok(line) => self.lines.push(line),
-            Err((reason, message)) => self.rejections.push(Rejection {
-                seq: at.seq,
-                file: at.file,
-                record: at.record,
-                fields: fields.echo(),
-                reason,
-                message,
-                raw: at.raw,
-            }),
-        }
-    }
-}
-
 /// The formats `process` recognises from the content.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,
     Xml,
@@ -187,20 +118,101 @@ pub fn sniff(head: &[u8]) -> Format {
     }
 }
 
-/// Reads one declaration file; `seq` numbers the lines of the whole run and is advanced.
-pub fn read_file(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
+/// Reads one declaration file into batches of lines (in file order), or refuses it whole.
+/// `threads` bounds how many chunks of one big CSV file are parsed at once.
+pub fn read_file(
+    path: &Path,
+    shown: &str,
+    file: u16,
+    threads: usize,
+) -> Result<FileBatches, Refusal> {
     // Opened once: the first buffer both recognises the format and starts the reading.
     let f = std::fs::File::open(path).map_err(|e| unreadable(shown, &e))?;
     let mut input = std::io::BufReader::with_capacity(1 << 16, f);
     let head = std::io::BufRead::fill_buf(&mut input).map_err(|e| unreadable(shown, &e))?;
     let format = sniff(head);
-    let mut read = match format {
-        Format::Csv => csv::read_from(input, shown, file, seq),
-        Format::Xml => xml::read_from(input, shown, file, seq),
-        Format::Pm304 => ei::read(path, shown, file, seq),
-    }?;
-    read.format = format.name();
-    Ok(read)
+    let _ = threads;
+    let mut sink = Sink::new(file);
+    match format {
+        Format::Csv => csv::read_from(input, shown, &mut sink)?,
+        Format::Xml => xml::read_from(input, shown, &mut sink)?,
+        Format::Pm304 => ei::read(path, shown, &mut sink)?,
+    }
+    Ok(FileBatches {
+        format,
+        records: sink.records,
+        batches: vec![sink.batch],
+    })
+}
+
+/// What [`read_file`] gives for an accepted file.
+pub struct FileBatches {
+    pub format: Format,
+    /// Number of line records in the file.
+    pub records: u32,
+    /// The lines, in file order, in one or more batches.
+    pub batches: Vec<Batch>,
+}
+
+/// Where readers put line records: each one validated into a compact [`Line`] (or rejected
+/// with its reason and the fields as written), in file order.
+pub struct Sink {
+    pub batch: Batch,
+    file: u16,
+    /// Line records so far.
+    pub records: u32,
+}
+
+impl Sink {
+    pub fn new(file: u16) -> Sink {
+        Sink {
+            batch: Batch::default(),
+            file,
+            records: 0,
+        }
+    }
+
+    /// Files a line record at bytes `raw` of the file: validated, unless the reader already
+    /// found it bad (`rejected`).
+    pub fn push(&mut self, raw: Span, fields: &RawFields<'_>, rejected: Option<(Reason, String)>) {
+        self.records += 1;
+        let checked = match rejected {
+            Some(r) => Err(r),
+            None => fields.validate(&mut self.batch),
+        };
+        let mut line = match checked {
+            Ok(line) => line,
+            Err((reason, message)) => {
+                let i = self.batch.lines.len() as u32;
+                self.batch.rejections.push((
+                    i,
+                    reason,
+                    ParseRejection {
+                        message,
+                        echo: fields.echo(),
+                    },
+                ));
+                Line {
+                    batch: NONE,
+                    code: NONE,
+                    identity: NONE,
+                    ..Line::default()
+                }
+            }
+        };
+        line.file = self.file;
+        line.raw_start = raw.start;
+        line.raw_len = raw.len;
+        self.batch.lines.push(line);
+    }
+
+    /// Sets the raw span of the last line pushed when it started at `start` (an XML `<line>`
+    /// whose end tag came later).
+    pub fn close_last(&mut self, start: u64, len: u32) {
+        if let Some(l) = self.batch.lines.last_mut().filter(|l| l.raw_start == start) {
+            l.raw_len = len;
+        }
+    }
 }
 
 /// The fields of one line as text, before validation. Empty string = absent.
@@ -241,13 +253,7 @@ impl RawFields<'_> {
     }
 
     /// Checks every field (contract 4.1) and builds the line; the first problem is the reason.
-    pub fn validate(
-        &self,
-        seq: u32,
-        file: u16,
-        record: u32,
-        raw: Span,
-    ) -> Result<Line, (Reason, String)> {
+    pub fn validate(&self, out: &mut Batch) -> Result<Line, (Reason, String)> {
         let required = [
             ("batch_id", self.batch_id),
             ("line_id", self.line_id),
@@ -386,29 +392,43 @@ impl RawFields<'_> {
                 "field related_line_id is empty on a credit line".into(),
             ));
         }
+        let mut flags = 0;
+        if credit {
+            flags |= flag::CREDIT;
+        }
+        if referral {
+            flags |= flag::REFERRAL;
+        }
+        if !self.authorization.is_empty() {
+            flags |= flag::AUTHORIZATION;
+        }
+        let text = night::push_text(&mut out.text, self.line_id.as_bytes());
+        if credit {
+            night::push_text(&mut out.text, self.related_line_id.as_bytes());
+        }
         Ok(Line {
-            seq,
-            file,
-            record,
-            batch_id: crate::model::intern(self.batch_id),
-            line_id: self.line_id.into(),
-            provider_agb: self.provider_agb.parse().unwrap_or(0),
-            member_id: self.member_id.into(),
-            bsn: self.bsn.into(),
-            birth_date,
-            service_date,
-            code_list: crate::model::intern(self.code_list),
-            code: crate::model::intern(self.code),
-            quantity,
-            indication,
-            referral,
-            authorization: !self.authorization.is_empty(),
             amount,
             legal_copay,
-            trajectory_start,
-            credit,
-            related_line_id: self.related_line_id.into(),
-            raw,
+            raw_start: 0,
+            raw_len: 0,
+            text,
+            batch: out.batches.intern(self.batch_id.as_bytes()),
+            code: out.codes.intern(&night::code_key(
+                self.code_list.as_bytes(),
+                self.code.as_bytes(),
+            )),
+            identity: out.identities.intern(&night::identity_key(
+                self.member_id.as_bytes(),
+                self.bsn.as_bytes(),
+                birth_date,
+            )),
+            provider_agb: self.provider_agb.parse().unwrap_or(0),
+            service_date,
+            trajectory_start: trajectory_start.unwrap_or_default(),
+            quantity: quantity as u16,
+            indication: night::pack_indication(indication),
+            file: 0,
+            flags,
         })
     }
 }

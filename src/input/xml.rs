@@ -17,15 +17,13 @@
 //! `<line>`, another namespace, no trailer, a trailer that does not match) refuses the file whole:
 //! the lines are collected and only handed over once the trailer matched.
 
-use super::{FileRead, RawFields, Refusal, MAX_FIELD, MAX_RECORD};
+use super::{RawFields, Refusal, Sink, MAX_FIELD, MAX_RECORD};
 use crate::model::{Cents, Reason, Span};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
+use std::io::{self, BufRead, Read};
 
 /// quick-xml holds a whole event (a tag, a text, a comment) in memory: no event may be longer
 /// than this. A longer one refuses the file (a `<line>` over [`MAX_RECORD`] but under this
@@ -167,19 +165,8 @@ struct Trailer {
     total: Option<Cents>,
 }
 
-/// Reads an XML declaration file.
-pub fn read(path: &Path, shown: &str, file: u16, seq: &mut u32) -> Result<FileRead, Refusal> {
-    let f = File::open(path).map_err(|e| super::unreadable(shown, &e))?;
-    read_from(BufReader::with_capacity(1 << 16, f), shown, file, seq)
-}
-
-/// [`read`] on any byte stream (`shown` names it in refusals).
-pub fn read_from(
-    input: impl BufRead,
-    shown: &str,
-    file: u16,
-    seq: &mut u32,
-) -> Result<FileRead, Refusal> {
+/// Reads an XML declaration file from a byte stream (`shown` names it in refusals).
+pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
     let refuse = |at: u64, element: &str, message: String| Refusal {
         file: shown.to_string(),
         position: format!("byte {at} <{element}>"),
@@ -188,7 +175,6 @@ pub fn read_from(
     let mut reader = NsReader::from_reader(Capped::new(input));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut state = State::Prolog;
-    let mut out = FileRead::default();
     let mut record = 0u32;
     // Declaration-level defaults: batch_id, provider_agb; insured-level: member_id, bsn, birth_date.
     let mut decl: [String; 2] = Default::default();
@@ -279,18 +265,14 @@ pub fn read_from(
                     }
                     (State::Insured, b"line") => {
                         record += 1;
-                        let this = *seq;
-                        *seq += 1;
                         let tag_len = reader.buffer_position().saturating_sub(before);
                         let end = if empty { tag_len } else { 0 };
                         let raw = Span {
                             start: before,
                             len: raw_len(end),
                         };
-                        let amount = read_line(
-                            e, &decl, &insured, this, file, record, raw, tag_len, &mut out,
-                            &refuse, before,
-                        )?;
+                        let amount =
+                            read_line(e, &decl, &insured, raw, tag_len, sink, &refuse, before)?;
                         total = match (total, amount) {
                             (Some(t), Some(a)) => Some(t + a),
                             _ => None,
@@ -396,17 +378,10 @@ pub fn read_from(
                     State::Line => {
                         // Close the raw span of a `<line ...></line>` written with an end tag.
                         let end = reader.buffer_position();
-                        let span = Span {
-                            start: open_line_start,
-                            len: raw_len(end.saturating_sub(open_line_start)),
-                        };
-                        let last = (out.lines.last_mut().map(|l| &mut l.raw))
-                            .into_iter()
-                            .chain(out.rejections.last_mut().map(|r| &mut r.raw))
-                            .find(|r| r.start == open_line_start);
-                        if let Some(r) = last {
-                            *r = span;
-                        }
+                        sink.close_last(
+                            open_line_start,
+                            raw_len(end.saturating_sub(open_line_start)),
+                        );
                         State::Insured
                     }
                     State::Insured => State::Declaration,
@@ -504,8 +479,7 @@ pub fn read_from(
             ));
         }
     }
-    out.records = record;
-    Ok(out)
+    Ok(())
 }
 
 /// The length of a line's raw span: at most [`MAX_RECORD`] bytes of it are echoed.
@@ -565,12 +539,9 @@ fn read_line<F>(
     e: &BytesStart<'_>,
     decl: &[String; 2],
     insured: &[String; 3],
-    seq: u32,
-    file: u16,
-    record: u32,
     raw: Span,
     tag_len: u64,
-    out: &mut FileRead,
+    sink: &mut Sink,
     refuse: &F,
     at: u64,
 ) -> Result<Option<Cents>, Refusal>
@@ -665,7 +636,7 @@ where
     let long = long.map(|(name, len)| {
         format!("attribute {name} is {len} bytes long, over the limit of {MAX_FIELD}")
     });
-    let result = if tag_len > MAX_RECORD as u64 {
+    let rejected = if tag_len > MAX_RECORD as u64 {
         let mut msg = format!(
             "element <line> is {tag_len} bytes long, over the limit of {MAX_RECORD} (raw holds \
              its first {MAX_RECORD} bytes)"
@@ -673,27 +644,18 @@ where
         if let Some(f) = long {
             msg = format!("{f}; {msg}");
         }
-        Err((Reason::Malformed, msg))
+        Some((Reason::Malformed, msg))
     } else if let Some(msg) = long {
-        Err((Reason::Malformed, msg))
-    } else if let Some(name) = unknown {
-        Err((
-            Reason::Malformed,
-            format!("unknown attribute {name} on <line>"),
-        ))
+        Some((Reason::Malformed, msg))
     } else {
-        fields.validate(seq, file, record, raw)
+        unknown.map(|name| {
+            (
+                Reason::Malformed,
+                format!("unknown attribute {name} on <line>"),
+            )
+        })
     };
-    out.push(
-        super::At {
-            seq,
-            file,
-            record,
-            raw,
-        },
-        &fields,
-        result,
-    );
+    sink.push(raw, &fields, rejected);
     Ok(amount)
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// One input file as the run saw it.
 #[derive(Serialize, Debug, Clone)]
-pub struct InputFile {
+pub struct FileSummary {
     pub file: String,
     pub format: String,
     pub records: u64,
@@ -48,7 +48,7 @@ pub struct Timing {
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct Summary {
     pub run_date: String,
-    pub input_files: Vec<InputFile>,
+    pub input_files: Vec<FileSummary>,
     pub lines: u64,
     pub outcomes: BTreeMap<&'static str, u64>,
     /// Rejected lines per reason.
@@ -80,14 +80,14 @@ pub struct Tally {
 
 impl Tally {
     /// Counts a remittance row; `claimed` is negative on a credit line.
-    pub fn paid(&mut self, claimed: Cents, p: &crate::adjudicate::Payment) {
+    pub fn paid(&mut self, claimed: Cents, p: &crate::night::Payment) {
         self.paid_lines += 1;
         self.claimed.add(claimed);
         self.claimed_unsigned.add(claimed.abs());
         self.paid_basic.add(p.paid_basic);
         self.deductible.add(p.deductible);
         self.paid_supplementary.add(p.paid_supplementary);
-        self.member_pays.add(p.member_pays);
+        self.member_pays.add(p.member_pays(claimed));
         for r in p.reasons.iter() {
             *self.reductions_by_reason.entry(r.code()).or_default() += 1;
         }
@@ -97,6 +97,29 @@ impl Tally {
         self.rejected_lines += 1;
         *self.rejected_by_reason.entry(reason.code()).or_default() += 1;
         self.rejected_claimed.add(claimed.unwrap_or_default());
+    }
+
+    /// Adds another range's tally (ranges are tallied in parallel).
+    pub fn merge(&mut self, o: Tally) {
+        self.paid_lines += o.paid_lines;
+        self.rejected_lines += o.rejected_lines;
+        for (t, x) in [
+            (&mut self.claimed, o.claimed),
+            (&mut self.claimed_unsigned, o.claimed_unsigned),
+            (&mut self.paid_basic, o.paid_basic),
+            (&mut self.deductible, o.deductible),
+            (&mut self.paid_supplementary, o.paid_supplementary),
+            (&mut self.member_pays, o.member_pays),
+            (&mut self.rejected_claimed, o.rejected_claimed),
+        ] {
+            t.0 += x.0;
+        }
+        for (k, v) in o.rejected_by_reason {
+            *self.rejected_by_reason.entry(k).or_default() += v;
+        }
+        for (k, v) in o.reductions_by_reason {
+            *self.reductions_by_reason.entry(k).or_default() += v;
+        }
     }
 
     pub fn totals(&self) -> Totals {

@@ -4,7 +4,7 @@
 
 pub mod schema;
 
-use crate::model::{Cents, Indication, Line, Rate};
+use crate::model::{Cents, Rate};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use schema::{BenefitDef, PolicyFile, PoolDef};
 use std::collections::BTreeMap;
@@ -79,8 +79,9 @@ pub struct Benefit {
     pub id: String,
     pub name: String,
     pub code_list: Option<String>,
-    /// `None`: any CSI; otherwise the allowed values (`None` inside = no CSI on the line).
-    pub indications: Option<Vec<Indication>>,
+    /// `None`: any CSI; otherwise the allowed values, packed by
+    /// [`crate::night::pack_indication`] (0 = no CSI on the line).
+    pub indications: Option<Vec<u16>>,
     pub basis: Basis,
     /// Percentage paid, 0-100.
     pub percentage: Rate,
@@ -98,6 +99,9 @@ pub struct Benefit {
     pub requires_contract: Option<String>,
     /// Selector: only lines of providers holding this tag match this benefit.
     pub when_contract: Option<String>,
+    /// The bits of `requires_contract` and `when_contract` in [`PolicySet::tags`] (0 = none).
+    pub requires_bit: u64,
+    pub when_bit: u64,
     /// (months, from age): the product must have been held this many months on the service
     /// date, for members of at least that age.
     pub min_insured: Option<(u32, u32)>,
@@ -111,19 +115,21 @@ impl Benefit {
         self.tariffs.get(code).copied().or(self.max_per_unit)
     }
 
-    fn accepts(&self, line: &Line, has_tag: &dyn Fn(&str) -> bool) -> bool {
-        if self.when_contract.as_deref().is_some_and(|t| !has_tag(t)) {
+    /// Whether a line with this CSI, of a provider holding the tags `provider_tags` (bits of
+    /// [`PolicySet::tags`]), is for this benefit (the code and code list already matched).
+    pub fn accepts(&self, indication: u16, provider_tags: u64) -> bool {
+        if self.when_bit != 0 && provider_tags & self.when_bit == 0 {
             return false;
         }
-        if let Some(list) = &self.code_list {
-            if *line.code_list != **list {
-                return false;
-            }
-        }
         match &self.indications {
-            Some(allowed) => allowed.contains(&line.indication),
+            Some(allowed) => allowed.contains(&indication),
             None => true,
         }
+    }
+
+    /// Whether the benefit covers lines of this code list (any list when it names none).
+    pub fn takes_list(&self, code_list: &str) -> bool {
+        self.code_list.as_deref().is_none_or(|l| l == code_list)
     }
 }
 
@@ -150,14 +156,30 @@ pub struct Product {
 }
 
 impl Product {
-    /// The first benefit (in file order) that covers this line's code, list and CSI, and whose
-    /// provider-contract selector (if any) the line's provider holds (`has_tag`).
-    pub fn benefit_for(&self, line: &Line, has_tag: &dyn Fn(&str) -> bool) -> Option<&Benefit> {
+    /// The benefits of a code that take its code list, in file order (the first of them that
+    /// [`Benefit::accepts`] the line applies).
+    pub fn candidates(&self, code_list: &str, code: &str) -> Vec<u16> {
+        self.by_code.get(code).map_or_else(Vec::new, |v| {
+            v.iter()
+                .filter(|&&i| self.benefits[i].takes_list(code_list))
+                .map(|&i| i as u16)
+                .collect()
+        })
+    }
+
+    /// The first benefit (in file order) for this code, list, CSI and provider tags.
+    pub fn benefit_for(
+        &self,
+        code_list: &str,
+        code: &str,
+        indication: u16,
+        provider_tags: u64,
+    ) -> Option<&Benefit> {
         self.by_code
-            .get(&*line.code)?
+            .get(code)?
             .iter()
             .map(|&i| &self.benefits[i])
-            .find(|b| b.accepts(line, has_tag))
+            .find(|b| b.takes_list(code_list) && b.accepts(indication, provider_tags))
     }
 
     /// Every code this product knows.
@@ -172,6 +194,8 @@ pub struct PolicySet {
     pub products: Vec<Product>,
     by_id: HashMap<String, usize>,
     known_codes: HashSet<String>,
+    /// Every provider contract tag the benefits name; tag `i` is bit `1 << i`.
+    pub tags: Vec<String>,
 }
 
 impl PolicySet {
@@ -183,6 +207,45 @@ impl PolicySet {
     /// Whether any product knows this prestatiecode.
     pub fn knows_code(&self, code: &str) -> bool {
         self.known_codes.contains(code)
+    }
+
+    /// The bits of these contract tags (tags no benefit names have none).
+    pub fn tag_bits<'a>(&self, tags: impl IntoIterator<Item = &'a str>) -> u64 {
+        tags.into_iter()
+            .filter_map(|t| self.tags.iter().position(|x| x == t))
+            .fold(0, |m, i| m | 1 << i)
+    }
+
+    /// Numbers the contract tags the benefits name (at most 64).
+    fn number_tags(&mut self) -> Result<(), String> {
+        let mut tags: Vec<String> = Vec::new();
+        for b in self.products.iter().flat_map(|p| &p.benefits) {
+            for t in [&b.requires_contract, &b.when_contract]
+                .into_iter()
+                .flatten()
+            {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            }
+        }
+        if tags.len() > 64 {
+            return Err(format!(
+                "{} contract tags: at most 64 are supported",
+                tags.len()
+            ));
+        }
+        let bit = |t: &Option<String>| {
+            t.as_ref()
+                .and_then(|t| tags.iter().position(|x| x == t))
+                .map_or(0, |i| 1u64 << i)
+        };
+        for b in self.products.iter_mut().flat_map(|p| &mut p.benefits) {
+            b.requires_bit = bit(&b.requires_contract);
+            b.when_bit = bit(&b.when_contract);
+        }
+        self.tags = tags;
+        Ok(())
     }
 }
 
@@ -246,6 +309,20 @@ pub fn load(paths: &[PathBuf]) -> Result<PolicySet, Vec<PolicyError>> {
             &f.unwrap_or_default(),
             1,
             "more than one basic product".into(),
+        ));
+    }
+    if set.products.len() > 254 {
+        errors.push(err(
+            paths.first().map_or(Path::new(""), |p| p.as_path()),
+            0,
+            format!("{} products: at most 254 are supported", set.products.len()),
+        ));
+    }
+    if let Err(m) = set.number_tags() {
+        errors.push(err(
+            paths.first().map_or(Path::new(""), |p| p.as_path()),
+            0,
+            m,
         ));
     }
     if errors.is_empty() {
@@ -453,8 +530,10 @@ fn compile_benefit(
         .map(|list| {
             list.iter()
                 .map(|s| match s.as_bytes() {
-                    [] => Ok(None),
-                    [a, b, c] if s.bytes().all(|x| x.is_ascii_digit()) => Ok(Some([*a, *b, *c])),
+                    [] => Ok(0),
+                    [a, b, c] if s.bytes().all(|x| x.is_ascii_digit()) => {
+                        Ok(crate::night::pack_indication(Some([*a, *b, *c])))
+                    }
                     _ => Err(format!("indication {s:?} is not a 3-digit CSI")),
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -510,6 +589,8 @@ fn compile_benefit(
         authorization_from,
         requires_contract: b.requires_contract.clone(),
         when_contract: b.when_contract.clone(),
+        requires_bit: 0,
+        when_bit: 0,
         min_insured,
         deductible: basic && b.deductible.unwrap_or(true),
     };
@@ -581,26 +662,20 @@ mod tests {
         assert_eq!(e[0].line, 2, "{:?}", e);
     }
 
-    fn line(code: &str, agb: u32) -> Line {
-        let d = |y| crate::model::Date::new(y, 1, 1).unwrap();
-        Line {
-            provider_agb: agb,
-            ..Line::example(code, d(2009), d(1980))
-        }
-    }
-
     #[test]
     fn contract_selector_falls_through_to_the_next_benefit() {
         let src = "[product]\nid = \"x\"\nname = \"X\"\nlayer = \"supplementary\"\n\n\
             [[benefit]]\nid = \"via-sgz\"\nname = \"A\"\ncodes = [\"VAC\"]\nwhen_contract = \"sgz\"\n\n\
             [[benefit]]\nid = \"elders\"\nname = \"B\"\ncodes = [\"VAC\"]\npercentage = \"50\"\n";
-        let p = compile(Path::new("x.toml"), src).unwrap();
-        let sgz = |agb: u32| move |tag: &str| agb == 1 && tag == "sgz";
-        let l = line("VAC", 1);
-        assert_eq!(p.benefit_for(&l, &sgz(1)).unwrap().id, "via-sgz");
-        let l = line("VAC", 2);
-        assert_eq!(p.benefit_for(&l, &sgz(2)).unwrap().id, "elders");
-        assert!(p.benefit_for(&line("X", 1), &sgz(1)).is_none());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.toml"), src).unwrap();
+        let set = load(&[dir.path().to_path_buf()]).unwrap();
+        let p = &set.products[0];
+        let sgz = set.tag_bits(["sgz"]);
+        assert_eq!(sgz, 1);
+        assert_eq!(p.benefit_for("", "VAC", 0, sgz).unwrap().id, "via-sgz");
+        assert_eq!(p.benefit_for("", "VAC", 0, 0).unwrap().id, "elders");
+        assert!(p.benefit_for("", "X", 0, sgz).is_none());
     }
 
     #[test]

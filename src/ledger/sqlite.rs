@@ -1,97 +1,14 @@
-//! The ledger: state carried from one nightly run to the next, in an embedded SQLite file.
-//!
-//! A run opens the ledger with `BEGIN IMMEDIATE` and holds that write transaction until it
-//! commits at the end, so a second run on the same ledger is refused, and a run that dies
-//! leaves the ledger as it was (SQLite rolls the journal back on the next open).
+//! The SQLite ledger: one file, opened with `BEGIN IMMEDIATE` and held until the commit at the
+//! end, so a second run on the same ledger is refused, and a run that dies leaves the ledger as
+//! it was (SQLite rolls the journal back on the next open).
 
-use crate::adjudicate::{Accumulators, Effect, Payment, PoolKey, Prior, Used};
-use crate::model::{Cents, Line, Total};
+use super::{Ledger, LedgerError, LineKey, MemberChange, MemberQuery, RunRecord};
+use crate::adjudicate::{Accumulators, Effect, MemberState, PoolKey, Prior, Used};
+use crate::model::{Cents, Total};
+use crate::night::{Night, Outcome, Payment, Products};
 use crate::policy::PolicySet;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
-
-/// A ledger failure. `Busy` means another run holds the ledger.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    #[error("ledger {0} is in use by another run; try again when it has finished")]
-    Busy(String),
-    #[error("ledger {path}: {source}")]
-    Sql {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("ledger {0}: {1}")]
-    Io(String, std::io::Error),
-    #[error("ledger {0}: the run total {1} does not fit a 64-bit number of cents")]
-    Overflow(String, String),
-}
-
-/// One line that paid (or a credit that reversed one), as the ledger keeps it: no BSN, no
-/// birth date; its effects on the counters so that a later credit can give them back.
-#[derive(Debug, Clone)]
-pub struct ProcessedLine<'a> {
-    pub line: &'a Line,
-    /// The member number the line is kept under (the register's).
-    pub member_id: &'a str,
-    pub payment: &'a Payment,
-}
-
-/// The run's row in the `run` table.
-#[derive(Debug, Clone, Default)]
-pub struct RunRecord {
-    pub run_date: String,
-    /// Input files with their sha256, as JSON.
-    pub inputs: String,
-    /// Output files still under their temporary names at commit, as JSON `[[tmp, dest], ...]`.
-    pub staged: String,
-    pub lines: u64,
-    pub paid_lines: u64,
-    pub rejected_lines: u64,
-    pub claimed: Total,
-    pub paid_basic: Total,
-    pub deductible: Total,
-    pub paid_supplementary: Total,
-    pub member_pays: Total,
-}
-
-/// What a run needs from the state store; SQLite is the one implementation.
-pub trait Ledger {
-    /// For each (provider AGB, line_id): whether it was paid (or was a credit) in an earlier run.
-    fn seen(&mut self, keys: &[(u32, &str)]) -> Result<Vec<bool>, LedgerError>;
-    /// A line paid in an earlier run, with its member, for a credit of this run to reverse.
-    fn prior(
-        &mut self,
-        provider_agb: u32,
-        line_id: &str,
-        policies: &PolicySet,
-    ) -> Result<Option<(String, Prior)>, LedgerError>;
-    /// The accumulators of each member as earlier runs left them.
-    fn load(
-        &mut self,
-        member_ids: &[&str],
-        policies: &PolicySet,
-    ) -> Result<Vec<Accumulators>, LedgerError>;
-    /// Writes what the run changed, inside its transaction: the accumulators of the members it
-    /// touched and the lines it paid. Returns the new run's id. Nothing is visible before
-    /// [`Ledger::commit`].
-    fn record(
-        &mut self,
-        started: &str,
-        members: &[(&str, &Accumulators)],
-        lines: &[ProcessedLine<'_>],
-        policies: &PolicySet,
-    ) -> Result<i64, LedgerError>;
-    /// Completes the run's row, waits for `before_commit` (the outputs on disk) and commits.
-    fn commit(
-        &mut self,
-        run_id: i64,
-        run: &RunRecord,
-        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
-    ) -> Result<(), LedgerError>;
-    /// Records that the run's outputs were renamed into place.
-    fn published(&mut self, run_id: i64) -> Result<(), LedgerError>;
-}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS run (
@@ -189,11 +106,12 @@ fn decode_effects(text: &str, policies: &PolicySet) -> Vec<Effect> {
         .collect()
 }
 
-fn product_indexes(text: &str, policies: &PolicySet) -> Vec<u16> {
-    text.split('+')
-        .filter_map(|id| policies.index_of(id))
-        .map(|i| i as u16)
-        .collect()
+fn product_indexes(text: &str, policies: &PolicySet) -> Products {
+    let mut p = Products::default();
+    for i in text.split('+').filter_map(|id| policies.index_of(id)) {
+        p.push(i);
+    }
+    p
 }
 
 /// The SQLite ledger, holding its write transaction from open to commit.
@@ -273,41 +191,7 @@ impl SqliteLedger {
         Ok(!any)
     }
 
-    fn sql(&self, source: rusqlite::Error) -> LedgerError {
-        LedgerError::Sql {
-            path: self.path.clone(),
-            source,
-        }
-    }
-}
-
-impl Ledger for SqliteLedger {
-    fn seen(&mut self, keys: &[(u32, &str)]) -> Result<Vec<bool>, LedgerError> {
-        let mut out = vec![false; keys.len()];
-        if self.is_empty("processed_line")? {
-            return Ok(out);
-        }
-        // Looked up in key order: neighbouring keys share B-tree pages.
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_unstable_by_key(|&i| keys[i]);
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM processed_line WHERE provider_agb = ?1 AND line_id = ?2")
-            .map_err(|e| LedgerError::Sql {
-                path: self.path.clone(),
-                source: e,
-            })?;
-        for i in order {
-            out[i] = stmt
-                .exists(params![keys[i].0, keys[i].1])
-                .map_err(|e| LedgerError::Sql {
-                    path: self.path.clone(),
-                    source: e,
-                })?;
-        }
-        Ok(out)
-    }
-
+    /// A line paid in an earlier run, with its member, for a credit of this run to reverse.
     fn prior(
         &mut self,
         provider_agb: u32,
@@ -353,19 +237,19 @@ impl Ledger for SqliteLedger {
             .map_err(|e| self.sql(e))?;
         Ok(row.map(
             |(member, year, claimed, pb, ded, ps, mp, products, effects, credited_by)| {
+                let _ = mp;
                 let payment = Payment {
-                    year,
+                    year: u16::try_from(year).unwrap_or(u16::MAX),
                     paid_basic: Cents(pb),
                     deductible: Cents(ded),
                     paid_supplementary: Cents(ps),
-                    member_pays: Cents(mp),
                     products: product_indexes(&products, policies),
                     reasons: crate::model::Reasons::default(),
-                    effects: decode_effects(&effects, policies),
                 };
                 let prior = Prior {
                     claimed: Cents(claimed),
                     payment,
+                    effects: decode_effects(&effects, policies),
                     credited: credited_by.is_some(),
                 };
                 (member, prior)
@@ -373,7 +257,8 @@ impl Ledger for SqliteLedger {
         ))
     }
 
-    fn load(
+    /// The accumulators of each member as earlier runs left them.
+    fn load_accumulators(
         &mut self,
         member_ids: &[&str],
         policies: &PolicySet,
@@ -427,25 +312,87 @@ impl Ledger for SqliteLedger {
                         units: r.get(3).map_err(sql)?,
                         euros: Cents(r.get(4).map_err(sql)?),
                     };
-                    acc.pools.insert(key, used);
+                    acc.pools.push((key, used));
                 }
             }
             if !no_deductible {
                 let mut rows = deductible.query([member_ids[i]]).map_err(sql)?;
                 while let Some(r) = rows.next().map_err(sql)? {
                     acc.deductible
-                        .insert(r.get(0).map_err(sql)?, Cents(r.get(1).map_err(sql)?));
+                        .push((r.get(0).map_err(sql)?, Cents(r.get(1).map_err(sql)?)));
                 }
             }
+            acc.pools.sort_unstable_by_key(|(k, _)| *k);
+            acc.deductible.sort_unstable_by_key(|(y, _)| *y);
         }
         Ok(out)
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> LedgerError {
+        LedgerError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn processed(&mut self, keys: &[LineKey<'_>]) -> Result<Vec<bool>, LedgerError> {
+        let mut out = vec![false; keys.len()];
+        if self.is_empty("processed_line")? {
+            return Ok(out);
+        }
+        // Looked up in key order: neighbouring keys share B-tree pages.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&i| keys[i]);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM processed_line WHERE provider_agb = ?1 AND line_id = ?2")
+            .map_err(|e| LedgerError::Sql {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        for i in order {
+            out[i] = stmt
+                .exists(params![keys[i].0, keys[i].1])
+                .map_err(|e| LedgerError::Sql {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+        }
+        Ok(out)
+    }
+
+    fn load(
+        &mut self,
+        members: &[MemberQuery<'_>],
+        policies: &PolicySet,
+    ) -> Result<Vec<MemberState>, LedgerError> {
+        let ids: Vec<&str> = members.iter().map(|m| m.member_id).collect();
+        let accumulators = self.load_accumulators(&ids, policies)?;
+        let mut states = Vec::with_capacity(members.len());
+        for (m, acc) in members.iter().zip(accumulators) {
+            let mut state = MemberState {
+                acc,
+                ..MemberState::default()
+            };
+            for &(agb, related) in &m.credits {
+                if let Some((owner, prior)) = self.prior(agb, related, policies)? {
+                    if owner == m.member_id {
+                        state.priors.insert((agb, related.into()), prior);
+                    }
+                }
+            }
+            states.push(state);
+        }
+        Ok(states)
     }
 
     fn record(
         &mut self,
         started: &str,
-        members: &[(&str, &Accumulators)],
-        lines: &[ProcessedLine<'_>],
+        night: &Night,
+        members: &[MemberChange<'_>],
         policies: &PolicySet,
     ) -> Result<i64, LedgerError> {
         let c = &self.conn;
@@ -472,7 +419,8 @@ impl Ledger for SqliteLedger {
             let mut ded = c
                 .prepare_cached("INSERT OR REPLACE INTO deductible (member_id, year, cents) VALUES (?1, ?2, ?3)")
                 .map_err(sql)?;
-            for (member, acc) in members {
+            for m in members {
+                let (member, acc) = (m.member_id, m.acc);
                 for (k, u) in &acc.pools {
                     let p = &policies.products[k.product as usize];
                     put.execute(params![
@@ -502,44 +450,66 @@ impl Ledger for SqliteLedger {
                     "UPDATE processed_line SET credited_by = ?3 WHERE provider_agb = ?1 AND line_id = ?2",
                 )
                 .map_err(sql)?;
+            // Inserted in key order: a large night would otherwise touch B-tree pages at
+            // random, far beyond SQLite's cache.
+            let mut lines: Vec<(&str, &crate::adjudicate::PaidLine, &[Effect])> = members
+                .iter()
+                .flat_map(|m| {
+                    m.adjudicated
+                        .paid
+                        .iter()
+                        .map(move |p| (m.member_id, p, m.adjudicated.effects_of(p)))
+                })
+                .collect();
+            lines.sort_unstable_by(|a, b| {
+                let (la, lb) = (
+                    &night.lines[a.1.seq as usize],
+                    &night.lines[b.1.seq as usize],
+                );
+                (la.provider_agb, night.line_id(la)).cmp(&(lb.provider_agb, night.line_id(lb)))
+            });
             let mut effects = String::new();
-            for l in lines {
-                let (p, line) = (l.payment, l.line);
-                encode_effects(&mut effects, &p.effects, policies);
+            for &(member_id, paid, fx) in &lines {
+                let line = &night.lines[paid.seq as usize];
+                let Outcome::Paid(p) = night.outcomes[paid.seq as usize] else {
+                    continue;
+                };
+                encode_effects(&mut effects, fx, policies);
                 let products: Vec<&str> = p
                     .products
                     .iter()
-                    .map(|&i| policies.products[i as usize].id.as_str())
+                    .map(|i| policies.products[i].id.as_str())
                     .collect();
+                let claimed = line.signed_amount();
                 insert
                     .execute(params![
                         line.provider_agb,
-                        &*line.line_id,
+                        night.line_id(line),
                         run_id,
-                        l.member_id,
+                        member_id,
                         line.service_date.as_u32(),
-                        &*line.code,
+                        night.code(line).1,
                         p.year,
-                        line.signed_amount().0,
+                        claimed.0,
                         p.paid_basic.0,
                         p.deductible.0,
                         p.paid_supplementary.0,
-                        p.member_pays.0,
+                        p.member_pays(claimed).0,
                         products.join("+"),
                         effects,
-                        line.credit.then_some(&*line.related_line_id),
+                        line.credit().then(|| night.related_line_id(line)),
                     ])
                     .map_err(sql)?;
             }
             // After all inserts: a credit may come before the line it reverses in input order.
-            for l in lines {
-                let line = l.line;
-                if line.credit {
+            for &(_, paid, _) in &lines {
+                let line = &night.lines[paid.seq as usize];
+                if line.credit() {
                     credited
                         .execute(params![
                             line.provider_agb,
-                            &*line.related_line_id,
-                            &*line.line_id
+                            night.related_line_id(line),
+                            night.line_id(line)
                         ])
                         .map_err(sql)?;
                 }

@@ -1,0 +1,106 @@
+//! The ledger: state carried from one nightly run to the next.
+//!
+//! The pipeline speaks to it through [`Ledger`], in batches: tonight's line keys are looked up
+//! at once, only tonight's members' state is loaded, and what the run changed is written in one
+//! call, inside one transaction that [`Ledger::commit`] ends. [`SqliteLedger`] is the embedded
+//! implementation; a server-backed one implements the same calls.
+
+mod sqlite;
+
+pub use sqlite::SqliteLedger;
+
+use crate::adjudicate::{Accumulators, Adjudicated, MemberState};
+use crate::model::Total;
+use crate::night::Night;
+use crate::policy::PolicySet;
+
+/// A ledger failure. `Busy` means another run holds the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger {0} is in use by another run; try again when it has finished")]
+    Busy(String),
+    #[error("ledger {path}: {source}")]
+    Sql {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("ledger {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("ledger {0}: the run total {1} does not fit a 64-bit number of cents")]
+    Overflow(String, String),
+}
+
+/// A line key: the provider's AGB and its line id (referentienummer).
+pub type LineKey<'a> = (u32, &'a str);
+
+/// One of tonight's members, as the ledger is asked for it.
+#[derive(Debug, Clone)]
+pub struct MemberQuery<'a> {
+    /// The register's member number.
+    pub member_id: &'a str,
+    /// The line keys that tonight's credits of this member name (their `related_line_id`).
+    pub credits: Vec<LineKey<'a>>,
+}
+
+/// What the run changed for one member: the new accumulators and the lines it paid or
+/// credited (in [`Adjudicated::paid`], their outcomes in [`Night::outcomes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MemberChange<'a> {
+    pub member_id: &'a str,
+    pub acc: &'a Accumulators,
+    pub adjudicated: &'a Adjudicated,
+}
+
+/// The run's row in the run history.
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    pub run_date: String,
+    /// Input files with their sha256, as JSON.
+    pub inputs: String,
+    /// Output files still under their temporary names at commit, as JSON `[[tmp, dest], ...]`.
+    pub staged: String,
+    pub lines: u64,
+    pub paid_lines: u64,
+    pub rejected_lines: u64,
+    pub claimed: Total,
+    pub paid_basic: Total,
+    pub deductible: Total,
+    pub paid_supplementary: Total,
+    pub member_pays: Total,
+}
+
+/// What a run needs from the state store.
+pub trait Ledger {
+    /// For each key (sorted or not): whether a committed run paid it or credited with it.
+    fn processed(&mut self, keys: &[LineKey<'_>]) -> Result<Vec<bool>, LedgerError>;
+
+    /// Each member's state as earlier runs left it, with the earlier paid lines that its
+    /// credits name (when they are that member's).
+    fn load(
+        &mut self,
+        members: &[MemberQuery<'_>],
+        policies: &PolicySet,
+    ) -> Result<Vec<MemberState>, LedgerError>;
+
+    /// Writes what the run changed, inside its transaction, and returns the new run's id.
+    /// Nothing is visible to others before [`Ledger::commit`].
+    fn record(
+        &mut self,
+        started: &str,
+        night: &Night,
+        members: &[MemberChange<'_>],
+        policies: &PolicySet,
+    ) -> Result<i64, LedgerError>;
+
+    /// Completes the run's row, waits for `before_commit` (the outputs on disk) and commits.
+    fn commit(
+        &mut self,
+        run_id: i64,
+        run: &RunRecord,
+        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> Result<(), LedgerError>;
+
+    /// Records that the run's outputs were renamed into place.
+    fn published(&mut self, run_id: i64) -> Result<(), LedgerError>;
+}

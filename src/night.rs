@@ -1,0 +1,428 @@
+//! The night in memory: every line record of the run's input files, in input order, as a compact
+//! fixed-size [`Line`] (64 bytes) plus one [`Outcome`] per line.
+//!
+//! Identifiers are interned to `u32` ids ([`crate::intern`]), dates are `yyyymmdd` numbers, money
+//! is integer cents, and the only per-line text (the line id, and a credit's related line id)
+//! lives in one byte arena. The original record text is not kept: [`Line::raw_start`] and
+//! [`Line::raw_len`] say where it is in its file, and it is read back only for a rejection row.
+//! A line's position in [`Night::lines`] is its run-wide sequence number (`seq`).
+
+use crate::intern::{Interner, Remap, NONE};
+use crate::model::{Cents, Date, Reason, Reasons};
+
+/// Bits of [`Line::flags`].
+pub mod flag {
+    pub const CREDIT: u8 = 1;
+    pub const REFERRAL: u8 = 2;
+    pub const AUTHORIZATION: u8 = 4;
+}
+
+/// One line record, validated (or, for a line rejected while reading, only its position).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Line {
+    /// The declared amount, positive; a credit's sign is [`flag::CREDIT`].
+    pub amount: Cents,
+    pub legal_copay: Cents,
+    /// Byte offset of the record's text in its input file.
+    pub raw_start: u64,
+    /// Its length in bytes (at most [`crate::input::MAX_RECORD`] are echoed).
+    pub raw_len: u32,
+    /// Offset of the line id in [`Night::text`] (a credit's related line id follows it).
+    pub text: u32,
+    /// Interned ids: batch number, (code list, code), declared identity.
+    pub batch: u32,
+    pub code: u32,
+    pub identity: u32,
+    pub provider_agb: u32,
+    pub service_date: Date,
+    /// `Date::default()` when the line has no trajectory start.
+    pub trajectory_start: Date,
+    pub quantity: u16,
+    /// The CSI packed by [`pack_indication`]: 0 for none.
+    pub indication: u16,
+    /// Index of the input file in the run.
+    pub file: u16,
+    pub flags: u8,
+}
+
+impl Line {
+    pub fn credit(&self) -> bool {
+        self.flags & flag::CREDIT != 0
+    }
+    pub fn referral(&self) -> bool {
+        self.flags & flag::REFERRAL != 0
+    }
+    pub fn authorization(&self) -> bool {
+        self.flags & flag::AUTHORIZATION != 0
+    }
+
+    /// The amount as it counts in the outputs and the ledger: negative on a credit line.
+    pub fn signed_amount(&self) -> Cents {
+        if self.credit() {
+            -self.amount
+        } else {
+            self.amount
+        }
+    }
+
+    pub fn trajectory(&self) -> Option<Date> {
+        (self.trajectory_start != Date::default()).then_some(self.trajectory_start)
+    }
+
+    /// The year the line counts toward: the trajectory's start year for a DBC, else the
+    /// service year (contract section 2).
+    pub fn year(&self) -> u32 {
+        self.trajectory()
+            .map_or(self.service_date.year(), Date::year)
+    }
+}
+
+/// A CSI code (`001`) as a small number: 0 = none, else 1 + its value.
+pub fn pack_indication(csi: Option<[u8; 3]>) -> u16 {
+    csi.map_or(0, |[a, b, c]| {
+        1 + u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+    })
+}
+
+/// Appends a text to an arena as `[len: u16 LE][bytes]` and returns its offset.
+pub fn push_text(arena: &mut Vec<u8>, text: &[u8]) -> u32 {
+    let at = u32::try_from(arena.len()).unwrap_or(u32::MAX);
+    let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
+    arena.extend_from_slice(&len.to_le_bytes());
+    arena.extend_from_slice(&text[..usize::from(len)]);
+    at
+}
+
+/// The text at `at` in an arena written by [`push_text`], and the offset after it.
+pub fn text_at(arena: &[u8], at: u32) -> (&[u8], u32) {
+    let at = at as usize;
+    let Some(len) = arena.get(at..at + 2) else {
+        return (b"", at as u32);
+    };
+    let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
+    let end = (at + 2 + len).min(arena.len());
+    (&arena[(at + 2).min(end)..end], end as u32)
+}
+
+/// Why a line pays nothing, as data: the text is written only when the rejection row is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Rejected while reading; the message is in [`Night::parse_rejections`].
+    Parse,
+    NoSuchMemberId,
+    NoSuchBsn,
+    MembersDiffer,
+    BirthDate,
+    AfterRunDate,
+    DuplicateInRun,
+    DuplicateEarlier,
+    NotInsured,
+    UnknownCode,
+    NotCovered,
+    NothingPaid,
+    /// A product's benefit refused the line.
+    Benefit {
+        product: u8,
+        benefit: u16,
+        why: Why,
+    },
+    CreditUnmatched,
+    CreditedBefore,
+    /// The credit's amount differs from the reversed line's (given).
+    CreditAmount(Cents),
+}
+
+/// What a benefit's conditions or limits said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// The supplementary product's waiting period lasts until this date.
+    WaitingPeriod(Date),
+    /// Months under the product are needed first, until the date.
+    MinInsured(u32, Date),
+    /// Outside the benefit's ages; the member's age.
+    Age(u32),
+    NoContract,
+    NoReferral,
+    NoAuthorization,
+    /// Authorization is needed from this session on.
+    AuthorizationFrom(u32),
+    /// The pool's maximum of units is used up.
+    SessionLimit(u32),
+    SameDay,
+    /// The pool's euro maximum is used up.
+    AmountLimit(Cents),
+}
+
+/// Indexes of the products that paid a line, basic first (at most six layers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Products([u8; 6]);
+
+impl Default for Products {
+    fn default() -> Self {
+        Products([u8::MAX; 6])
+    }
+}
+
+impl Products {
+    pub fn push(&mut self, product: usize) {
+        if let Some(slot) = self.0.iter_mut().find(|p| **p == u8::MAX) {
+            *slot = u8::try_from(product).unwrap_or(u8::MAX);
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0
+            .iter()
+            .take_while(|p| **p != u8::MAX)
+            .map(|&p| usize::from(p))
+    }
+}
+
+/// A line that pays or charges something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Payment {
+    pub paid_basic: Cents,
+    pub deductible: Cents,
+    pub paid_supplementary: Cents,
+    pub reasons: Reasons,
+    pub products: Products,
+    /// The year the deductible and the limits counted it toward.
+    pub year: u16,
+}
+
+impl Payment {
+    /// What the member pays of a line with this signed claimed amount.
+    pub fn member_pays(&self, claimed: Cents) -> Cents {
+        claimed - self.paid_basic - self.paid_supplementary
+    }
+
+    /// The payment that exactly undoes this one, for a credit line.
+    pub fn reversed(&self) -> Payment {
+        Payment {
+            paid_basic: -self.paid_basic,
+            deductible: -self.deductible,
+            paid_supplementary: -self.paid_supplementary,
+            reasons: Reasons::default(),
+            products: self.products,
+            year: self.year,
+        }
+    }
+}
+
+/// Where a line ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Outcome {
+    /// Not decided yet (only between the stages).
+    #[default]
+    Pending,
+    Rejected(Reason, Detail),
+    Paid(Payment),
+}
+
+/// A line rejected while reading: its message and the identifying fields as written.
+#[derive(Clone, Debug)]
+pub struct ParseRejection {
+    pub message: String,
+    pub echo: crate::input::EchoFields,
+}
+
+/// One input file as the run read it.
+#[derive(Clone, Debug)]
+pub struct InputFile {
+    /// The path as given on the command line.
+    pub shown: String,
+    pub path: std::path::PathBuf,
+    pub format: Option<crate::input::Format>,
+    /// The run-wide sequence number of its first line record.
+    pub first_seq: u32,
+    /// Number of line records (all in [`Night::lines`] when the file was not refused).
+    pub records: u32,
+    pub sha256: String,
+    pub refusal: Option<crate::input::Refusal>,
+}
+
+/// Everything read from the night's input files.
+#[derive(Default)]
+pub struct Night {
+    pub files: Vec<InputFile>,
+    pub lines: Vec<Line>,
+    pub outcomes: Vec<Outcome>,
+    /// Lines rejected while reading, by sequence number (ascending).
+    pub parse_rejections: Vec<(u32, ParseRejection)>,
+    /// Line ids (and related line ids), see [`push_text`].
+    pub text: Vec<u8>,
+    pub batches: Interner,
+    /// `code_list \0 code`.
+    pub codes: Interner,
+    /// `member_id \0 bsn \0 birth_date(yyyymmdd LE)`, see [`identity_key`].
+    pub identities: Interner,
+}
+
+/// The interned key of a declared identity.
+pub fn identity_key(member_id: &[u8], bsn: &[u8], birth: Date) -> Vec<u8> {
+    let mut k = Vec::with_capacity(member_id.len() + bsn.len() + 6);
+    k.extend_from_slice(member_id);
+    k.push(0);
+    k.extend_from_slice(bsn);
+    k.push(0);
+    k.extend_from_slice(&birth.as_u32().to_le_bytes());
+    k
+}
+
+/// A declared identity's parts: member id, BSN, birth date.
+pub fn identity_parts(key: &[u8]) -> (&str, &str, Date) {
+    let mut parts = key.splitn(3, |b| *b == 0);
+    let member = parts.next().unwrap_or_default();
+    let bsn = parts.next().unwrap_or_default();
+    let birth = parts
+        .next()
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .and_then(Date::from_u32)
+        .unwrap_or_default();
+    (utf8(member), utf8(bsn), birth)
+}
+
+fn utf8(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or("")
+}
+
+/// The interned key of a (code list, code) pair.
+pub fn code_key(code_list: &[u8], code: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(code_list.len() + code.len() + 1);
+    k.extend_from_slice(code_list);
+    k.push(0);
+    k.extend_from_slice(code);
+    k
+}
+
+/// A (code list, code) pair's parts.
+pub fn code_parts(key: &[u8]) -> (&str, &str) {
+    match key.iter().position(|b| *b == 0) {
+        Some(i) => (utf8(&key[..i]), utf8(&key[i + 1..])),
+        None => ("", utf8(key)),
+    }
+}
+
+/// What one reader produced for one chunk of a file: lines in order, with chunk-local ids.
+#[derive(Default)]
+pub struct Batch {
+    pub lines: Vec<Line>,
+    /// Lines rejected while reading, by index in `lines`.
+    pub rejections: Vec<(u32, crate::model::Reason, ParseRejection)>,
+    pub text: Vec<u8>,
+    pub batches: Interner,
+    pub codes: Interner,
+    pub identities: Interner,
+}
+
+impl Night {
+    /// Appends a file's batches (in order), renumbering their ids into the night's.
+    pub fn absorb(&mut self, batch: Batch) {
+        let first = self.lines.len() as u32;
+        let base = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        let rb: Remap = self.batches.absorb(batch.batches);
+        let rc: Remap = self.codes.absorb(batch.codes);
+        let ri: Remap = self.identities.absorb(batch.identities);
+        self.text.extend_from_slice(&batch.text);
+        self.lines.reserve(batch.lines.len());
+        self.outcomes.reserve(batch.lines.len());
+        for mut l in batch.lines {
+            l.batch = if l.batch == NONE {
+                NONE
+            } else {
+                rb.map(l.batch)
+            };
+            l.code = if l.code == NONE { NONE } else { rc.map(l.code) };
+            l.identity = if l.identity == NONE {
+                NONE
+            } else {
+                ri.map(l.identity)
+            };
+            l.text = l.text.saturating_add(base);
+            self.lines.push(l);
+            self.outcomes.push(Outcome::Pending);
+        }
+        for (i, reason, r) in batch.rejections {
+            let seq = first + i;
+            self.outcomes[seq as usize] = Outcome::Rejected(reason, Detail::Parse);
+            self.parse_rejections.push((seq, r));
+        }
+    }
+
+    /// The line id of a line.
+    pub fn line_id(&self, line: &Line) -> &str {
+        std::str::from_utf8(text_at(&self.text, line.text).0).unwrap_or("")
+    }
+
+    /// The related line id of a credit line (empty otherwise).
+    pub fn related_line_id(&self, line: &Line) -> &str {
+        if !line.credit() {
+            return "";
+        }
+        let (_, next) = text_at(&self.text, line.text);
+        std::str::from_utf8(text_at(&self.text, next).0).unwrap_or("")
+    }
+
+    /// The (code list, code) of a line.
+    pub fn code(&self, line: &Line) -> (&str, &str) {
+        code_parts(self.codes.bytes(line.code))
+    }
+
+    /// The parse rejection of a line rejected while reading.
+    pub fn parse_rejection(&self, seq: u32) -> Option<&ParseRejection> {
+        self.parse_rejections
+            .binary_search_by_key(&seq, |(s, _)| *s)
+            .ok()
+            .map(|i| &self.parse_rejections[i].1)
+    }
+
+    /// The index of the input file of a sequence number.
+    pub fn file_of(&self, seq: u32) -> usize {
+        self.files
+            .partition_point(|f| f.first_seq <= seq)
+            .saturating_sub(1)
+    }
+
+    /// The 1-based record number of a line within its file.
+    pub fn record(&self, seq: u32, line: &Line) -> u32 {
+        let first = self
+            .files
+            .get(usize::from(line.file))
+            .map_or(0, |f| f.first_seq);
+        seq - first + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<Line>(), 64);
+        assert!(std::mem::size_of::<Outcome>() <= 48);
+    }
+
+    #[test]
+    fn texts_round_trip_through_the_arena() {
+        let mut a = Vec::new();
+        let x = push_text(&mut a, b"L1");
+        let y = push_text(&mut a, b"");
+        push_text(&mut a, b"related");
+        assert_eq!(text_at(&a, x).0, b"L1");
+        let (t, next) = text_at(&a, y);
+        assert_eq!(t, b"");
+        assert_eq!(text_at(&a, next).0, b"related");
+    }
+
+    #[test]
+    fn identities_and_codes_split_back_into_their_parts() {
+        let d = Date::new(1980, 5, 17).unwrap();
+        let k = identity_key(b"M1", b"123456782", d);
+        assert_eq!(identity_parts(&k), ("M1", "123456782", d));
+        assert_eq!(code_parts(&code_key(b"012", b"1000")), ("012", "1000"));
+        assert_eq!(code_parts(&code_key(b"", b"P21")), ("", "P21"));
+        assert_eq!(pack_indication(Some(*b"008")), 9);
+        assert_eq!(pack_indication(None), 0);
+    }
+}

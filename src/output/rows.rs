@@ -1,0 +1,343 @@
+//! Rendering the rows of `remittance.csv` and `rejections.csv` for a range of lines, so that
+//! ranges can be rendered on every core and written one after another in input order.
+//!
+//! Remittance rows are written straight into a byte buffer: numbers and dates never need
+//! quoting, and text fields are quoted exactly when the csv crate's writer quotes them
+//! (`QuoteStyle::Necessary`: a delimiter, quote, CR or LF inside; tested against it below).
+//! Rejection rows go through the csv crate itself; their `raw` text is read back from the input
+//! file at the line's byte span.
+
+use super::messages::{self, message};
+use super::summary::Tally;
+use crate::intern::NONE;
+use crate::model::{Cents, Reason};
+use crate::night::{identity_parts, Detail, Line, Night, Outcome};
+use crate::policy::PolicySet;
+use crate::registers::{Member, Members};
+use std::io;
+use std::ops::Range;
+
+/// What rendering a row needs.
+pub struct RowContext<'a> {
+    pub messages: messages::Context<'a>,
+    pub members: &'a Members,
+    /// The register member of each declared identity ([`NONE`] when it names none).
+    pub member_of: &'a [u32],
+    /// The input files, open for reading rejected lines' raw text back (`None` if refused).
+    pub inputs: &'a [Option<std::fs::File>],
+}
+
+impl RowContext<'_> {
+    fn night(&self) -> &Night {
+        self.messages.night
+    }
+
+    fn policies(&self) -> &PolicySet {
+        self.messages.policies
+    }
+
+    /// The register member a line was adjudicated for.
+    fn member(&self, line: &Line) -> Option<&Member> {
+        let m = *self.member_of.get(line.identity as usize)?;
+        (m != NONE).then(|| &self.members.list[m as usize])
+    }
+}
+
+/// The rendered rows of one range of lines, and what they add to the run's totals.
+#[derive(Default)]
+pub struct Rendered {
+    pub remittance: Vec<u8>,
+    pub rejections: Vec<u8>,
+    pub tally: Tally,
+}
+
+/// Renders the rows of lines `range` (sequence numbers), in order.
+pub fn render(ctx: &RowContext<'_>, range: Range<u32>) -> io::Result<Rendered> {
+    let night = ctx.night();
+    let mut out = Rendered::default();
+    let mut rejections = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let mut raw = Vec::new();
+    for seq in range {
+        let line = &night.lines[seq as usize];
+        match night.outcomes[seq as usize] {
+            Outcome::Paid(p) => {
+                let claimed = line.signed_amount();
+                out.tally.paid(claimed, &p);
+                let member = ctx.member(line);
+                remittance_row(&mut out.remittance, ctx, seq, line, member, &p);
+            }
+            Outcome::Rejected(reason, detail) => {
+                let claimed = match detail {
+                    Detail::Parse => night
+                        .parse_rejection(seq)
+                        .and_then(|r| Cents::parse(r.echo.claimed()).ok()),
+                    _ => Some(line.amount),
+                };
+                out.tally.rejected(reason, claimed);
+                tracing::debug!(
+                    file = %night.files[usize::from(line.file)].shown,
+                    record = night.record(seq, line),
+                    reason = reason.code(),
+                    "line rejected"
+                );
+                read_raw(ctx, line, &mut raw)?;
+                rejection_row(&mut rejections, ctx, seq, line, reason, detail, &raw)?;
+            }
+            Outcome::Pending => {
+                return Err(io::Error::other(format!(
+                    "line {} of {} was neither adjudicated nor rejected",
+                    night.record(seq, line),
+                    night.files[usize::from(line.file)].shown
+                )))
+            }
+        }
+    }
+    out.rejections = rejections.into_inner().map_err(|e| e.into_error())?;
+    Ok(out)
+}
+
+/// The member number a line is reported under: the register's when it was adjudicated, else
+/// the one declared.
+fn reported_member<'a>(night: &'a Night, line: &Line, adjudicated: Option<&'a Member>) -> &'a str {
+    match adjudicated {
+        Some(m) => &m.id,
+        None => identity_parts(night.identities.bytes(line.identity)).0,
+    }
+}
+
+fn remittance_row(
+    row: &mut Vec<u8>,
+    ctx: &RowContext<'_>,
+    seq: u32,
+    line: &Line,
+    member: Option<&Member>,
+    p: &crate::night::Payment,
+) {
+    let night = ctx.night();
+    let file = &night.files[usize::from(line.file)];
+    let mut n = itoa::Buffer::new();
+    text(row, file.shown.as_bytes());
+    row.extend_from_slice(n.format(night.record(seq, line)).as_bytes());
+    row.push(b',');
+    text(row, night.batches.bytes(line.batch));
+    text(row, night.line_id(line).as_bytes());
+    agb(row, line.provider_agb);
+    row.push(b',');
+    text(row, reported_member(night, line, member).as_bytes());
+    date(row, line.service_date);
+    row.push(b',');
+    text(row, night.code(line).1.as_bytes());
+    row.extend_from_slice(n.format(line.quantity).as_bytes());
+    row.push(b',');
+    row.extend_from_slice(n.format(p.year).as_bytes());
+    row.push(b',');
+    let claimed = line.signed_amount();
+    for amount in [
+        claimed,
+        p.paid_basic,
+        p.deductible,
+        p.paid_supplementary,
+        p.member_pays(claimed),
+    ] {
+        amount.write_to(row);
+        row.push(b',');
+    }
+    for (i, product) in p.products.iter().enumerate() {
+        if i > 0 {
+            row.push(b'+');
+        }
+        row.extend_from_slice(ctx.policies().products[product].id.as_bytes());
+    }
+    row.push(b',');
+    for (i, r) in p.reasons.iter().enumerate() {
+        if i > 0 {
+            row.push(b';');
+        }
+        row.extend_from_slice(r.code().as_bytes());
+    }
+    row.push(b'\n');
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rejection_row(
+    w: &mut csv::Writer<Vec<u8>>,
+    ctx: &RowContext<'_>,
+    seq: u32,
+    line: &Line,
+    reason: Reason,
+    detail: Detail,
+    raw: &[u8],
+) -> io::Result<()> {
+    let night = ctx.night();
+    let file = &night.files[usize::from(line.file)];
+    let record = night.record(seq, line).to_string();
+    let raw = String::from_utf8_lossy(raw);
+    let fields: [String; 7];
+    let echo: [&str; 7] = match detail {
+        Detail::Parse => match night.parse_rejection(seq) {
+            Some(r) => r.echo.fields(),
+            None => Default::default(),
+        },
+        _ => {
+            let adjudicated = adjudicated(detail).then(|| ctx.member(line)).flatten();
+            fields = [
+                night.batches.text(line.batch).to_string(),
+                night.line_id(line).to_string(),
+                format!("{:08}", line.provider_agb),
+                reported_member(night, line, adjudicated).to_string(),
+                line.service_date.to_string(),
+                night.code(line).1.to_string(),
+                line.amount.to_string(),
+            ];
+            std::array::from_fn(|i| fields[i].as_str())
+        }
+    };
+    let member = adjudicated(detail).then(|| ctx.member(line)).flatten();
+    let message = message(&ctx.messages, seq, line, detail, member);
+    let [batch, line_id, agb, member_id, date, code, claimed] = echo;
+    w.write_record([
+        file.shown.as_str(),
+        &record,
+        batch,
+        line_id,
+        agb,
+        member_id,
+        date,
+        code,
+        claimed,
+        reason.code(),
+        &message,
+        &raw,
+    ])
+    .map_err(io::Error::other)
+}
+
+/// Whether a rejection was decided in adjudication (so the line is reported under the
+/// register's member number), not while reading or screening.
+fn adjudicated(detail: Detail) -> bool {
+    !matches!(
+        detail,
+        Detail::Parse
+            | Detail::NoSuchMemberId
+            | Detail::NoSuchBsn
+            | Detail::MembersDiffer
+            | Detail::BirthDate
+            | Detail::AfterRunDate
+            | Detail::DuplicateInRun
+            | Detail::DuplicateEarlier
+    )
+}
+
+/// Reads a line's original bytes back from its file, without its line end.
+fn read_raw(ctx: &RowContext<'_>, line: &Line, out: &mut Vec<u8>) -> io::Result<()> {
+    out.clear();
+    let Some(Some(f)) = ctx.inputs.get(usize::from(line.file)) else {
+        return Ok(());
+    };
+    out.resize(line.raw_len as usize, 0);
+    read_exact_at(f, out, line.raw_start)?;
+    while let [.., b'\n' | b'\r'] = out.as_slice() {
+        out.pop();
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn read_exact_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::io::{Read, Seek};
+    let mut f = f;
+    f.seek(io::SeekFrom::Start(offset))?;
+    f.read_exact(buf)
+}
+
+/// A text field and its comma, quoted when the csv crate would quote it.
+fn text(row: &mut Vec<u8>, s: &[u8]) {
+    if s.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        row.push(b'"');
+        for &b in s {
+            if b == b'"' {
+                row.push(b'"');
+            }
+            row.push(b);
+        }
+        row.push(b'"');
+    } else {
+        row.extend_from_slice(s);
+    }
+    row.push(b',');
+}
+
+fn agb(row: &mut Vec<u8>, agb: u32) {
+    let mut n = itoa::Buffer::new();
+    let s = n.format(agb);
+    row.extend(std::iter::repeat_n(b'0', 8usize.saturating_sub(s.len())));
+    row.extend_from_slice(s.as_bytes());
+}
+
+fn date(row: &mut Vec<u8>, d: crate::model::Date) {
+    let (y, m, dd) = (d.year(), d.month(), d.day());
+    row.extend_from_slice(&[
+        b'0' + (y / 1000 % 10) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+        b'-',
+        b'0' + (m / 10) as u8,
+        b'0' + (m % 10) as u8,
+        b'-',
+        b'0' + (dd / 10) as u8,
+        b'0' + (dd % 10) as u8,
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_fields_are_quoted_as_the_csv_crate_quotes_them() {
+        let samples: [&[u8]; 9] = [
+            b"plain",
+            b"",
+            b"a,b",
+            b"say \"hi\"",
+            b"line\nbreak",
+            b"cr\rhere",
+            b" spaces ",
+            b"semi;colon",
+            b"\xc3\xa9t\xc3\xa9",
+        ];
+        for s in samples {
+            let mut mine = Vec::new();
+            text(&mut mine, s);
+            text(&mut mine, b"x");
+            mine.pop();
+            mine.push(b'\n');
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(Vec::new());
+            w.write_record([s, b"x"]).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&mine),
+                String::from_utf8_lossy(&w.into_inner().unwrap()),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_and_agb_codes_are_zero_padded() {
+        let mut row = Vec::new();
+        date(&mut row, crate::model::Date::new(924, 3, 5).unwrap());
+        row.push(b' ');
+        agb(&mut row, 4_012_345);
+        assert_eq!(row, b"0924-03-05 04012345");
+    }
+}

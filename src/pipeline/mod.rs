@@ -1,0 +1,175 @@
+//! One night, as stages: read → screen → group → adjudicate → publish → reconcile, then the
+//! ledger commit and the outputs renamed into place. Each stage is a function with its own
+//! inputs and outputs; [`run`] reads like the list.
+
+pub mod adjudicate;
+pub mod group;
+pub mod publish;
+pub mod read;
+pub mod reconcile;
+pub mod screen;
+
+use crate::error::Error;
+use crate::ledger::{Ledger, SqliteLedger};
+use crate::model::Date;
+use crate::output::summary::Summary;
+use crate::policy::{self, PolicySet};
+use crate::registers::{self, Providers};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Validated settings of one `process` run (built from the command line in `cli`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policies: Vec<PathBuf>,
+    pub members: PathBuf,
+    pub providers: Option<PathBuf>,
+    pub ledger: PathBuf,
+    pub out: PathBuf,
+    pub threads: usize,
+    pub run_date: Date,
+    pub progress: bool,
+    /// Input files as given on the command line.
+    pub inputs: Vec<String>,
+    /// Directory for PM305 return files, one per PM304 input (`--ei-return`).
+    pub ei_return: Option<PathBuf>,
+}
+
+/// What a finished run reports to `main`.
+#[derive(Debug)]
+pub struct Report {
+    pub summary: Summary,
+    pub refused_files: usize,
+}
+
+/// Runs one night.
+pub fn run(s: &Settings) -> Result<Report, Error> {
+    let started = Instant::now();
+    let started_at = timestamp();
+    let mut phase = Phases::new();
+    let policies = policy::load(&s.policies)?;
+    let providers = match &s.providers {
+        Some(p) => registers::load_providers(p, &policies)?,
+        None => Providers::default(),
+    };
+    std::fs::create_dir_all(&s.out).map_err(|e| {
+        Error::Usage(format!(
+            "cannot create output directory {}: {e}",
+            s.out.display()
+        ))
+    })?;
+    let mut ledger = SqliteLedger::open(&s.ledger)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(s.threads)
+        .build()
+        .map_err(|e| Error::io(format!("starting {} threads", s.threads), e))?;
+    pool.install(|| {
+        night(
+            s,
+            &policies,
+            &providers,
+            &mut ledger,
+            &started_at,
+            started,
+            &mut phase,
+        )
+    })
+}
+
+/// The stages of the night, on the run's thread pool.
+fn night(
+    s: &Settings,
+    policies: &PolicySet,
+    providers: &Providers,
+    ledger: &mut (dyn Ledger + Send),
+    started_at: &str,
+    started: Instant,
+    phase: &mut Phases,
+) -> Result<Report, Error> {
+    let mut night = read::read(s)?;
+    phase.done("read");
+    let members = registers::load_members(&s.members, policies)?;
+    tracing::info!(
+        products = policies.products.len(),
+        members = members.list.len(),
+        inputs = s.inputs.len(),
+        lines = night.lines.len(),
+        "night read"
+    );
+    phase.done("register");
+    let codes = crate::adjudicate::CodeTable::new(policies, &night.codes);
+    let screened = screen::screen(&mut night, &members, s.run_date, ledger)?;
+    screen::check_deductible_years(&night, &screened, &members, policies, providers, &codes)?;
+    phase.done("screen");
+    let groups = group::group(&night, &screened.member_of);
+    phase.done("group");
+    // The outcomes are taken out while the workers read the lines, and put back after.
+    let mut outcomes = std::mem::take(&mut night.outcomes);
+    let ctx = crate::adjudicate::Context {
+        policies,
+        providers,
+        codes: &codes,
+        night: &night,
+    };
+    let states = adjudicate::adjudicate(&ctx, &members, &groups, &mut outcomes, ledger)?;
+    night.outcomes = outcomes;
+    phase.done("adjudicate");
+    let published = publish::publish(
+        s,
+        &night,
+        &members,
+        &screened.member_of,
+        policies,
+        &states,
+        ledger,
+        started_at,
+    )?;
+    phase.done("write outputs");
+    let summary = reconcile::reconcile(s, &night, &published, started)?;
+    let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
+    publish::commit(s, &night, published, &summary, ledger)?;
+    phase.done("ledger commit and rename");
+    tracing::info!(
+        lines = summary.lines,
+        paid = summary.outcomes.get("paid").copied().unwrap_or(0),
+        rejected = summary.outcomes.get("rejected").copied().unwrap_or(0),
+        refused_files = refused,
+        seconds = %summary.timing.duration_seconds,
+        "run committed"
+    );
+    Ok(Report {
+        summary,
+        refused_files: refused,
+    })
+}
+
+/// Logs how long each phase of the run took (debug level), for profiling.
+pub struct Phases(Instant);
+
+impl Phases {
+    pub fn new() -> Phases {
+        Phases(Instant::now())
+    }
+    pub fn done(&mut self, phase: &str) {
+        let seconds = format!("{:.3}", self.0.elapsed().as_secs_f64());
+        // Own target, so `RUST_LOG=declaro::phase=debug` shows timings without per-line logs.
+        tracing::debug!(target: "declaro::phase", phase, seconds, "phase done");
+        self.0 = Instant::now();
+    }
+}
+
+impl Default for Phases {
+    fn default() -> Self {
+        Phases::new()
+    }
+}
+
+/// Now, as `YYYY-MM-DDTHH:MM:SSZ`.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = Date::from_days_since_epoch((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    format!("{day}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
+}

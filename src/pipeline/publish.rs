@@ -1,0 +1,268 @@
+//! Stage 5, publish: the outputs written under temporary names and the ledger's changes staged
+//! in its transaction, side by side; then ([`commit`]) the return files and the summary, the
+//! sync, the ledger commit and the renames.
+//!
+//! Rows are rendered in ranges of lines on every core and written in input order, a few ranges
+//! at a time, so memory holds a bounded window of rendered text, not the whole file.
+
+use super::adjudicate::MemberResult;
+use super::Settings;
+use crate::error::Error;
+use crate::ledger::{Ledger, MemberChange, RunRecord};
+use crate::night::{Night, Outcome};
+use crate::output::messages;
+use crate::output::pm305::{self, FileFate, LineReturn};
+use crate::output::rows::{self, RowContext};
+use crate::output::summary::{Summary, Tally};
+use crate::output::{Staged, REJECTIONS_HEADER, REMITTANCE_HEADER};
+use crate::policy::PolicySet;
+use crate::registers::Members;
+use rayon::prelude::*;
+use std::io::Write;
+
+/// Lines per rendered range.
+const RANGE: u32 = 32 * 1024;
+
+/// The staged outputs and the run's id in the ledger's open transaction.
+pub struct Published {
+    pub remittance: Staged,
+    pub rejections: Staged,
+    /// The written files, flushed, not yet synced.
+    pub files: Vec<std::fs::File>,
+    pub tally: Tally,
+    pub run_id: i64,
+}
+
+/// Writes `remittance.csv` and `rejections.csv` (staged) while the ledger records the run.
+#[allow(clippy::too_many_arguments)]
+pub fn publish(
+    s: &Settings,
+    night: &Night,
+    members: &Members,
+    member_of: &[u32],
+    policies: &PolicySet,
+    results: &[MemberResult],
+    ledger: &mut (dyn Ledger + Send),
+    started_at: &str,
+) -> Result<Published, Error> {
+    let changes: Vec<MemberChange<'_>> = results
+        .iter()
+        .map(|r| MemberChange {
+            member_id: &members.list[r.member as usize].id,
+            acc: &r.acc,
+            adjudicated: &r.adjudicated,
+        })
+        .collect();
+    let inputs: Vec<Option<std::fs::File>> = night
+        .files
+        .iter()
+        .map(|f| match f.refusal {
+            None => std::fs::File::open(&f.path).ok(),
+            Some(_) => None,
+        })
+        .collect();
+    let ctx = RowContext {
+        messages: messages::Context {
+            night,
+            policies,
+            run_date: s.run_date,
+        },
+        members,
+        member_of,
+        inputs: &inputs,
+    };
+    // The ledger's writes overlap the outputs; nothing is committed until both are done and
+    // the reconciliation holds.
+    let (recorded, written) = rayon::join(
+        || ledger.record(started_at, night, &changes, policies),
+        || write_outputs(s, night, &ctx),
+    );
+    let (remittance, rejections, files, tally) =
+        written.map_err(|e| Error::io(format!("writing outputs in {}", s.out.display()), e))?;
+    let run_id = recorded?;
+    Ok(Published {
+        remittance,
+        rejections,
+        files,
+        tally,
+        run_id,
+    })
+}
+
+type Written = (Staged, Staged, Vec<std::fs::File>, Tally);
+
+fn write_outputs(s: &Settings, night: &Night, ctx: &RowContext<'_>) -> std::io::Result<Written> {
+    let (remittance, mut rw) = Staged::create(&s.out.join("remittance.csv"))?;
+    let (rejections, mut jw) = Staged::create(&s.out.join("rejections.csv"))?;
+    rw.write_all(REMITTANCE_HEADER.join(",").as_bytes())?;
+    rw.write_all(b"\n")?;
+    jw.write_all(REJECTIONS_HEADER.join(",").as_bytes())?;
+    jw.write_all(b"\n")?;
+    let n = night.lines.len() as u32;
+    let ranges: Vec<std::ops::Range<u32>> = (0..n)
+        .step_by(RANGE as usize)
+        .map(|a| a..(a + RANGE).min(n))
+        .collect();
+    let mut tally = Tally::default();
+    let window = rayon::current_num_threads().max(1) * 2;
+    for wave in ranges.chunks(window) {
+        let rendered: Vec<std::io::Result<rows::Rendered>> = wave
+            .par_iter()
+            .map(|r| rows::render(ctx, r.clone()))
+            .collect();
+        for r in rendered {
+            let r = r?;
+            rw.write_all(&r.remittance)?;
+            jw.write_all(&r.rejections)?;
+            tally.merge(r.tally);
+        }
+    }
+    let files = vec![remittance.finish(rw)?, rejections.finish(jw)?];
+    Ok((remittance, rejections, files, tally))
+}
+
+/// Writes the return files and the summary, syncs every output, commits the ledger and renames
+/// the outputs into place. A run that fails before the commit removes its temporary files.
+pub fn commit(
+    s: &Settings,
+    night: &Night,
+    published: Published,
+    summary: &Summary,
+    ledger: &mut (dyn Ledger + Send),
+) -> Result<(), Error> {
+    let Published {
+        remittance,
+        rejections,
+        mut files,
+        tally,
+        run_id,
+    } = published;
+    let mut staged = vec![remittance, rejections];
+    let result = (|| {
+        for (f, file) in write_ei_returns(s, night)? {
+            staged.push(f);
+            files.push(file);
+        }
+        let (f, file) =
+            write_summary(&s.out, summary).map_err(|e| Error::io("writing summary.json", e))?;
+        staged.push(f);
+        files.push(file);
+        Ok::<(), Error>(())
+    })();
+    if let Err(e) = result {
+        staged.into_iter().for_each(Staged::discard);
+        return Err(e);
+    }
+    let syncing = crate::output::sync_in_background(files);
+    let run = RunRecord {
+        run_date: s.run_date.to_string(),
+        inputs: serde_json::to_string(&summary.input_files).unwrap_or_default(),
+        staged: serde_json::to_string(&staged.iter().map(Staged::paths).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        lines: summary.lines,
+        paid_lines: tally.paid_lines,
+        rejected_lines: tally.rejected_lines,
+        claimed: tally.claimed,
+        paid_basic: tally.paid_basic,
+        deductible: tally.deductible,
+        paid_supplementary: tally.paid_supplementary,
+        member_pays: tally.member_pays,
+    };
+    let mut synced = Some(syncing);
+    let mut wait_for_sync = || -> std::io::Result<()> {
+        match synced.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("syncing outputs failed")),
+            None => Ok(()),
+        }
+    };
+    if let Err(e) = ledger.commit(run_id, &run, &mut wait_for_sync) {
+        staged.into_iter().for_each(Staged::discard);
+        return Err(e.into());
+    }
+    for f in staged {
+        f.commit()
+            .map_err(|e| Error::io("renaming outputs into place", e))?;
+    }
+    ledger.published(run_id)?;
+    Ok(())
+}
+
+fn write_summary(
+    out: &std::path::Path,
+    summary: &Summary,
+) -> std::io::Result<(Staged, std::fs::File)> {
+    let (file, mut w) = Staged::create(&out.join("summary.json"))?;
+    serde_json::to_writer_pretty(&mut w, summary)?;
+    writeln!(w)?;
+    let f = file.finish(w)?;
+    Ok((file, f))
+}
+
+/// With `--ei-return DIR`: a PM305 return file for each PM304 input (refused ones included),
+/// staged like the other outputs and renamed into place after the ledger commit.
+fn write_ei_returns(s: &Settings, night: &Night) -> Result<Vec<(Staged, std::fs::File)>, Error> {
+    use std::collections::HashSet;
+    let Some(dir) = &s.ei_return else {
+        return Ok(Vec::new());
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        Error::Internal(format!("writing PM305 files in {}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+    let mut staged = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
+    for (i, f) in night
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.format == Some(crate::input::Format::Pm304))
+    {
+        let returns: Vec<Option<LineReturn>> = match f.refusal {
+            Some(_) => Vec::new(),
+            None => (f.first_seq..f.first_seq + f.records)
+                .map(|seq| Some(line_return(night.outcomes[seq as usize])))
+                .collect(),
+        };
+        let fate = match f.refusal {
+            Some(_) => FileFate::Refused,
+            None => FileFate::Accepted(&returns),
+        };
+        let stem = f
+            .path
+            .file_stem()
+            .map_or_else(|| "pm304".into(), |n| n.to_string_lossy().into_owned());
+        let mut name = format!("{stem}.pm305");
+        if !names.insert(name.clone()) {
+            name = format!("{stem}-{}.pm305", i + 1);
+            names.insert(name.clone());
+        }
+        let reference = format!("DECLARO{}{:04}", s.run_date.as_u32(), i + 1);
+        let (file, mut w) = Staged::create(&dir.join(&name)).map_err(|e| failed(&e))?;
+        pm305::write(&f.path, &mut w, &fate, s.run_date, &reference)
+            .and_then(|()| file.finish(w))
+            .map(|out| staged.push((file, out)))
+            .map_err(|e| failed(&format!("{name}: {e}")))?;
+    }
+    Ok(staged)
+}
+
+/// The PM305 answer for one line.
+fn line_return(o: Outcome) -> LineReturn {
+    match o {
+        Outcome::Paid(p) => {
+            // PM305 amounts are unsigned; a credit's sign is its declared indicator.
+            let awarded = (p.paid_basic + p.paid_supplementary).abs().0;
+            LineReturn {
+                computed: awarded,
+                awarded,
+                codes: LineReturn::codes_of(p.reasons.iter().map(crate::model::Reason::vektis)),
+            }
+        }
+        Outcome::Rejected(r, _) => LineReturn {
+            codes: vec![r.vektis()],
+            ..LineReturn::default()
+        },
+        Outcome::Pending => LineReturn::default(),
+    }
+}

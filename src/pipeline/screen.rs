@@ -1,0 +1,201 @@
+//! Stage 2, screen: what can be checked before adjudication. Each declared identity is matched
+//! to the register once (member by `member_id` and/or `bsn`, birth date as registered); each
+//! line is then checked against the run date and for duplicates, in this run (by sorting the
+//! line keys) and in earlier runs (one batch look-up in the ledger).
+
+use crate::adjudicate::CodeTable;
+use crate::error::Error;
+use crate::intern::NONE;
+use crate::ledger::Ledger;
+use crate::model::{Date, Reason};
+use crate::night::{identity_parts, Detail, Night, Outcome};
+use crate::policy::PolicySet;
+use crate::registers::{Members, Providers};
+use rayon::prelude::*;
+use std::hash::{Hash, Hasher};
+
+/// What screening found out besides the outcomes it set.
+pub struct Screened {
+    /// The register member (index) of each declared identity; [`NONE`] when it names none.
+    pub member_of: Vec<u32>,
+}
+
+/// Screens every line not rejected while reading; rejects the ones that fail.
+pub fn screen(
+    night: &mut Night,
+    members: &Members,
+    run_date: Date,
+    ledger: &mut (dyn Ledger + Send),
+) -> Result<Screened, Error> {
+    let verdicts: Vec<Result<u32, (Reason, Detail)>> = night
+        .identities
+        .iter()
+        .map(|key| identify(key, members))
+        .collect::<Vec<_>>();
+    let member_of: Vec<u32> = verdicts
+        .iter()
+        .map(|v| *v.as_ref().unwrap_or(&NONE))
+        .collect();
+
+    let Night {
+        lines, outcomes, ..
+    } = night;
+    outcomes
+        .par_iter_mut()
+        .zip(lines.par_iter())
+        .filter(|(o, _)| **o == Outcome::Pending)
+        .for_each(|(o, line)| {
+            if let Some(Err((r, d))) = verdicts.get(line.identity as usize) {
+                *o = Outcome::Rejected(*r, *d);
+            } else if line.service_date > run_date {
+                *o = Outcome::Rejected(Reason::FutureDate, Detail::AfterRunDate);
+            }
+        });
+
+    let (in_run, earlier) = duplicates(night, ledger)?;
+    for (seqs, detail) in [
+        (in_run, Detail::DuplicateInRun),
+        (earlier, Detail::DuplicateEarlier),
+    ] {
+        for s in seqs {
+            night.outcomes[s as usize] = Outcome::Rejected(Reason::Duplicate, detail);
+        }
+    }
+    Ok(Screened { member_of })
+}
+
+/// The lines whose key (provider AGB + line_id) an earlier line of this run took, and those
+/// whose key an earlier run processed. A key is taken by the first line that passed the
+/// checks before it; equal hashes are compared exactly.
+fn duplicates(
+    night: &Night,
+    ledger: &mut (dyn Ledger + Send),
+) -> Result<(Vec<u32>, Vec<u32>), Error> {
+    let mut keyed: Vec<(u64, u32)> = (0..night.lines.len() as u32)
+        .into_par_iter()
+        .filter(|&s| night.outcomes[s as usize] == Outcome::Pending)
+        .map(|s| (key_hash(night, s), s))
+        .collect();
+    keyed.par_sort_unstable();
+    let mut in_run: Vec<u32> = Vec::new();
+    let mut candidates: Vec<u32> = Vec::with_capacity(keyed.len());
+    for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+        // The seqs of one hash are ascending: the first of each exact key keeps it.
+        let first = candidates.len();
+        for &(_, s) in run {
+            if candidates[first..].iter().any(|&f| same_key(night, f, s)) {
+                in_run.push(s);
+            } else {
+                candidates.push(s);
+            }
+        }
+    }
+    drop(keyed);
+    candidates.par_sort_unstable();
+    let keys: Vec<(u32, &str)> = candidates
+        .iter()
+        .map(|&s| {
+            let l = &night.lines[s as usize];
+            (l.provider_agb, night.line_id(l))
+        })
+        .collect();
+    let seen = ledger.processed(&keys)?;
+    let earlier = candidates
+        .iter()
+        .zip(&seen)
+        .filter(|(_, &seen)| seen)
+        .map(|(&s, _)| s)
+        .collect();
+    Ok((in_run, earlier))
+}
+
+/// A basic-insurance year without a mandatory deductible is a configuration error, not a zero:
+/// the first line (in input order) that the basic product pays and charges to the deductible
+/// in such a year stops the run.
+pub fn check_deductible_years(
+    night: &Night,
+    screened: &Screened,
+    members: &Members,
+    policies: &PolicySet,
+    providers: &Providers,
+    codes: &CodeTable,
+) -> Result<(), Error> {
+    let missing = (0..night.lines.len())
+        .into_par_iter()
+        .find_map_first(|seq| {
+            let line = &night.lines[seq];
+            if night.outcomes[seq] != Outcome::Pending {
+                return None;
+            }
+            let m = *screened.member_of.get(line.identity as usize)?;
+            let year = line.year();
+            members
+                .list
+                .get(m as usize)?
+                .holdings
+                .iter()
+                .filter(|h| h.covers(line.service_date))
+                .find_map(|h| {
+                    let p = &policies.products[h.product];
+                    let d = p.deductible.as_ref()?;
+                    if d.mandatory.contains_key(&year) {
+                        return None;
+                    }
+                    let tags = providers.tags(line.provider_agb);
+                    let charges = codes
+                        .candidates(line.code, h.product)
+                        .iter()
+                        .map(|c| &p.benefits[usize::from(c.benefit)])
+                        .find(|b| b.accepts(line.indication, tags))
+                        .is_some_and(|b| b.deductible);
+                    charges.then_some((seq, h.product, year))
+                })
+        });
+    if let Some((seq, product, year)) = missing {
+        let line = &night.lines[seq];
+        let p = &policies.products[product];
+        let file = &night.files[usize::from(line.file)];
+        return Err(Error::Usage(format!(
+            "{}: product {} has no mandatory deductible for {year} (needed by {} record {})",
+            p.file.display(),
+            p.id,
+            file.shown,
+            night.record(seq as u32, line)
+        )));
+    }
+    Ok(())
+}
+
+/// Matches a declared identity to the register.
+fn identify(key: &[u8], members: &Members) -> Result<u32, (Reason, Detail)> {
+    let (member_id, bsn, birth) = identity_parts(key);
+    let by_id = (!member_id.is_empty()).then(|| members.by_id(member_id));
+    let by_bsn = (!bsn.is_empty()).then(|| members.by_bsn(bsn));
+    let m = match (by_id, by_bsn) {
+        (Some(None), _) => return Err((Reason::UnknownMember, Detail::NoSuchMemberId)),
+        (_, Some(None)) => return Err((Reason::UnknownMember, Detail::NoSuchBsn)),
+        (Some(Some(a)), Some(Some(b))) if a != b => {
+            return Err((Reason::UnknownMember, Detail::MembersDiffer))
+        }
+        (Some(Some(a)), _) | (None, Some(Some(a))) => a,
+        // Validation requires one of the two.
+        (None, None) => return Err((Reason::UnknownMember, Detail::NoSuchMemberId)),
+    };
+    if members.list[m as usize].birth_date != birth {
+        return Err((Reason::BirthDateMismatch, Detail::BirthDate));
+    }
+    Ok(m)
+}
+
+fn key_hash(night: &Night, seq: u32) -> u64 {
+    let l = &night.lines[seq as usize];
+    let mut h = rustc_hash::FxHasher::default();
+    l.provider_agb.hash(&mut h);
+    night.line_id(l).hash(&mut h);
+    h.finish()
+}
+
+fn same_key(night: &Night, a: u32, b: u32) -> bool {
+    let (la, lb) = (&night.lines[a as usize], &night.lines[b as usize]);
+    la.provider_agb == lb.provider_agb && night.line_id(la) == night.line_id(lb)
+}
