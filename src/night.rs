@@ -338,7 +338,9 @@ impl Night {
             } else {
                 ri.map(l.identity)
             };
-            l.text = l.text.saturating_add(base);
+            if l.text != NONE {
+                l.text = l.text.saturating_add(base);
+            }
             self.lines.push(l);
             self.outcomes.push(Outcome::Pending);
         }

@@ -30,9 +30,10 @@ fn child_reads_the_file() {
         return;
     };
     let before = vm_hwm_kb();
-    let outcome = match declaro::input::read_file(Path::new(&path), "garbage", 0, 1) {
-        Ok(read) => format!("read {} records", read.records),
-        Err(r) => format!("refused: {r}"),
+    let read = declaro::input::read_file(Path::new(&path), "garbage", 0);
+    let outcome = match read.refusal {
+        None => format!("read {} records", read.records),
+        Some(r) => format!("refused: {r}"),
     };
     println!("OUTCOME {outcome}");
     println!("VMHWM_BEFORE {before}");

@@ -75,6 +75,12 @@ pub struct Records<R> {
 
 impl<R: BufRead> Records<R> {
     pub fn new(inner: R) -> Self {
+        Records::at(inner, 0)
+    }
+
+    /// Records of a stream that starts at byte `offset` of its file (a chunk), so that spans
+    /// are offsets in the file.
+    pub fn at(inner: R, offset: u64) -> Self {
         Records {
             inner,
             core: csv_core::Reader::new(),
@@ -83,7 +89,7 @@ impl<R: BufRead> Records<R> {
             kept: 0,
             scratch: vec![0; 8192],
             scratch_ends: vec![0; 1024],
-            offset: 0,
+            offset,
         }
     }
 
@@ -191,15 +197,34 @@ impl<R: BufRead> Records<R> {
     }
 }
 
+/// The header of a declaration file: which field of a record holds which column.
+pub struct Header {
+    /// Header names, for messages about a field of any column.
+    names: Vec<String>,
+    /// Field index of each of [`COLUMNS`] (`usize::MAX`: not in the file).
+    index: [usize; COLUMNS.len()],
+    width: usize,
+}
+
 /// Reads a CSV declaration file from a byte stream, one record at a time in bounded memory
 /// (`shown` names it in refusals).
 pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
-    let refuse = |position: String, message: String| Refusal {
+    let mut rdr = Records::new(input);
+    let header = read_header(&mut rdr, shown)?;
+    header.records(&mut rdr, shown, sink)
+}
+
+fn refusal(shown: &str, position: String, message: String) -> Refusal {
+    Refusal {
         file: shown.to_string(),
         position,
         message,
-    };
-    let mut rdr = Records::new(input);
+    }
+}
+
+/// Reads and checks the header row.
+pub fn read_header<R: BufRead>(rdr: &mut Records<R>, shown: &str) -> Result<Header, Refusal> {
+    let refuse = |position: String, message: String| refusal(shown, position, message);
     let header = rdr
         .next_record()
         .map_err(|e| refuse("line 1".into(), format!("cannot read the header: {e}")))?;
@@ -281,16 +306,40 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         ));
     }
 
-    let width = header.fields;
-    loop {
-        let before = rdr.offset();
-        let info = match rdr.next_record() {
-            Ok(Some(info)) => info,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(refuse(format!("byte {before}"), format!("read error: {e}")));
+    Ok(Header {
+        names,
+        index,
+        width: header.fields,
+    })
+}
+
+impl Header {
+    /// Reads the records after the header into `sink`, to the end of `rdr`.
+    pub fn records<R: BufRead>(
+        &self,
+        rdr: &mut Records<R>,
+        shown: &str,
+        sink: &mut Sink,
+    ) -> Result<(), Refusal> {
+        loop {
+            let before = rdr.offset();
+            match rdr.next_record() {
+                Ok(Some(info)) => self.record(rdr, info, sink),
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    return Err(refusal(
+                        shown,
+                        format!("byte {before}"),
+                        format!("read error: {e}"),
+                    ))
+                }
             }
-        };
+        }
+    }
+
+    /// Files one record (just cut by `rdr`) as a line or a rejection.
+    fn record<R: BufRead>(&self, rdr: &Records<R>, info: RecordInfo, sink: &mut Sink) {
+        let (names, index, width) = (&self.names, &self.index, self.width);
         let raw = Span {
             start: info.start,
             len: u32::try_from(info.len.min(MAX_RECORD as u64)).unwrap_or(u32::MAX),
@@ -346,30 +395,160 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         if info.overlong {
             let mut msg = format!(
                 "record is {} bytes long, over the limit of {MAX_RECORD} (raw holds its first \
-                 {MAX_RECORD} bytes)",
+                     {MAX_RECORD} bytes)",
                 info.len
             );
             if let Some(f) = long_field {
                 msg = format!("{f}; {msg}");
             }
             sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
-            continue;
+            return;
         }
         if let Some(msg) = long_field {
             sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
-            continue;
+            return;
         }
         if info.fields != width {
             let msg = format!("{} fields where the header has {width}", info.fields);
             sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
-            continue;
+            return;
         }
         if let Some(c) = bad_utf8 {
             let msg = format!("field {} is not valid UTF-8", COLUMNS[c]);
             sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
-            continue;
+            return;
         }
         sink.push(raw, &raw_fields, None);
     }
-    Ok(())
+}
+
+/// The input of a declaration file as [`super::read_file`] opens it.
+type Input = io::BufReader<super::Hashing<std::fs::File>>;
+
+/// Reads a CSV declaration file in chunks parsed in parallel on the current thread pool
+/// ([`super::chunks`]), with the same code as [`read_from`] and each chunk's offset in the
+/// file, so every line keeps its byte span; the batches come back in file order.
+pub fn read_chunked(mut input: Input, shown: &str, file: u16) -> super::FileRead {
+    use super::{chunks, FileRead, Format};
+    use std::io::Read;
+    let refused =
+        |input: Input, r| FileRead::refused(Some(Format::Csv), input.into_inner().finish(), r);
+
+    // The header, from the first block.
+    let mut first = Vec::with_capacity(chunks::CHUNK);
+    if let Err(e) = (&mut input)
+        .take(chunks::CHUNK as u64)
+        .read_to_end(&mut first)
+    {
+        return refused(input, super::unreadable(shown, &e));
+    }
+    let mut head = Records::new(first.as_slice());
+    let header = match read_header(&mut head, shown) {
+        Ok(h) => h,
+        Err(r) => return refused(input, r),
+    };
+    let start = head.offset();
+    drop(head);
+    let block = first.split_off(start as usize);
+    drop(first);
+    let got = chunks::parse(input, block, start, |bytes, at| {
+        let mut sink = Sink::new(file);
+        // Reading from memory cannot fail.
+        let _ = header.records(&mut Records::at(bytes, at), shown, &mut sink);
+        sink
+    });
+    let (mut input, mut sinks) = (got.input, got.parsed);
+    if let Some(e) = got.error {
+        return refused(input, super::unreadable(shown, &e));
+    }
+    if let Some((at, bytes)) = got.tail {
+        let mut sink = Sink::new(file);
+        let rest = io::BufReader::with_capacity(1 << 16, io::Cursor::new(bytes).chain(&mut input));
+        if let Err(r) = header.records(&mut Records::at(rest, at), shown, &mut sink) {
+            return refused(input, r);
+        }
+        sinks.push(sink);
+    }
+    FileRead {
+        format: Some(Format::Csv),
+        sha256: input.into_inner().finish(),
+        records: sinks.iter().map(|s| s.records).sum(),
+        batches: sinks.into_iter().map(|s| s.batch).collect(),
+        refusal: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::night::Night;
+
+    /// A file of several chunks, with quoted fields holding line ends, commas and quotes on
+    /// every side of the chunk edges, reads the same in chunks as in one stream.
+    #[test]
+    fn chunked_reading_gives_the_lines_of_one_stream() {
+        let mut text = String::from(
+            "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount\n",
+        );
+        let mut i = 0u64;
+        while text.len() < 3 * super::super::chunks::CHUNK + 12_345 {
+            i += 1;
+            let batch = match i % 7 {
+                0 => format!("\"B\n{i}\""),
+                1 => format!("\"B,\"\"{i}\"\"\""),
+                2 => format!("B\"{i}"),
+                _ => format!("B{}", i / 100),
+            };
+            let end = if i % 5 == 0 { "\r\n" } else { "\n" };
+            text.push_str(&format!(
+                "{batch},L{i},12345678,M{},1980-05-17,2024-01-{:02},1000,{}.50{end}",
+                i % 997,
+                i % 28 + 1,
+                i % 90
+            ));
+            if i % 1000 == 0 {
+                text.push_str("broken,\"unterminated\nline\",x\n\n");
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        std::fs::write(&path, &text).unwrap();
+
+        let chunked = crate::input::read_file(&path, "big.csv", 0);
+        assert!(chunked.refusal.is_none());
+        assert!(
+            chunked.batches.len() >= 3,
+            "{} batches",
+            chunked.batches.len()
+        );
+        let mut sink = Sink::new(0);
+        read_from(text.as_bytes(), "big.csv", &mut sink).unwrap();
+        assert_eq!(chunked.records, sink.records);
+
+        let (mut a, mut b) = (Night::default(), Night::default());
+        for batch in chunked.batches {
+            a.absorb(batch);
+        }
+        b.absorb(sink.batch);
+        assert_eq!(a.lines.len(), b.lines.len());
+        if let Some(i) = (0..a.lines.len()).find(|&i| a.lines[i] != b.lines[i]) {
+            panic!("line {i} differs:\n{:?}\n{:?}", a.lines[i], b.lines[i]);
+        }
+        assert!(a.outcomes == b.outcomes);
+        assert_eq!(a.text, b.text);
+        let messages = |n: &Night| -> Vec<(u32, String)> {
+            n.parse_rejections
+                .iter()
+                .map(|(s, r)| (*s, format!("{} {:?}", r.message, r.echo.fields())))
+                .collect()
+        };
+        assert_eq!(messages(&a), messages(&b));
+        assert!(!a.parse_rejections.is_empty());
+        use sha2::Digest;
+        let sha: String = sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(chunked.sha256, sha);
+    }
 }

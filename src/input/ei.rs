@@ -160,23 +160,15 @@ struct Insured {
     birth_date: String,
 }
 
-/// Reads a PM304 file.
-pub fn read(path: &Path, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
+/// Reads a PM304 file from a byte stream (`shown` names it in refusals).
+pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
     let refuse = |n: u64, at: u64, kind: &[u8], message: String| Refusal {
         file: shown.to_string(),
         position: format!("record {n} byte {at} ({})", kind_name(kind)),
         message,
     };
-    let mut records = open(path).map_err(|e| super::unreadable(shown, &e))?;
+    let mut records = Records::new(input);
     let mut rec: Vec<u8> = Vec::with_capacity(RECORD_LEN + 2);
-    // At most one line per record: room for them up front saves copying the lines as the
-    // vector grows (capped, the length is only a hint).
-    if let Ok(meta) = std::fs::metadata(path) {
-        let records = meta.len() / (RECORD_LEN as u64 + 1);
-        sink.batch
-            .lines
-            .reserve(usize::try_from(records.min(1 << 22)).unwrap_or(0));
-    }
     let mut n = 0u64;
     let (mut batch_id, mut provider) = (String::new(), String::new());
     let mut insured: Option<Insured> = None;

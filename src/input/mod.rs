@@ -1,6 +1,7 @@
 //! Readers for declaration files. Every format ends in the same validated [`Line`]s and
 //! [`Rejection`]s; a file that cannot be read as a whole is a [`Refusal`].
 
+pub mod chunks;
 pub mod csv;
 pub mod ei;
 pub mod xml;
@@ -91,12 +92,6 @@ impl Format {
     }
 }
 
-/// The format of a file as [`read_file`] recognises it (`None` when it cannot be read).
-pub fn sniff_path(path: &Path) -> Option<Format> {
-    let mut f = std::io::BufReader::new(std::fs::File::open(path).ok()?);
-    std::io::BufRead::fill_buf(&mut f).ok().map(sniff)
-}
-
 /// The refusal of a file that cannot be opened or read at all.
 pub(crate) fn unreadable(shown: &str, e: &std::io::Error) -> Refusal {
     Refusal {
@@ -118,40 +113,105 @@ pub fn sniff(head: &[u8]) -> Format {
     }
 }
 
-/// Reads one declaration file into batches of lines (in file order), or refuses it whole.
-/// `threads` bounds how many chunks of one big CSV file are parsed at once.
-pub fn read_file(
-    path: &Path,
-    shown: &str,
-    file: u16,
-    threads: usize,
-) -> Result<FileBatches, Refusal> {
-    // Opened once: the first buffer both recognises the format and starts the reading.
-    let f = std::fs::File::open(path).map_err(|e| unreadable(shown, &e))?;
-    let mut input = std::io::BufReader::with_capacity(1 << 16, f);
-    let head = std::io::BufRead::fill_buf(&mut input).map_err(|e| unreadable(shown, &e))?;
-    let format = sniff(head);
-    let _ = threads;
-    let mut sink = Sink::new(file);
-    match format {
-        Format::Csv => csv::read_from(input, shown, &mut sink)?,
-        Format::Xml => xml::read_from(input, shown, &mut sink)?,
-        Format::Pm304 => ei::read(path, shown, &mut sink)?,
-    }
-    Ok(FileBatches {
-        format,
-        records: sink.records,
-        batches: vec![sink.batch],
-    })
+/// What reading one input file gave: its lines in batches (file order), or its refusal.
+#[derive(Default)]
+pub struct FileRead {
+    /// `None` when the file could not be opened.
+    pub format: Option<Format>,
+    /// Over every byte of the file, computed while reading it.
+    pub sha256: String,
+    /// Number of line records (0 for a refused file).
+    pub records: u32,
+    pub batches: Vec<Batch>,
+    pub refusal: Option<Refusal>,
 }
 
-/// What [`read_file`] gives for an accepted file.
-pub struct FileBatches {
-    pub format: Format,
-    /// Number of line records in the file.
-    pub records: u32,
-    /// The lines, in file order, in one or more batches.
-    pub batches: Vec<Batch>,
+impl FileRead {
+    /// A refused file.
+    pub fn refused(format: Option<Format>, sha256: String, refusal: Refusal) -> FileRead {
+        FileRead {
+            format,
+            sha256,
+            refusal: Some(refusal),
+            ..FileRead::default()
+        }
+    }
+}
+
+/// Reads one declaration file, once: the format is recognised from its first bytes, the sha256
+/// is computed over the bytes as they are read, and a big CSV file is cut into chunks that are
+/// parsed on every core of the current thread pool.
+pub fn read_file(path: &Path, shown: &str, file: u16) -> FileRead {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
+    };
+    let mut input = std::io::BufReader::with_capacity(1 << 16, Hashing::new(f));
+    let format = match std::io::BufRead::fill_buf(&mut input) {
+        Ok(head) => sniff(head),
+        Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
+    };
+    let mut sink = Sink::new(file);
+    let read = match format {
+        Format::Csv => return csv::read_chunked(input, shown, file),
+        Format::Xml => xml::read_from(&mut input, shown, &mut sink),
+        Format::Pm304 => ei::read_from(&mut input, shown, &mut sink),
+    };
+    let sha256 = input.into_inner().finish();
+    match read {
+        Ok(()) => FileRead {
+            format: Some(format),
+            sha256,
+            records: sink.records,
+            batches: vec![sink.batch],
+            refusal: None,
+        },
+        Err(r) => FileRead::refused(Some(format), sha256, r),
+    }
+}
+
+/// A reader that computes the sha256 of everything read through it.
+pub struct Hashing<R> {
+    inner: R,
+    sha: sha2::Sha256,
+}
+
+impl<R: std::io::Read> Hashing<R> {
+    pub fn new(inner: R) -> Self {
+        Hashing {
+            inner,
+            sha: sha2::Digest::new(),
+        }
+    }
+
+    /// Reads the rest of the input (a refused file is hashed whole too) and gives the sha256
+    /// in hex; empty when the rest cannot be read.
+    pub fn finish(mut self) -> String {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match std::io::Read::read(&mut self, &mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return String::new(),
+            }
+        }
+        let digest = sha2::Digest::finalize(self.sha);
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+        }
+        hex
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.sha, &buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Where readers put line records: each one validated into a compact [`Line`] (or rejected
@@ -193,6 +253,7 @@ impl Sink {
                     },
                 ));
                 Line {
+                    text: NONE,
                     batch: NONE,
                     code: NONE,
                     identity: NONE,
