@@ -1,7 +1,8 @@
 //! Throughput of the pipeline's own stages on a generated night, each group with its baseline
 //! in the same run so the ratio is read off one report:
+//! - `register`: loading the member register of the night (`members.csv`);
 //! - `read-csv`: a bare csv-crate `ByteRecord` loop against the read stage (parse, validate,
-//!   intern, on every core);
+//!   match to the register, on every core);
 //! - `screen-group`: screening (register matching, duplicates) and grouping of the read night;
 //! - `adjudicate`: the adjudicate stage on the screened, grouped night (empty ledger);
 //! - `end-to-end`: `declaro process` on the file (outputs and ledger commit included) against
@@ -70,6 +71,28 @@ fn bench_pipeline(c: &mut Criterion) {
         .build()
         .unwrap();
 
+    let policies = declaro::policy::load(&[root().join("fixtures/policies")]).unwrap();
+    let members = declaro::registers::load_members(&members_csv, &policies).unwrap();
+    let providers =
+        declaro::registers::load_providers(&root().join("fixtures/providers.csv"), &policies)
+            .unwrap();
+
+    let mut g = c.benchmark_group("register");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(members.len() as u64));
+    g.bench_function("load-members-2-threads", |b| {
+        b.iter(|| {
+            pool.install(|| {
+                declaro::registers::load_members(&members_csv, &policies)
+                    .unwrap()
+                    .len()
+            })
+        })
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("read-csv");
     g.throughput(Throughput::Elements(LINES));
     g.sample_size(20)
@@ -77,17 +100,12 @@ fn bench_pipeline(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     g.bench_function("bare-byterecord", |b| b.iter(|| bare_read(&claims)));
     g.bench_function("declaro-read-2-threads", |b| {
-        b.iter(|| pool.install(|| read::read(&stage_settings).unwrap().lines.len()))
+        b.iter(|| pool.install(|| read::read(&stage_settings, &members).unwrap().lines.len()))
     });
     g.finish();
 
-    let policies = declaro::policy::load(&[root().join("fixtures/policies")]).unwrap();
-    let members = declaro::registers::load_members(&members_csv, &policies).unwrap();
-    let providers =
-        declaro::registers::load_providers(&root().join("fixtures/providers.csv"), &policies)
-            .unwrap();
     let mut ledger = SqliteLedger::open(&stage_settings.ledger).unwrap();
-    let read_night = pool.install(|| read::read(&stage_settings).unwrap());
+    let read_night = pool.install(|| read::read(&stage_settings, &members).unwrap());
 
     let mut g = c.benchmark_group("screen-group");
     g.throughput(Throughput::Elements(LINES));
@@ -96,12 +114,11 @@ fn bench_pipeline(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     g.bench_function("declaro-2-threads", |b| {
         b.iter_batched(
-            || pool.install(|| read::read(&stage_settings).unwrap()),
+            || pool.install(|| read::read(&stage_settings, &members).unwrap()),
             |mut night| {
                 pool.install(|| {
-                    let run_date = stage_settings.run_date;
-                    let s = screen::screen(&mut night, &members, run_date, &mut ledger).unwrap();
-                    group::group(&night, &s.member_of).order.len()
+                    screen::screen(&mut night, stage_settings.run_date, &mut ledger).unwrap();
+                    group::group(&night).order.len()
                 })
             },
             criterion::BatchSize::LargeInput,
@@ -110,9 +127,8 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 
     let mut night = read_night;
-    let screened =
-        screen::screen(&mut night, &members, stage_settings.run_date, &mut ledger).unwrap();
-    let groups = group::group(&night, &screened.member_of);
+    screen::screen(&mut night, stage_settings.run_date, &mut ledger).unwrap();
+    let groups = group::group(&night);
     let codes = CodeTable::new(&policies, &night.codes);
     let ctx = Context {
         policies: &policies,

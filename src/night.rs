@@ -15,6 +15,8 @@ pub mod flag {
     pub const CREDIT: u8 = 1;
     pub const REFERRAL: u8 = 2;
     pub const AUTHORIZATION: u8 = 4;
+    /// The line names its member by `member_id` (not only by BSN).
+    pub const MEMBER_ID: u8 = 8;
 }
 
 /// One line record, validated (or, for a line rejected while reading, only its position).
@@ -29,10 +31,11 @@ pub struct Line {
     pub raw_len: u32,
     /// Offset of the line id in [`Night::text`] (a credit's related line id follows it).
     pub text: u32,
-    /// Interned ids: batch number, (code list, code), declared identity.
+    /// Interned ids: batch number, (code list, code).
     pub batch: u32,
     pub code: u32,
-    pub identity: u32,
+    /// The member in the register ([`NONE`] when the line names none).
+    pub member: u32,
     pub provider_agb: u32,
     pub service_date: Date,
     /// `Date::default()` when the line has no trajectory start.
@@ -54,6 +57,9 @@ impl Line {
     }
     pub fn authorization(&self) -> bool {
         self.flags & flag::AUTHORIZATION != 0
+    }
+    pub fn names_member_id(&self) -> bool {
+        self.flags & flag::MEMBER_ID != 0
     }
 
     /// The amount as it counts in the outputs and the ledger: negative on a credit line.
@@ -253,33 +259,17 @@ pub struct Night {
     pub batches: Interner,
     /// `code_list \0 code`.
     pub codes: Interner,
-    /// `member_id \0 bsn \0 birth_date(yyyymmdd LE)`, see [`identity_key`].
-    pub identities: Interner,
+    /// What lines that named no member of the register declared, by sequence number.
+    pub declared: Vec<(u32, Declared)>,
 }
 
-/// The interned key of a declared identity.
-pub fn identity_key(member_id: &[u8], bsn: &[u8], birth: Date) -> Vec<u8> {
-    let mut k = Vec::with_capacity(member_id.len() + bsn.len() + 6);
-    k.extend_from_slice(member_id);
-    k.push(0);
-    k.extend_from_slice(bsn);
-    k.push(0);
-    k.extend_from_slice(&birth.as_u32().to_le_bytes());
-    k
-}
-
-/// A declared identity's parts: member id, BSN, birth date.
-pub fn identity_parts(key: &[u8]) -> (&str, &str, Date) {
-    let mut parts = key.splitn(3, |b| *b == 0);
-    let member = parts.next().unwrap_or_default();
-    let bsn = parts.next().unwrap_or_default();
-    let birth = parts
-        .next()
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes)
-        .and_then(Date::from_u32)
-        .unwrap_or_default();
-    (utf8(member), utf8(bsn), birth)
+/// The member number and BSN a line declared, kept for a line whose member is not in the
+/// register (its rejection row and message show them; the BSN only masked).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Declared {
+    pub member_id: Box<str>,
+    /// The BSN's digits, empty when none was declared.
+    pub bsn: Box<str>,
 }
 
 fn utf8(b: &[u8]) -> &str {
@@ -312,7 +302,24 @@ pub struct Batch {
     pub text: Vec<u8>,
     pub batches: Interner,
     pub codes: Interner,
-    pub identities: Interner,
+    /// Lines rejected when matched against the register, by index in `lines`.
+    pub screened: Vec<(u32, Reason, Detail)>,
+    /// What those of them that matched no member declared.
+    pub declared: Vec<(u32, Declared)>,
+    /// A reused buffer for interning keys.
+    key: Vec<u8>,
+}
+
+impl Batch {
+    /// The id of a (code list, code) pair (the key of [`code_key`]), interned without
+    /// allocating for a known one.
+    pub fn code(&mut self, code_list: &[u8], code: &[u8]) -> u32 {
+        self.key.clear();
+        self.key.extend_from_slice(code_list);
+        self.key.push(0);
+        self.key.extend_from_slice(code);
+        self.codes.intern(&self.key)
+    }
 }
 
 impl Night {
@@ -322,7 +329,6 @@ impl Night {
         let base = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
         let rb: Remap = self.batches.absorb(batch.batches);
         let rc: Remap = self.codes.absorb(batch.codes);
-        let ri: Remap = self.identities.absorb(batch.identities);
         self.text.extend_from_slice(&batch.text);
         self.lines.reserve(batch.lines.len());
         self.outcomes.reserve(batch.lines.len());
@@ -333,11 +339,6 @@ impl Night {
                 rb.map(l.batch)
             };
             l.code = if l.code == NONE { NONE } else { rc.map(l.code) };
-            l.identity = if l.identity == NONE {
-                NONE
-            } else {
-                ri.map(l.identity)
-            };
             if l.text != NONE {
                 l.text = l.text.saturating_add(base);
             }
@@ -349,6 +350,11 @@ impl Night {
             self.outcomes[seq as usize] = Outcome::Rejected(reason, Detail::Parse);
             self.parse_rejections.push((seq, r));
         }
+        for (i, reason, detail) in batch.screened {
+            self.outcomes[(first + i) as usize] = Outcome::Rejected(reason, detail);
+        }
+        self.declared
+            .extend(batch.declared.into_iter().map(|(i, d)| (first + i, d)));
     }
 
     /// The line id of a line.
@@ -368,6 +374,14 @@ impl Night {
     /// The (code list, code) of a line.
     pub fn code(&self, line: &Line) -> (&str, &str) {
         code_parts(self.codes.bytes(line.code))
+    }
+
+    /// What a line that named no member of the register declared.
+    pub fn declared(&self, seq: u32) -> Option<&Declared> {
+        self.declared
+            .binary_search_by_key(&seq, |(s, _)| *s)
+            .ok()
+            .map(|i| &self.declared[i].1)
     }
 
     /// The parse rejection of a line rejected while reading.
@@ -418,10 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn identities_and_codes_split_back_into_their_parts() {
-        let d = Date::new(1980, 5, 17).unwrap();
-        let k = identity_key(b"M1", b"123456782", d);
-        assert_eq!(identity_parts(&k), ("M1", "123456782", d));
+    fn codes_split_back_into_their_parts() {
         assert_eq!(code_parts(&code_key(b"012", b"1000")), ("012", "1000"));
         assert_eq!(code_parts(&code_key(b"", b"P21")), ("", "P21"));
         assert_eq!(pack_indication(Some(*b"008")), 9);

@@ -197,7 +197,7 @@ impl Adjudicated {
 /// sessions, euros and deductible back.
 pub fn adjudicate_member(
     ctx: &Context<'_>,
-    member: &Member,
+    member: &Member<'_>,
     seqs: &[u32],
     state: &mut MemberState,
     outcomes: &mut [Outcome],
@@ -280,7 +280,7 @@ fn reverse(night: &Night, line: &Line, state: &mut MemberState) -> Outcome {
 /// accumulators and appending what it used to `effects`.
 pub fn adjudicate_line(
     ctx: &Context<'_>,
-    member: &Member,
+    member: &Member<'_>,
     active: &[&Holding],
     line: &Line,
     acc: &mut Accumulators,
@@ -292,7 +292,7 @@ pub fn adjudicate_line(
     if !ctx.codes.known(line.code) {
         return Outcome::Rejected(Reason::UnknownCode, Detail::UnknownCode);
     }
-    let is_basic = |h: &&&Holding| ctx.policies.products[h.product].basic;
+    let is_basic = |h: &&&Holding| ctx.policies.products[h.product()].basic;
     let basic = active.iter().find(is_basic).copied();
     let layers = active
         .iter()
@@ -311,10 +311,15 @@ pub fn adjudicate_line(
     let mut matched = false;
 
     for h in layers {
-        let product = &ctx.policies.products[h.product];
-        let Some(c) = ctx.codes.candidates(line.code, h.product).iter().find(|c| {
-            product.benefits[usize::from(c.benefit)].accepts(line.indication, provider_tags)
-        }) else {
+        let product = &ctx.policies.products[h.product()];
+        let Some(c) = ctx
+            .codes
+            .candidates(line.code, h.product())
+            .iter()
+            .find(|c| {
+                product.benefits[usize::from(c.benefit)].accepts(line.indication, provider_tags)
+            })
+        else {
             continue;
         };
         let benefit = &product.benefits[usize::from(c.benefit)];
@@ -325,7 +330,7 @@ pub fn adjudicate_line(
         }
         let layer = Layer {
             product,
-            index: h.product,
+            index: h.product(),
             benefit,
             benefit_index: c.benefit,
             unit_max: c.unit_max,
@@ -341,7 +346,7 @@ pub fn adjudicate_line(
                 if amount.is_zero() {
                     continue;
                 }
-                products.push(h.product);
+                products.push(h.product());
                 if product.basic {
                     paid_basic += amount;
                     let d = layer.charge_deductible(amount, year, acc);
@@ -398,7 +403,7 @@ struct Layer<'a> {
     unit_max: Option<Cents>,
     holding: &'a Holding,
     basic: Option<&'a Holding>,
-    member: &'a Member,
+    member: &'a Member<'a>,
     line: &'a Line,
     provider_tags: u64,
 }
@@ -581,7 +586,7 @@ impl Layer<'_> {
         }
         // A missing year is refused before adjudication starts (see `pipeline::screen`).
         let mandatory = d.mandatory.get(&year).copied().unwrap_or_default();
-        let cap = mandatory + self.holding.voluntary_deductible;
+        let cap = mandatory + self.holding.voluntary_deductible();
         let used = acc.deductible_mut(year);
         let charge = paid.min(cap - *used).max(Cents::ZERO);
         *used += charge;

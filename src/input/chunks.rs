@@ -16,6 +16,9 @@ use std::io::{self, Read};
 /// small enough that a few chunks in flight per core stay far below the file.
 pub const CHUNK: usize = 4 << 20;
 
+/// Bytes read first, for the header row: more than the longest record a reader keeps.
+pub const HEAD: usize = 4 * super::MAX_RECORD;
+
 /// What [`parse`] gives back.
 pub struct Chunks<R, T> {
     /// The input, read up to where the cutting stopped.
@@ -77,7 +80,7 @@ fn cut<R: Read>(
     let mut index = 0usize;
     loop {
         let want = CHUNK.saturating_sub(block.len()) as u64;
-        block.reserve(want as usize);
+        block.reserve_exact(want as usize);
         let eof = match (&mut input).take(want).read_to_end(&mut block) {
             Ok(n) => (n as u64) < want,
             Err(e) => return (input, None, Some(e)),

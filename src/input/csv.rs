@@ -111,6 +111,29 @@ impl<R: BufRead> Records<R> {
         self.out.get(from..to).unwrap_or(b"")
     }
 
+    /// The kept fields of the current record as one text, when all of it is UTF-8 (checking
+    /// once per record is much cheaper than once per field).
+    pub fn text(&self) -> Option<&str> {
+        let end = match self.kept {
+            0 => 0,
+            k => self.ends.get(k - 1).copied().unwrap_or(0),
+        };
+        std::str::from_utf8(self.out.get(..end)?).ok()
+    }
+
+    /// Field `i` of the current record within [`Records::text`] (`None` when the field does
+    /// not start and end on a character boundary, so is no UTF-8 of its own).
+    pub fn field_in<'t>(&self, text: &'t str, i: usize) -> Option<&'t str> {
+        if i >= self.kept {
+            return Some("");
+        }
+        let from = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).copied().unwrap_or(0),
+        };
+        text.get(from..self.ends.get(i).copied().unwrap_or(0))
+    }
+
     /// Number of fields kept for the current record.
     pub fn kept(&self) -> usize {
         self.kept
@@ -197,6 +220,16 @@ impl<R: BufRead> Records<R> {
     }
 }
 
+/// `str::trim`, without its Unicode work for the usual field that starts and ends in a
+/// printable ASCII character.
+fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        [only] if only.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// The header of a declaration file: which field of a record holds which column.
 pub struct Header {
     /// Header names, for messages about a field of any column.
@@ -208,7 +241,7 @@ pub struct Header {
 
 /// Reads a CSV declaration file from a byte stream, one record at a time in bounded memory
 /// (`shown` names it in refusals).
-pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
+pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink<'_>) -> Result<(), Refusal> {
     let mut rdr = Records::new(input);
     let header = read_header(&mut rdr, shown)?;
     header.records(&mut rdr, shown, sink)
@@ -319,7 +352,7 @@ impl Header {
         &self,
         rdr: &mut Records<R>,
         shown: &str,
-        sink: &mut Sink,
+        sink: &mut Sink<'_>,
     ) -> Result<(), Refusal> {
         loop {
             let before = rdr.offset();
@@ -338,7 +371,7 @@ impl Header {
     }
 
     /// Files one record (just cut by `rdr`) as a line or a rejection.
-    fn record<R: BufRead>(&self, rdr: &Records<R>, info: RecordInfo, sink: &mut Sink) {
+    fn record<R: BufRead>(&self, rdr: &Records<R>, info: RecordInfo, sink: &mut Sink<'_>) {
         let (names, index, width) = (&self.names, &self.index, self.width);
         let raw = Span {
             start: info.start,
@@ -349,13 +382,16 @@ impl Header {
                 .get(i)
                 .map_or_else(|| format!("#{}", i + 1), String::clone)
         };
+        let text = rdr.text();
         let field = |c: usize| -> Result<&str, usize> {
             match index[c] {
                 usize::MAX => Ok(""),
                 // A field over the limit is not echoed (its line is rejected for it).
                 i if rdr.field(i).len() > MAX_FIELD => Ok(""),
-                i => std::str::from_utf8(rdr.field(i))
-                    .map(str::trim)
+                i => text
+                    .and_then(|t| rdr.field_in(t, i))
+                    .map_or_else(|| std::str::from_utf8(rdr.field(i)), Ok)
+                    .map(trim)
                     .map_err(|_| c),
             }
         };
@@ -428,16 +464,21 @@ type Input = io::BufReader<super::Hashing<std::fs::File>>;
 /// Reads a CSV declaration file in chunks parsed in parallel on the current thread pool
 /// ([`super::chunks`]), with the same code as [`read_from`] and each chunk's offset in the
 /// file, so every line keeps its byte span; the batches come back in file order.
-pub fn read_chunked(mut input: Input, shown: &str, file: u16) -> super::FileRead {
+pub fn read_chunked(
+    mut input: Input,
+    shown: &str,
+    file: u16,
+    members: &crate::registers::Members,
+) -> super::FileRead {
     use super::{chunks, FileRead, Format};
     use std::io::Read;
     let refused =
         |input: Input, r| FileRead::refused(Some(Format::Csv), input.into_inner().finish(), r);
 
-    // The header, from the first block.
-    let mut first = Vec::with_capacity(chunks::CHUNK);
+    // The header, from the first bytes (a longer header is refused anyway).
+    let mut first = Vec::with_capacity(chunks::HEAD);
     if let Err(e) = (&mut input)
-        .take(chunks::CHUNK as u64)
+        .take(chunks::HEAD as u64)
         .read_to_end(&mut first)
     {
         return refused(input, super::unreadable(shown, &e));
@@ -449,10 +490,9 @@ pub fn read_chunked(mut input: Input, shown: &str, file: u16) -> super::FileRead
     };
     let start = head.offset();
     drop(head);
-    let block = first.split_off(start as usize);
-    drop(first);
-    let got = chunks::parse(input, block, start, |bytes, at| {
-        let mut sink = Sink::new(file);
+    first.drain(..start as usize);
+    let got = chunks::parse(input, first, start, |bytes, at| {
+        let mut sink = Sink::new(file, members);
         // Reading from memory cannot fail.
         let _ = header.records(&mut Records::at(bytes, at), shown, &mut sink);
         sink
@@ -462,7 +502,7 @@ pub fn read_chunked(mut input: Input, shown: &str, file: u16) -> super::FileRead
         return refused(input, super::unreadable(shown, &e));
     }
     if let Some((at, bytes)) = got.tail {
-        let mut sink = Sink::new(file);
+        let mut sink = Sink::new(file, members);
         let rest = io::BufReader::with_capacity(1 << 16, io::Cursor::new(bytes).chain(&mut input));
         if let Err(r) = header.records(&mut Records::at(rest, at), shown, &mut sink) {
             return refused(input, r);
@@ -473,7 +513,7 @@ pub fn read_chunked(mut input: Input, shown: &str, file: u16) -> super::FileRead
         format: Some(Format::Csv),
         sha256: input.into_inner().finish(),
         records: sinks.iter().map(|s| s.records).sum(),
-        batches: sinks.into_iter().map(|s| s.batch).collect(),
+        batches: sinks.into_iter().map(Sink::finish).collect(),
         refusal: None,
     }
 }
@@ -514,14 +554,15 @@ mod tests {
         let path = dir.path().join("big.csv");
         std::fs::write(&path, &text).unwrap();
 
-        let chunked = crate::input::read_file(&path, "big.csv", 0);
+        let members = crate::registers::Members::default();
+        let chunked = crate::input::read_file(&path, "big.csv", 0, &members);
         assert!(chunked.refusal.is_none());
         assert!(
             chunked.batches.len() >= 3,
             "{} batches",
             chunked.batches.len()
         );
-        let mut sink = Sink::new(0);
+        let mut sink = Sink::new(0, &members);
         read_from(text.as_bytes(), "big.csv", &mut sink).unwrap();
         assert_eq!(chunked.records, sink.records);
 
@@ -529,7 +570,7 @@ mod tests {
         for batch in chunked.batches {
             a.absorb(batch);
         }
-        b.absorb(sink.batch);
+        b.absorb(sink.finish());
         assert_eq!(a.lines.len(), b.lines.len());
         if let Some(i) = (0..a.lines.len()).find(|&i| a.lines[i] != b.lines[i]) {
             panic!("line {i} differs:\n{:?}\n{:?}", a.lines[i], b.lines[i]);

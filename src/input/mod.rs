@@ -8,7 +8,8 @@ pub mod xml;
 
 use crate::intern::NONE;
 use crate::model::{agb_valid, bsn_valid, Cents, Date, Reason, Span};
-use crate::night::{self, flag, Batch, Line, ParseRejection};
+use crate::night::{self, flag, Batch, Detail, Line, ParseRejection};
+use crate::registers::Members;
 use std::fmt;
 use std::path::Path;
 
@@ -141,7 +142,7 @@ impl FileRead {
 /// Reads one declaration file, once: the format is recognised from its first bytes, the sha256
 /// is computed over the bytes as they are read, and a big CSV file is cut into chunks that are
 /// parsed on every core of the current thread pool.
-pub fn read_file(path: &Path, shown: &str, file: u16) -> FileRead {
+pub fn read_file(path: &Path, shown: &str, file: u16, members: &Members) -> FileRead {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
@@ -151,9 +152,9 @@ pub fn read_file(path: &Path, shown: &str, file: u16) -> FileRead {
         Ok(head) => sniff(head),
         Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
     };
-    let mut sink = Sink::new(file);
+    let mut sink = Sink::new(file, members);
     let read = match format {
-        Format::Csv => return csv::read_chunked(input, shown, file),
+        Format::Csv => return csv::read_chunked(input, shown, file, members),
         Format::Xml => xml::read_from(&mut input, shown, &mut sink),
         Format::Pm304 => ei::read_from(&mut input, shown, &mut sink),
     };
@@ -163,7 +164,7 @@ pub fn read_file(path: &Path, shown: &str, file: u16) -> FileRead {
             format: Some(format),
             sha256,
             records: sink.records,
-            batches: vec![sink.batch],
+            batches: vec![sink.finish()],
             refusal: None,
         },
         Err(r) => FileRead::refused(Some(format), sha256, r),
@@ -215,20 +216,41 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
 }
 
 /// Where readers put line records: each one validated into a compact [`Line`] (or rejected
-/// with its reason and the fields as written), in file order.
-pub struct Sink {
-    pub batch: Batch,
+/// with its reason and the fields as written), in file order. Lines are matched to the member
+/// register when the batch is done ([`Sink::finish`]), all at once in the order of their
+/// member number's hash, so that the register is walked front to back.
+pub struct Sink<'a> {
+    batch: Batch,
     file: u16,
+    members: &'a Members,
     /// Line records so far.
     pub records: u32,
+    pending: Vec<Pending>,
+    /// The member numbers and BSNs the pending lines declared.
+    declared: Vec<u8>,
 }
 
-impl Sink {
-    pub fn new(file: u16) -> Sink {
+/// A validated line still to be matched to the register.
+struct Pending {
+    /// [`crate::registers::id_hash`] of the member number (0 without one).
+    hash: u64,
+    line: u32,
+    /// Offset of the member number in [`Sink::declared`] (the BSN's digits follow it).
+    text: u32,
+    /// The BSN as a number, 0 when none was declared.
+    bsn: u32,
+    birth_date: Date,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(file: u16, members: &'a Members) -> Sink<'a> {
         Sink {
             batch: Batch::default(),
             file,
+            members,
             records: 0,
+            pending: Vec::new(),
+            declared: Vec::new(),
         }
     }
 
@@ -236,14 +258,30 @@ impl Sink {
     /// found it bad (`rejected`).
     pub fn push(&mut self, raw: Span, fields: &RawFields<'_>, rejected: Option<(Reason, String)>) {
         self.records += 1;
+        let i = self.batch.lines.len() as u32;
         let checked = match rejected {
             Some(r) => Err(r),
             None => fields.validate(&mut self.batch),
         };
         let mut line = match checked {
-            Ok(line) => line,
+            Ok((line, birth_date)) => {
+                let id = fields.member_id.as_bytes();
+                let text = night::push_text(&mut self.declared, id);
+                night::push_text(&mut self.declared, fields.bsn.as_bytes());
+                self.pending.push(Pending {
+                    hash: if id.is_empty() {
+                        0
+                    } else {
+                        crate::registers::id_hash(id)
+                    },
+                    line: i,
+                    text,
+                    bsn: crate::registers::bsn_number(fields.bsn),
+                    birth_date,
+                });
+                line
+            }
             Err((reason, message)) => {
-                let i = self.batch.lines.len() as u32;
                 self.batch.rejections.push((
                     i,
                     reason,
@@ -256,7 +294,7 @@ impl Sink {
                     text: NONE,
                     batch: NONE,
                     code: NONE,
-                    identity: NONE,
+                    member: NONE,
                     ..Line::default()
                 }
             }
@@ -274,6 +312,60 @@ impl Sink {
             l.raw_len = len;
         }
     }
+
+    /// Matches the validated lines to the register and gives the batch.
+    pub fn finish(mut self) -> Batch {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_unstable_by_key(|p| (p.hash, p.line));
+        for p in &pending {
+            let (id, next) = night::text_at(&self.declared, p.text);
+            let (member, rejection) = identify(self.members, p, id);
+            let b = &mut self.batch;
+            b.lines[p.line as usize].member = member;
+            if let Some((reason, detail)) = rejection {
+                b.screened.push((p.line, reason, detail));
+                if member == NONE {
+                    let text = |b| std::str::from_utf8(b).unwrap_or("").into();
+                    let declared = night::Declared {
+                        member_id: text(id),
+                        bsn: text(night::text_at(&self.declared, next).0),
+                    };
+                    b.declared.push((p.line, declared));
+                }
+            }
+        }
+        self.batch.declared.sort_unstable_by_key(|(i, _)| *i);
+        self.batch
+    }
+}
+
+/// The member a validated line names, by `member_id` and/or `bsn` (both must name the same
+/// one), and its rejection when there is none or the birth date differs from the register's.
+fn identify(members: &Members, p: &Pending, id: &[u8]) -> (u32, Option<(Reason, Detail)>) {
+    let unknown = |d| (NONE, Some((Reason::UnknownMember, d)));
+    let m = if id.is_empty() {
+        // Validation requires a member number or a BSN.
+        match members.by_bsn(p.bsn) {
+            Some(m) => m,
+            None => return unknown(Detail::NoSuchBsn),
+        }
+    } else {
+        let Some(m) = members.by_id_hashed(p.hash, id) else {
+            return unknown(Detail::NoSuchMemberId);
+        };
+        // Both given: they must name the same member (BSNs are unique in the register).
+        if p.bsn != 0 && members.bsn_and_birth(m).0 != p.bsn {
+            return match members.by_bsn(p.bsn) {
+                None => unknown(Detail::NoSuchBsn),
+                Some(_) => unknown(Detail::MembersDiffer),
+            };
+        }
+        m
+    };
+    if members.bsn_and_birth(m).1 != p.birth_date {
+        return (m, Some((Reason::BirthDateMismatch, Detail::BirthDate)));
+    }
+    (m, None)
 }
 
 /// The fields of one line as text, before validation. Empty string = absent.
@@ -313,8 +405,9 @@ impl RawFields<'_> {
         ])
     }
 
-    /// Checks every field (contract 4.1) and builds the line; the first problem is the reason.
-    pub fn validate(&self, out: &mut Batch) -> Result<Line, (Reason, String)> {
+    /// Checks every field (contract 4.1) and builds the line (with the declared birth date,
+    /// which the register checks); the first problem is the reason.
+    pub fn validate(&self, out: &mut Batch) -> Result<(Line, Date), (Reason, String)> {
         let required = [
             ("batch_id", self.batch_id),
             ("line_id", self.line_id),
@@ -463,26 +556,22 @@ impl RawFields<'_> {
         if !self.authorization.is_empty() {
             flags |= flag::AUTHORIZATION;
         }
+        if !self.member_id.is_empty() {
+            flags |= flag::MEMBER_ID;
+        }
         let text = night::push_text(&mut out.text, self.line_id.as_bytes());
         if credit {
             night::push_text(&mut out.text, self.related_line_id.as_bytes());
         }
-        Ok(Line {
+        let line = Line {
             amount,
             legal_copay,
             raw_start: 0,
             raw_len: 0,
             text,
             batch: out.batches.intern(self.batch_id.as_bytes()),
-            code: out.codes.intern(&night::code_key(
-                self.code_list.as_bytes(),
-                self.code.as_bytes(),
-            )),
-            identity: out.identities.intern(&night::identity_key(
-                self.member_id.as_bytes(),
-                self.bsn.as_bytes(),
-                birth_date,
-            )),
+            code: out.code(self.code_list.as_bytes(), self.code.as_bytes()),
+            member: NONE,
             provider_agb: self.provider_agb.parse().unwrap_or(0),
             service_date,
             trajectory_start: trajectory_start.unwrap_or_default(),
@@ -490,6 +579,7 @@ impl RawFields<'_> {
             indication: night::pack_indication(indication),
             file: 0,
             flags,
-        })
+        };
+        Ok((line, birth_date))
     }
 }

@@ -7,6 +7,9 @@ use std::fmt;
 pub struct Date(u32);
 
 impl Date {
+    /// The last representable date, 9999-12-31.
+    pub const MAX: Date = Date(99_991_231);
+
     /// Builds a date after checking that the day exists in that month.
     pub fn new(year: u32, month: u32, day: u32) -> Option<Date> {
         if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || day == 0 {

@@ -2,7 +2,7 @@
 //! row is written (contract section 6: field and value, no personal data beyond the masked BSN).
 
 use crate::model::{mask_bsn, Date};
-use crate::night::{identity_parts, Detail, Line, Night, Why};
+use crate::night::{Detail, Line, Night, Why};
 use crate::policy::PolicySet;
 use crate::registers::Member;
 use std::fmt::Write as _;
@@ -21,10 +21,12 @@ pub fn message(
     seq: u32,
     line: &Line,
     detail: Detail,
-    member: Option<&Member>,
+    member: Option<Member<'_>>,
 ) -> String {
     let night = ctx.night;
-    let (declared_id, bsn, _) = identity_parts(night.identities.bytes(line.identity));
+    let declared = night.declared(seq);
+    let declared_id = declared.map_or("", |d| &d.member_id);
+    let bsn = declared.map_or("", |d| &d.bsn);
     let agb = line.provider_agb;
     let mut m = String::new();
     match detail {
@@ -69,7 +71,7 @@ pub fn message(
             );
         }
         Detail::NotInsured => {
-            let id = member.map_or("", |m| &*m.id);
+            let id = member.map_or("", |m| m.id);
             let _ = write!(m, "member {id} holds no product on {}", line.service_date);
         }
         Detail::UnknownCode => {
@@ -78,9 +80,9 @@ pub fn message(
         Detail::NotCovered => {
             let held: Vec<&str> = member
                 .into_iter()
-                .flat_map(|m| &m.holdings)
+                .flat_map(|m| m.holdings)
                 .filter(|h| h.covers(line.service_date))
-                .map(|h| ctx.policies.products[h.product].id.as_str())
+                .map(|h| ctx.policies.products[h.product()].id.as_str())
                 .collect();
             let _ = write!(
                 m,

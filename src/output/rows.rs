@@ -11,7 +11,7 @@ use super::messages::{self, message};
 use super::summary::Tally;
 use crate::intern::NONE;
 use crate::model::{Cents, Reason};
-use crate::night::{identity_parts, Detail, Line, Night, Outcome};
+use crate::night::{Detail, Line, Night, Outcome};
 use crate::policy::PolicySet;
 use crate::registers::{Member, Members};
 use std::io;
@@ -21,8 +21,6 @@ use std::ops::Range;
 pub struct RowContext<'a> {
     pub messages: messages::Context<'a>,
     pub members: &'a Members,
-    /// The register member of each declared identity ([`NONE`] when it names none).
-    pub member_of: &'a [u32],
     /// The input files, open for reading rejected lines' raw text back (`None` if refused).
     pub inputs: &'a [Option<std::fs::File>],
 }
@@ -36,10 +34,9 @@ impl RowContext<'_> {
         self.messages.policies
     }
 
-    /// The register member a line was adjudicated for.
-    fn member(&self, line: &Line) -> Option<&Member> {
-        let m = *self.member_of.get(line.identity as usize)?;
-        (m != NONE).then(|| &self.members.list[m as usize])
+    /// The register member of a line.
+    fn member(&self, line: &Line) -> Option<Member<'_>> {
+        (line.member != NONE).then(|| self.members.get(line.member))
     }
 }
 
@@ -65,8 +62,7 @@ pub fn render(ctx: &RowContext<'_>, range: Range<u32>) -> io::Result<Rendered> {
             Outcome::Paid(p) => {
                 let claimed = line.signed_amount();
                 out.tally.paid(claimed, &p);
-                let member = ctx.member(line);
-                remittance_row(&mut out.remittance, ctx, seq, line, member, &p);
+                remittance_row(&mut out.remittance, ctx, seq, line, &p);
             }
             Outcome::Rejected(reason, detail) => {
                 let claimed = match detail {
@@ -99,11 +95,17 @@ pub fn render(ctx: &RowContext<'_>, range: Range<u32>) -> io::Result<Rendered> {
 }
 
 /// The member number a line is reported under: the register's when it was adjudicated, else
-/// the one declared.
-fn reported_member<'a>(night: &'a Night, line: &Line, adjudicated: Option<&'a Member>) -> &'a str {
-    match adjudicated {
-        Some(m) => &m.id,
-        None => identity_parts(night.identities.bytes(line.identity)).0,
+/// the one declared (which is the register's when the line named it).
+fn reported_member<'a>(
+    ctx: &'a RowContext<'_>,
+    seq: u32,
+    line: &Line,
+    adjudicated: bool,
+) -> &'a str {
+    match ctx.member(line) {
+        Some(m) if adjudicated || line.names_member_id() => m.id,
+        Some(_) => "",
+        None => ctx.night().declared(seq).map_or("", |d| &d.member_id),
     }
 }
 
@@ -112,7 +114,6 @@ fn remittance_row(
     ctx: &RowContext<'_>,
     seq: u32,
     line: &Line,
-    member: Option<&Member>,
     p: &crate::night::Payment,
 ) {
     let night = ctx.night();
@@ -125,7 +126,7 @@ fn remittance_row(
     text(row, night.line_id(line).as_bytes());
     agb(row, line.provider_agb);
     row.push(b',');
-    text(row, reported_member(night, line, member).as_bytes());
+    text(row, reported_member(ctx, seq, line, true).as_bytes());
     date(row, line.service_date);
     row.push(b',');
     text(row, night.code(line).1.as_bytes());
@@ -181,12 +182,11 @@ fn rejection_row(
             None => Default::default(),
         },
         _ => {
-            let adjudicated = adjudicated(detail).then(|| ctx.member(line)).flatten();
             fields = [
                 night.batches.text(line.batch).to_string(),
                 night.line_id(line).to_string(),
                 format!("{:08}", line.provider_agb),
-                reported_member(night, line, adjudicated).to_string(),
+                reported_member(ctx, seq, line, adjudicated(detail)).to_string(),
                 line.service_date.to_string(),
                 night.code(line).1.to_string(),
                 line.amount.to_string(),
@@ -194,7 +194,7 @@ fn rejection_row(
             std::array::from_fn(|i| fields[i].as_str())
         }
     };
-    let member = adjudicated(detail).then(|| ctx.member(line)).flatten();
+    let member = ctx.member(line).filter(|_| adjudicated(detail));
     let message = message(&ctx.messages, seq, line, detail, member);
     let [batch, line_id, agb, member_id, date, code, claimed] = echo;
     w.write_record([

@@ -31,7 +31,7 @@ pub fn adjudicate(
         .members
         .iter()
         .map(|(m, range)| MemberQuery {
-            member_id: &members.list[*m as usize].id,
+            member_id: members.get(*m).id,
             credits: groups.order[range.clone()]
                 .iter()
                 .map(|&s| &night.lines[s as usize])
@@ -50,8 +50,8 @@ pub fn adjudicate(
         .map(|((m, range), mut state)| {
             let seqs = &groups.order[range.clone()];
             let mut local = vec![Outcome::Pending; seqs.len()];
-            let member = &members.list[*m as usize];
-            let adjudicated = adjudicate_member(ctx, member, seqs, &mut state, &mut local);
+            let member = members.get(*m);
+            let adjudicated = adjudicate_member(ctx, &member, seqs, &mut state, &mut local);
             for (&s, o) in seqs.iter().zip(local) {
                 scatter.put(s as usize, o);
             }

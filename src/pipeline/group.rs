@@ -15,8 +15,8 @@ pub struct Groups {
     pub members: Vec<(u32, Range<usize>)>,
 }
 
-/// Groups the lines still to adjudicate (outcome pending) by the member of their identity.
-pub fn group(night: &Night, member_of: &[u32]) -> Groups {
+/// Groups the lines still to adjudicate (outcome pending) by their member.
+pub fn group(night: &Night) -> Groups {
     let mut keyed: Vec<(u64, u32)> = (0..night.lines.len() as u32)
         .into_par_iter()
         .filter_map(|s| {
@@ -24,7 +24,7 @@ pub fn group(night: &Night, member_of: &[u32]) -> Groups {
                 return None;
             }
             let line = &night.lines[s as usize];
-            let m = *member_of.get(line.identity as usize)?;
+            let m = line.member;
             (m != NONE).then(|| {
                 (
                     u64::from(m) << 32 | u64::from(line.service_date.as_u32()),

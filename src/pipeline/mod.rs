@@ -86,22 +86,22 @@ fn night(
     started: Instant,
     phase: &mut Phases,
 ) -> Result<Report, Error> {
-    let mut night = read::read(s)?;
-    phase.done("read");
     let members = registers::load_members(&s.members, policies)?;
+    phase.done("register");
+    let mut night = read::read(s, &members)?;
     tracing::info!(
         products = policies.products.len(),
-        members = members.list.len(),
+        members = members.len(),
         inputs = s.inputs.len(),
         lines = night.lines.len(),
         "night read"
     );
-    phase.done("register");
+    phase.done("read");
     let codes = crate::adjudicate::CodeTable::new(policies, &night.codes);
-    let screened = screen::screen(&mut night, &members, s.run_date, ledger)?;
-    screen::check_deductible_years(&night, &screened, &members, policies, providers, &codes)?;
+    screen::screen(&mut night, s.run_date, ledger)?;
+    screen::check_deductible_years(&night, &members, policies, providers, &codes)?;
     phase.done("screen");
-    let groups = group::group(&night, &screened.member_of);
+    let groups = group::group(&night);
     phase.done("group");
     // The outcomes are taken out while the workers read the lines, and put back after.
     let mut outcomes = std::mem::take(&mut night.outcomes);
@@ -114,16 +114,7 @@ fn night(
     let states = adjudicate::adjudicate(&ctx, &members, &groups, &mut outcomes, ledger)?;
     night.outcomes = outcomes;
     phase.done("adjudicate");
-    let published = publish::publish(
-        s,
-        &night,
-        &members,
-        &screened.member_of,
-        policies,
-        &states,
-        ledger,
-        started_at,
-    )?;
+    let published = publish::publish(s, &night, &members, policies, &states, ledger, started_at)?;
     phase.done("write outputs");
     let summary = reconcile::reconcile(s, &night, &published, started)?;
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();

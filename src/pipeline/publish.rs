@@ -39,7 +39,6 @@ pub fn publish(
     s: &Settings,
     night: &Night,
     members: &Members,
-    member_of: &[u32],
     policies: &PolicySet,
     results: &[MemberResult],
     ledger: &mut (dyn Ledger + Send),
@@ -48,7 +47,7 @@ pub fn publish(
     let changes: Vec<MemberChange<'_>> = results
         .iter()
         .map(|r| MemberChange {
-            member_id: &members.list[r.member as usize].id,
+            member_id: members.get(r.member).id,
             acc: &r.acc,
             adjudicated: &r.adjudicated,
         })
@@ -68,7 +67,6 @@ pub fn publish(
             run_date: s.run_date,
         },
         members,
-        member_of,
         inputs: &inputs,
     };
     // The ledger's writes overlap the outputs; nothing is committed until both are done and

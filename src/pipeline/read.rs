@@ -5,11 +5,12 @@
 use crate::error::Error;
 use crate::input;
 use crate::night::{InputFile, Night};
+use crate::registers::Members;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Reads the night's input files (on the current thread pool).
-pub fn read(s: &super::Settings) -> Result<Night, Error> {
+pub fn read(s: &super::Settings, members: &Members) -> Result<Night, Error> {
     if s.inputs.len() > usize::from(u16::MAX) {
         return Err(Error::Usage("at most 65535 input files per run".into()));
     }
@@ -19,7 +20,7 @@ pub fn read(s: &super::Settings) -> Result<Night, Error> {
         .par_iter()
         .enumerate()
         .map(|(i, shown)| {
-            let read = input::read_file(Path::new(shown), shown, i as u16);
+            let read = input::read_file(Path::new(shown), shown, i as u16, members);
             bar.inc(1);
             read
         })

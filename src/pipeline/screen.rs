@@ -8,35 +8,15 @@ use crate::error::Error;
 use crate::intern::NONE;
 use crate::ledger::Ledger;
 use crate::model::{Date, Reason};
-use crate::night::{identity_parts, Detail, Night, Outcome};
+use crate::night::{Detail, Night, Outcome};
 use crate::policy::PolicySet;
 use crate::registers::{Members, Providers};
 use rayon::prelude::*;
 use std::hash::{Hash, Hasher};
 
-/// What screening found out besides the outcomes it set.
-pub struct Screened {
-    /// The register member (index) of each declared identity; [`NONE`] when it names none.
-    pub member_of: Vec<u32>,
-}
-
-/// Screens every line not rejected while reading; rejects the ones that fail.
-pub fn screen(
-    night: &mut Night,
-    members: &Members,
-    run_date: Date,
-    ledger: &mut (dyn Ledger + Send),
-) -> Result<Screened, Error> {
-    let verdicts: Vec<Result<u32, (Reason, Detail)>> = night
-        .identities
-        .iter()
-        .map(|key| identify(key, members))
-        .collect::<Vec<_>>();
-    let member_of: Vec<u32> = verdicts
-        .iter()
-        .map(|v| *v.as_ref().unwrap_or(&NONE))
-        .collect();
-
+/// Screens every line not rejected yet (while reading, or when matched to the register):
+/// the service date against the run date, then duplicates.
+pub fn screen(night: &mut Night, run_date: Date, ledger: &mut dyn Ledger) -> Result<(), Error> {
     let Night {
         lines, outcomes, ..
     } = night;
@@ -45,13 +25,10 @@ pub fn screen(
         .zip(lines.par_iter())
         .filter(|(o, _)| **o == Outcome::Pending)
         .for_each(|(o, line)| {
-            if let Some(Err((r, d))) = verdicts.get(line.identity as usize) {
-                *o = Outcome::Rejected(*r, *d);
-            } else if line.service_date > run_date {
+            if line.service_date > run_date {
                 *o = Outcome::Rejected(Reason::FutureDate, Detail::AfterRunDate);
             }
         });
-
     let (in_run, earlier) = duplicates(night, ledger)?;
     for (seqs, detail) in [
         (in_run, Detail::DuplicateInRun),
@@ -61,16 +38,13 @@ pub fn screen(
             night.outcomes[s as usize] = Outcome::Rejected(Reason::Duplicate, detail);
         }
     }
-    Ok(Screened { member_of })
+    Ok(())
 }
 
 /// The lines whose key (provider AGB + line_id) an earlier line of this run took, and those
 /// whose key an earlier run processed. A key is taken by the first line that passed the
 /// checks before it; equal hashes are compared exactly.
-fn duplicates(
-    night: &Night,
-    ledger: &mut (dyn Ledger + Send),
-) -> Result<(Vec<u32>, Vec<u32>), Error> {
+fn duplicates(night: &Night, ledger: &mut dyn Ledger) -> Result<(Vec<u32>, Vec<u32>), Error> {
     let mut keyed: Vec<(u64, u32)> = (0..night.lines.len() as u32)
         .into_par_iter()
         .filter(|&s| night.outcomes[s as usize] == Outcome::Pending)
@@ -114,7 +88,6 @@ fn duplicates(
 /// in such a year stops the run.
 pub fn check_deductible_years(
     night: &Night,
-    screened: &Screened,
     members: &Members,
     policies: &PolicySet,
     providers: &Providers,
@@ -127,28 +100,29 @@ pub fn check_deductible_years(
             if night.outcomes[seq] != Outcome::Pending {
                 return None;
             }
-            let m = *screened.member_of.get(line.identity as usize)?;
+            if line.member == NONE {
+                return None;
+            }
             let year = line.year();
             members
-                .list
-                .get(m as usize)?
+                .get(line.member)
                 .holdings
                 .iter()
                 .filter(|h| h.covers(line.service_date))
                 .find_map(|h| {
-                    let p = &policies.products[h.product];
+                    let p = &policies.products[h.product()];
                     let d = p.deductible.as_ref()?;
                     if d.mandatory.contains_key(&year) {
                         return None;
                     }
                     let tags = providers.tags(line.provider_agb);
                     let charges = codes
-                        .candidates(line.code, h.product)
+                        .candidates(line.code, h.product())
                         .iter()
                         .map(|c| &p.benefits[usize::from(c.benefit)])
                         .find(|b| b.accepts(line.indication, tags))
                         .is_some_and(|b| b.deductible);
-                    charges.then_some((seq, h.product, year))
+                    charges.then_some((seq, h.product(), year))
                 })
         });
     if let Some((seq, product, year)) = missing {
@@ -164,27 +138,6 @@ pub fn check_deductible_years(
         )));
     }
     Ok(())
-}
-
-/// Matches a declared identity to the register.
-fn identify(key: &[u8], members: &Members) -> Result<u32, (Reason, Detail)> {
-    let (member_id, bsn, birth) = identity_parts(key);
-    let by_id = (!member_id.is_empty()).then(|| members.by_id(member_id));
-    let by_bsn = (!bsn.is_empty()).then(|| members.by_bsn(bsn));
-    let m = match (by_id, by_bsn) {
-        (Some(None), _) => return Err((Reason::UnknownMember, Detail::NoSuchMemberId)),
-        (_, Some(None)) => return Err((Reason::UnknownMember, Detail::NoSuchBsn)),
-        (Some(Some(a)), Some(Some(b))) if a != b => {
-            return Err((Reason::UnknownMember, Detail::MembersDiffer))
-        }
-        (Some(Some(a)), _) | (None, Some(Some(a))) => a,
-        // Validation requires one of the two.
-        (None, None) => return Err((Reason::UnknownMember, Detail::NoSuchMemberId)),
-    };
-    if members.list[m as usize].birth_date != birth {
-        return Err((Reason::BirthDateMismatch, Detail::BirthDate));
-    }
-    Ok(m)
 }
 
 fn key_hash(night: &Night, seq: u32) -> u64 {
