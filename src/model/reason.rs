@@ -134,7 +134,13 @@ impl Reasons {
         Reasons(self.0 | other.0)
     }
     pub fn iter(self) -> impl Iterator<Item = Reason> {
-        Reason::ALL.into_iter().filter(move |r| self.contains(*r))
+        // The set bits, lowest first: the discriminants are in printing order.
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits.checked_sub(1)?;
+            Reason::ALL.get(i).copied()
+        })
     }
     /// The codes joined by `;`, as the remittance prints them.
     pub fn joined(self) -> String {

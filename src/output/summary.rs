@@ -61,7 +61,7 @@ pub struct Summary {
 }
 
 /// Running sums kept while the outputs are written.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct Tally {
     pub paid_lines: u64,
     pub rejected_lines: u64,
@@ -74,8 +74,38 @@ pub struct Tally {
     pub paid_supplementary: Total,
     pub member_pays: Total,
     pub rejected_claimed: Total,
-    pub rejected_by_reason: BTreeMap<&'static str, u64>,
-    pub reductions_by_reason: BTreeMap<&'static str, u64>,
+    /// Rejected lines per reason, by the reason's discriminant.
+    pub rejected_by_reason: [u64; Reason::ALL.len()],
+    /// Remittance lines carrying each reduction reason.
+    pub reductions_by_reason: [u64; Reason::ALL.len()],
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            paid_lines: 0,
+            rejected_lines: 0,
+            claimed: Total::default(),
+            claimed_unsigned: Total::default(),
+            paid_basic: Total::default(),
+            deductible: Total::default(),
+            paid_supplementary: Total::default(),
+            member_pays: Total::default(),
+            rejected_claimed: Total::default(),
+            rejected_by_reason: [0; Reason::ALL.len()],
+            reductions_by_reason: [0; Reason::ALL.len()],
+        }
+    }
+}
+
+/// Counts per reason code, for `summary.json` (reasons with no line are left out).
+pub fn by_code(counts: &[u64; Reason::ALL.len()]) -> BTreeMap<&'static str, u64> {
+    Reason::ALL
+        .iter()
+        .zip(counts)
+        .filter(|(_, &n)| n > 0)
+        .map(|(r, &n)| (r.code(), n))
+        .collect()
 }
 
 impl Tally {
@@ -89,13 +119,13 @@ impl Tally {
         self.paid_supplementary.add(p.paid_supplementary);
         self.member_pays.add(p.member_pays(claimed));
         for r in p.reasons.iter() {
-            *self.reductions_by_reason.entry(r.code()).or_default() += 1;
+            self.reductions_by_reason[r as usize] += 1;
         }
     }
 
     pub fn rejected(&mut self, reason: Reason, claimed: Option<Cents>) {
         self.rejected_lines += 1;
-        *self.rejected_by_reason.entry(reason.code()).or_default() += 1;
+        self.rejected_by_reason[reason as usize] += 1;
         self.rejected_claimed.add(claimed.unwrap_or_default());
     }
 
@@ -114,11 +144,15 @@ impl Tally {
         ] {
             t.0 += x.0;
         }
-        for (k, v) in o.rejected_by_reason {
-            *self.rejected_by_reason.entry(k).or_default() += v;
+        for (t, x) in self.rejected_by_reason.iter_mut().zip(o.rejected_by_reason) {
+            *t += x;
         }
-        for (k, v) in o.reductions_by_reason {
-            *self.reductions_by_reason.entry(k).or_default() += v;
+        for (t, x) in self
+            .reductions_by_reason
+            .iter_mut()
+            .zip(o.reductions_by_reason)
+        {
+            *t += x;
         }
     }
 

@@ -6,7 +6,7 @@ use super::Settings;
 use crate::error::Error;
 use crate::model::{Cents, Total};
 use crate::night::{Detail, Night, Outcome};
-use crate::output::summary::{FileSummary, Reconciliation, Summary, Timing};
+use crate::output::summary::{by_code, FileSummary, Reconciliation, Summary, Timing};
 use crate::output::Staged;
 use std::time::Instant;
 
@@ -61,8 +61,8 @@ pub fn reconcile(
         ]
         .into_iter()
         .collect(),
-        rejected_by_reason: tally.rejected_by_reason.clone(),
-        reductions_by_reason: tally.reductions_by_reason.clone(),
+        rejected_by_reason: by_code(&tally.rejected_by_reason),
+        reductions_by_reason: by_code(&tally.reductions_by_reason),
         totals: tally.totals(),
         reconciliation: Reconciliation {
             lines_read,
