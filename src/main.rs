@@ -63,6 +63,7 @@ fn main() {
             lines,
             members,
             seed,
+            night,
             format,
             out,
         } => {
@@ -70,6 +71,7 @@ fn main() {
                 lines,
                 members,
                 seed,
+                night,
                 xml: format == GenFormat::Xml,
                 out,
             };
