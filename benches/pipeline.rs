@@ -44,6 +44,7 @@ fn bench_pipeline(c: &mut Criterion) {
         lines: LINES,
         members: LINES / 10,
         seed: 42,
+        night: 1,
         xml: false,
         out: dir.path().to_path_buf(),
     };

@@ -1,51 +1,79 @@
 #!/usr/bin/env bash
 # The throughput measurement of BENCHMARKS.md: generate a night, then time `declaro process`
-# against a bare csv-crate read of the same file, in one run, and print the ratios.
+# against its baselines on the same file, in one run, and print the ratios with their targets:
+# a bare csv-crate read, DuckDB (scripts/duckdb_baseline.py, 2 threads) and, for the same night
+# as XML, a bare quick-xml loop that unescapes every attribute value (examples/bare_xml).
 #
 #   scripts/bench.sh [LINES] [MEMBERS]      (default 10000000 lines, 1000000 members)
 #
-# Needs /usr/bin/time (Debian package `time`) for peak RSS.
+# Needs /usr/bin/time (Debian package `time`) for peak RSS and the Python `duckdb` package.
+# The generated files are kept in ${BENCH_DIR:-target/bench}/night1-LINES-MEMBERS/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${1:-10000000}
 MEMBERS=${2:-1000000}
 WORK=${BENCH_DIR:-target/bench}
-cargo build --release --quiet --bin declaro --example bare_read
+cargo build --release --quiet --bin declaro --example bare_read --example bare_xml
 BIN=target/release/declaro
 BARE=target/release/examples/bare_read
-mkdir -p "$WORK"
-if [ ! -f "$WORK/claims-$LINES.csv" ]; then
-  echo "generating $LINES lines, $MEMBERS members ..."
-  /usr/bin/time -f "generate: %e s" "$BIN" generate --lines "$LINES" --members "$MEMBERS" --seed 42 --out "$WORK/gen"
-  mv "$WORK/gen/claims.csv" "$WORK/claims-$LINES.csv"
-  mv "$WORK/gen/members.csv" "$WORK/members-$LINES.csv"
-fi
-CLAIMS=$WORK/claims-$LINES.csv
+BARE_XML=target/release/examples/bare_xml
+GEN=$WORK/night1-$LINES-$MEMBERS
+mkdir -p "$GEN"
+for format in csv xml; do
+  if [ ! -f "$GEN/claims.$format" ]; then
+    echo "generating $LINES lines, $MEMBERS members ($format) ..."
+    rm -rf "$WORK/gen"
+    /usr/bin/time -f "generate: %e s" "$BIN" generate --lines "$LINES" --members "$MEMBERS" \
+      --seed 42 --night 1 --format "$format" --out "$WORK/gen"
+    mv "$WORK/gen/claims.$format" "$GEN/claims.$format"
+    mv "$WORK/gen/members.csv" "$GEN/members.csv"
+  fi
+done
+CLAIMS=$GEN/claims.csv
+XML=$GEN/claims.xml
+MEMBERS_CSV=$GEN/members.csv
 SIZE_KB=$(( $(stat -c %s "$CLAIMS") / 1024 ))
+XML_KB=$(( $(stat -c %s "$XML") / 1024 ))
 
 measure() { # label, command...: prints "label seconds peak_kb"
   local label=$1; shift
-  /usr/bin/time -o "$WORK/time.txt" -f "%e %M" "$@" >/dev/null 2>&1
+  /usr/bin/time -o "$WORK/time.txt" -f "%e %M" "$@" >/dev/null 2>&1 ||
+    { echo "$label failed: $(head -1 "$WORK/time.txt")" >&2; exit 1; }
   echo "$label $(tail -1 "$WORK/time.txt")"
 }
-run_process() { # threads
+run_process() { # threads, input
   rm -rf "$WORK/out"
-  "$BIN" process --quiet --policy fixtures/policies --members "$WORK/members-$LINES.csv" \
-    --run-date 2025-12-31 --threads "$1" --out "$WORK/out" "$CLAIMS"
+  "$BIN" process --quiet --policy fixtures/policies --members "$MEMBERS_CSV" \
+    --run-date 2025-12-31 --threads "$1" --out "$WORK/out" "$2"
 }
-export -f run_process; export BIN WORK LINES CLAIMS
+export -f run_process; export BIN WORK MEMBERS_CSV CLAIMS XML
 
 bare=$(measure bare "$BARE" "$CLAIMS")
-p2=$(measure process2 bash -c 'run_process 2')
-p1=$(measure process1 bash -c 'run_process 1')
+p2=$(measure process2 bash -c 'run_process 2 "$CLAIMS"')
+p1=$(measure process1 bash -c 'run_process 1 "$CLAIMS"')
+duck=$(python3 scripts/duckdb_baseline.py "$CLAIMS" 2)
+bare_xml=$(measure bare_xml "$BARE_XML" "$XML")
+x2=$(measure xml2 bash -c 'run_process 2 "$XML"')
 read -r _ tb _ <<<"$bare"; read -r _ t2 m2 <<<"$p2"; read -r _ t1 m1 <<<"$p1"
+read -r td _ <<<"$duck"; read -r _ tbx _ <<<"$bare_xml"; read -r _ tx2 mx2 <<<"$x2"
 echo "file: $CLAIMS ($LINES lines, $SIZE_KB KB)"
 echo "bare csv ByteRecord read:    ${tb} s"
 echo "declaro process, 2 threads:  ${t2} s, peak RSS ${m2} KB"
 echo "declaro process, 1 thread:   ${t1} s, peak RSS ${m1} KB"
-awk -v tb="$tb" -v t2="$t2" -v t1="$t1" -v m2="$m2" -v size="$SIZE_KB" -v lines="$LINES" 'BEGIN {
-  printf "ratio process/bare:          %.1fx (target <= 1.5x)\n", t2 / tb
-  printf "lines per second:            %d\n", lines / t2
-  printf "peak RSS / input size:       %.2f (target <= 0.5)\n", m2 / size
-  printf "speed-up 2 threads vs 1:     %.2fx (target >= 1.6x)\n", t1 / t2
+echo "duckdb, 2 threads:           ${td} s (the one statement: $duck)"
+awk -v tb="$tb" -v t2="$t2" -v t1="$t1" -v m2="$m2" -v size="$SIZE_KB" -v lines="$LINES" \
+    -v td="$td" 'function ratio(a, b) { return b > 0 ? a / b : 0 }
+BEGIN {
+  printf "ratio process/bare:          %.1fx (target <= 3x)\n", ratio(t2, tb)
+  printf "lines per second:            %d\n", ratio(lines, t2)
+  printf "peak RSS / input size:       %.2f (target <= 1.0)\n", ratio(m2, size)
+  printf "speed-up 2 threads vs 1:     %.2fx (target >= 1.6x)\n", ratio(t1, t2)
+  printf "ratio duckdb/process:        %.1fx (target >= 4x)\n", ratio(td, t2)
+}'
+echo "file: $XML ($LINES lines, $XML_KB KB)"
+echo "bare quick-xml unescape loop: ${tbx} s"
+echo "declaro process, 2 threads:  ${tx2} s, peak RSS ${mx2} KB"
+awk -v tbx="$tbx" -v tx2="$tx2" 'function ratio(a, b) { return b > 0 ? a / b : 0 }
+BEGIN {
+  printf "ratio XML process/bare:      %.1fx (target <= 2.5x)\n", ratio(tx2, tbx)
 }'

@@ -44,6 +44,9 @@ pub enum Command {
         /// Seed: the same seed gives the same files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Night K (from 1) over the same members: fresh line ids, credits of earlier nights.
+        #[arg(long, default_value_t = 1)]
+        night: u64,
         /// Format of the claims file.
         #[arg(long, value_enum, default_value = "csv")]
         format: GenFormat,

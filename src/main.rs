@@ -56,6 +56,7 @@ fn main() -> std::process::ExitCode {
             lines,
             members,
             seed,
+            night,
             format,
             out,
         } => {
@@ -63,6 +64,7 @@ fn main() -> std::process::ExitCode {
                 lines,
                 members,
                 seed,
+                night,
                 xml: format == GenFormat::Xml,
                 out,
             };

@@ -313,3 +313,98 @@ fn no_bsn_reaches_stderr_even_at_trace_level() {
     }
     assert!(!err.contains("123456789"));
 }
+
+/// The rows of a CSV text as maps from column name to value.
+fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// `generate` nights 1 and 2 run one after the other on one ledger: night 2 credits paid lines
+/// of night 1, and none of its line ids collides with one of night 1.
+#[test]
+fn generated_nights_run_one_after_another_on_one_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    let mut nights = Vec::new();
+    for night in ["1", "2"] {
+        let gen = dir.path().join(format!("gen{night}"));
+        let o = declaro()
+            .args([
+                "generate",
+                "--lines",
+                "2000",
+                "--members",
+                "200",
+                "--seed",
+                "5",
+            ])
+            .args(["--night", night, "--out"])
+            .arg(&gen)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "generate: {}", stderr(&o));
+        let out = dir.path().join(format!("out{night}"));
+        let o = declaro()
+            .args(["process", "--quiet", "--policy", "fixtures/policies"])
+            .args(["--run-date", "2025-12-31", "--members"])
+            .arg(gen.join("members.csv"))
+            .arg("--ledger")
+            .arg(&ledger)
+            .arg("--out")
+            .arg(&out)
+            .arg(gen.join("claims.csv"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "night {night}: {}", stderr(&o));
+        nights.push((gen, out));
+    }
+    let (gen2, out2) = &nights[1];
+    // Which night-1 line each credit of night 2 reverses.
+    let related: std::collections::HashMap<String, String> =
+        csv_rows(&read(gen2.join("claims.csv")))
+            .into_iter()
+            .filter(|r| r.get("debit_credit").map(String::as_str) == Some("C"))
+            .map(|r| (r["line_id"].clone(), r["related_line_id"].clone()))
+            .collect();
+    let credits_of_night1 = csv_rows(&read(out2.join("remittance.csv")))
+        .iter()
+        .filter(|r| r["claimed"].starts_with('-'))
+        .filter(|r| {
+            related
+                .get(&r["line_id"])
+                .is_some_and(|l| l.starts_with("N1L"))
+        })
+        .count();
+    assert!(credits_of_night1 > 0, "night 2 pays back lines of night 1");
+
+    let duplicates: Vec<String> = csv_rows(&read(out2.join("rejections.csv")))
+        .into_iter()
+        .filter(|r| r["reason"] == "DUPLICATE")
+        .map(|r| r["message"].clone())
+        .collect();
+    assert!(
+        duplicates
+            .iter()
+            .any(|m| m.contains("occurs earlier in this run")),
+        "the in-night duplicates are found: {duplicates:?}"
+    );
+    for m in &duplicates {
+        assert!(
+            m.contains("occurs earlier in this run") || m.contains("was credited before"),
+            "only in-night duplicates and repeated credits: {m}"
+        );
+    }
+}
