@@ -308,6 +308,8 @@ pub struct Batch {
     pub declared: Vec<(u32, Declared)>,
     /// A reused buffer for interning keys.
     key: Vec<u8>,
+    /// The last batch and code ids interned (lines of one batch come together).
+    last: Option<(u32, u32)>,
 }
 
 impl Batch {
@@ -318,7 +320,25 @@ impl Batch {
         self.key.extend_from_slice(code_list);
         self.key.push(0);
         self.key.extend_from_slice(code);
-        self.codes.intern(&self.key)
+        if let Some((_, c)) = self.last.filter(|&(_, c)| self.codes.bytes(c) == self.key) {
+            return c;
+        }
+        let c = self.codes.intern(&self.key);
+        self.last = Some((self.last.map_or(NONE, |l| l.0), c));
+        c
+    }
+
+    /// The id of a batch number.
+    pub fn batch(&mut self, batch_id: &[u8]) -> u32 {
+        if let Some((b, _)) = self
+            .last
+            .filter(|&(b, _)| self.batches.bytes(b) == batch_id)
+        {
+            return b;
+        }
+        let b = self.batches.intern(batch_id);
+        self.last = Some((b, self.last.map_or(NONE, |l| l.1)));
+        b
     }
 }
 

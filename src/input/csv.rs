@@ -121,17 +121,17 @@ impl<R: BufRead> Records<R> {
         std::str::from_utf8(self.out.get(..end)?).ok()
     }
 
-    /// Field `i` of the current record within [`Records::text`] (`None` when the field does
-    /// not start and end on a character boundary, so is no UTF-8 of its own).
-    pub fn field_in<'t>(&self, text: &'t str, i: usize) -> Option<&'t str> {
+    /// Where field `i` of the current record is in [`Records::text`] (empty when it was not
+    /// kept).
+    pub fn span(&self, i: usize) -> (usize, usize) {
         if i >= self.kept {
-            return Some("");
+            return (0, 0);
         }
         let from = match i {
             0 => 0,
             _ => self.ends.get(i - 1).copied().unwrap_or(0),
         };
-        text.get(from..self.ends.get(i).copied().unwrap_or(0))
+        (from, self.ends.get(i).copied().unwrap_or(from).max(from))
     }
 
     /// Number of fields kept for the current record.
@@ -382,46 +382,30 @@ impl Header {
                 .get(i)
                 .map_or_else(|| format!("#{}", i + 1), String::clone)
         };
+        // Each column's field, trimmed; the record is checked as UTF-8 once.
         let text = rdr.text();
-        let field = |c: usize| -> Result<&str, usize> {
-            match index[c] {
-                usize::MAX => Ok(""),
-                // A field over the limit is not echoed (its line is rejected for it).
-                i if rdr.field(i).len() > MAX_FIELD => Ok(""),
-                i => text
-                    .and_then(|t| rdr.field_in(t, i))
-                    .map_or_else(|| std::str::from_utf8(rdr.field(i)), Ok)
-                    .map(trim)
-                    .map_err(|_| c),
-            }
-        };
+        let mut v = [""; COLUMNS.len()];
         let mut bad_utf8 = None;
-        let mut get = |c: usize| {
-            field(c).unwrap_or_else(|c| {
-                bad_utf8.get_or_insert(c);
-                ""
-            })
-        };
-        let raw_fields = RawFields {
-            batch_id: get(0),
-            line_id: get(1),
-            provider_agb: get(2),
-            member_id: get(3),
-            bsn: get(4),
-            birth_date: get(5),
-            service_date: get(6),
-            code_list: get(7),
-            code: get(8),
-            quantity: get(9),
-            indication: get(10),
-            referral: get(11),
-            authorization: get(12),
-            amount: get(13),
-            legal_copay: get(14),
-            trajectory_start: get(15),
-            debit_credit: get(16),
-            related_line_id: get(17),
-        };
+        for (c, &i) in index.iter().enumerate() {
+            if i == usize::MAX {
+                continue;
+            }
+            let (from, to) = rdr.span(i);
+            // A field over the limit is not echoed (its line is rejected for it).
+            if to - from > MAX_FIELD {
+                continue;
+            }
+            match text.and_then(|t| t.get(from..to)) {
+                Some(f) => v[c] = trim(f),
+                None => match std::str::from_utf8(rdr.field(i)) {
+                    Ok(f) => v[c] = trim(f),
+                    Err(_) => {
+                        bad_utf8.get_or_insert(c);
+                    }
+                },
+            }
+        }
+        let raw_fields = RawFields::from_columns(v);
         let long_field = info.long_field.map(|(i, len)| {
             format!(
                 "field {} is {len} bytes long, over the limit of {MAX_FIELD}",

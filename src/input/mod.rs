@@ -391,7 +391,33 @@ pub struct RawFields<'a> {
     pub related_line_id: &'a str,
 }
 
-impl RawFields<'_> {
+impl<'a> RawFields<'a> {
+    /// The fields in the order of [`csv::COLUMNS`].
+    pub fn from_columns(v: [&'a str; 18]) -> RawFields<'a> {
+        let [batch_id, line_id, provider_agb, member_id, bsn, birth_date, service_date, code_list, code, quantity, indication, referral, authorization, amount, legal_copay, trajectory_start, debit_credit, related_line_id] =
+            v;
+        RawFields {
+            batch_id,
+            line_id,
+            provider_agb,
+            member_id,
+            bsn,
+            birth_date,
+            service_date,
+            code_list,
+            code,
+            quantity,
+            indication,
+            referral,
+            authorization,
+            amount,
+            legal_copay,
+            trajectory_start,
+            debit_credit,
+            related_line_id,
+        }
+    }
+
     /// The echo fields, as written.
     pub fn echo(&self) -> EchoFields {
         EchoFields::new([
@@ -444,7 +470,7 @@ impl RawFields<'_> {
                 "field bsn fails the elfproef (9 digits, 11-check)".into(),
             ));
         }
-        if self.member_id.chars().count() > 15 {
+        if self.member_id.len() > 15 && self.member_id.chars().count() > 15 {
             return Err((
                 Reason::Malformed,
                 "field member_id is longer than 15 characters".into(),
@@ -569,7 +595,7 @@ impl RawFields<'_> {
             raw_start: 0,
             raw_len: 0,
             text,
-            batch: out.batches.intern(self.batch_id.as_bytes()),
+            batch: out.batch(self.batch_id.as_bytes()),
             code: out.code(self.code_list.as_bytes(), self.code.as_bytes()),
             member: NONE,
             provider_agb: self.provider_agb.parse().unwrap_or(0),
