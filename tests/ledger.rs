@@ -503,7 +503,9 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
     n.run("o", &["fixtures/claims/2024-basic.csv"]);
     let c = rusqlite::Connection::open(n.ledger()).unwrap();
     let mut stmt = c
-        .prepare("SELECT sql FROM sqlite_master WHERE type = 'table'")
+        // Tables and views: member ids are keys of the JSON in `member_state` and
+        // `run_lines`, and a column only of the views over them.
+        .prepare("SELECT sql FROM sqlite_master WHERE type IN ('table', 'view')")
         .unwrap();
     let schema: Vec<String> = stmt
         .query_map([], |r| r.get(0))
@@ -524,8 +526,20 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
             .unwrap();
         s.query_row([], |r| r.get(0)).unwrap()
     };
+    let raw: String = c
+        .query_row(
+            "SELECT (SELECT group_concat(members, ' ') FROM member_state) || ' ' ||
+                    (SELECT group_concat(lines, ' ') FROM run_lines)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     for row in read(root().join("fixtures/members.csv")).lines().skip(1) {
-        assert!(!dump.contains(row.split(',').nth(1).unwrap()));
+        let f: Vec<&str> = row.split(',').collect();
+        assert!(!dump.contains(f[1]));
+        for birth in [f[2].to_string(), f[2].replace('-', "")] {
+            assert!(!raw.contains(f[1]) && !raw.contains(&birth), "{birth}");
+        }
     }
 }
 
