@@ -762,13 +762,25 @@ fn gallop(mut lo: usize, hi: usize, below: impl Fn(usize) -> bool) -> usize {
     a
 }
 
-/// Renders one partition: its new `member_state` JSON into `state` (tonight's `group` of
-/// members, sorted, merged with the other members of `old`, copied byte for byte) and the
-/// JSON of tonight's lines into `lines`.
+/// One partition as `record` writes it, in buffers reused from window to window.
+#[derive(Default)]
+struct Rendered {
+    /// Its new `member_state` JSON (empty: no member left).
+    state: Vec<u8>,
+    /// Its `run_lines` JSON (empty: no line tonight).
+    lines: Vec<u8>,
+    /// The `line_keys` and `credited` entries of its lines.
+    keys: Vec<u64>,
+    credited: Vec<u64>,
+}
+
+/// Renders one partition: its new `member_state` JSON (tonight's `group` of members, sorted,
+/// merged with the other members of `old`, copied byte for byte), the JSON of tonight's lines
+/// and their key entries.
 #[allow(clippy::too_many_arguments)]
 fn render_partition(
-    state: &mut Vec<u8>,
-    lines: &mut Vec<u8>,
+    out: &mut Rendered,
+    part: u32,
     old: Option<&str>,
     group: &[u32],
     members: &[MemberChange<'_>],
@@ -776,8 +788,16 @@ fn render_partition(
     ids: &Assigned,
     kept: &FxHashMap<Box<str>, Vec<Counter>>,
 ) -> Result<(), String> {
+    let Rendered {
+        state,
+        lines,
+        keys,
+        credited,
+    } = out;
     state.clear();
     lines.clear();
+    keys.clear();
+    credited.clear();
     let olds = match old {
         Some(t) => format::members(t).map_err(|e| e.to_string())?,
         None => Vec::new(),
@@ -845,10 +865,16 @@ fn render_partition(
             } else {
                 lines.push(b',');
             }
+            let line_id = night.line_id(line);
+            keys.push(format::entry(line.provider_agb, line_id, part));
+            if line.credit() {
+                let of = night.related_line_id(line);
+                credited.push(format::entry(line.provider_agb, of, part));
+            }
             let claimed = line.signed_amount();
-            let out = LineOut {
+            let row = LineOut {
                 provider_agb: line.provider_agb,
-                line_id: night.line_id(line),
+                line_id,
                 service_date: line.service_date.as_u32(),
                 code: night.code(line).1,
                 quantity: line.quantity,
@@ -864,7 +890,7 @@ fn render_partition(
             };
             format::push_line(
                 lines,
-                &out,
+                &row,
                 p.products.iter().map(|i| ids.products[i]),
                 m.adjudicated
                     .effects_of(paid)
@@ -1050,6 +1076,7 @@ impl Ledger for SqliteLedger {
             })
         };
 
+        let (mut keys, mut credited): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
         {
             let c = &self.conn;
             let sql = |source| LedgerError::Sql {
@@ -1067,17 +1094,16 @@ impl Ledger for SqliteLedger {
             let mut put_lines = c
                 .prepare_cached("INSERT INTO run_lines (run_id, part, lines) VALUES (?1, ?2, ?3)")
                 .map_err(sql)?;
-            let mut bufs: Vec<(Vec<u8>, Vec<u8>)> =
-                (0..WINDOW).map(|_| Default::default()).collect();
+            let mut bufs: Vec<Rendered> = (0..WINDOW).map(|_| Rendered::default()).collect();
             for window in groups.chunks(WINDOW) {
                 let rendered: Vec<Result<(), String>> = bufs[..window.len()]
                     .par_iter_mut()
                     .zip(window.par_iter())
-                    .map(|((state, lines), group)| {
+                    .map(|(out, group)| {
                         let part = parts[group[0] as usize];
                         render_partition(
-                            state,
-                            lines,
+                            out,
+                            part,
                             old_of(part),
                             group,
                             members,
@@ -1088,7 +1114,10 @@ impl Ledger for SqliteLedger {
                         .map_err(|e| format!("member_state partition {part}: {e}"))
                     })
                     .collect();
-                for ((r, group), (state, lines)) in rendered.into_iter().zip(window).zip(&bufs) {
+                for ((r, group), out) in rendered.into_iter().zip(window).zip(&bufs) {
+                    let (state, lines) = (&out.state, &out.lines);
+                    keys.extend_from_slice(&out.keys);
+                    credited.extend_from_slice(&out.credited);
                     r.map_err(|e| self.damaged(e))?;
                     let part = parts[group[0] as usize];
                     if state.is_empty() {
@@ -1111,34 +1140,11 @@ impl Ledger for SqliteLedger {
         debug_step("ledger record partitions", t0, groups.len());
 
         let t1 = Instant::now();
-        let entries = |credits: bool| -> Vec<u64> {
-            let mut v: Vec<u64> = members
-                .par_iter()
-                .zip(parts.par_iter())
-                .flat_map_iter(|(m, &part)| {
-                    m.adjudicated.paid.iter().filter_map(move |paid| {
-                        let line = &night.lines[paid.seq as usize];
-                        let paid = matches!(night.outcomes[paid.seq as usize], Outcome::Paid(_));
-                        match (paid, credits) {
-                            (false, _) => None,
-                            (true, false) => {
-                                Some(format::entry(line.provider_agb, night.line_id(line), part))
-                            }
-                            (true, true) => line.credit().then(|| {
-                                format::entry(line.provider_agb, night.related_line_id(line), part)
-                            }),
-                        }
-                    })
-                })
-                .collect();
-            v.par_sort_unstable();
-            v
-        };
-        let keys = entries(false);
+        keys.par_sort_unstable();
         self.insert_entries("line_keys", run_id, &keys)?;
         let n = keys.len();
         drop(keys);
-        let credited = entries(true);
+        credited.par_sort_unstable();
         self.insert_entries("credited", run_id, &credited)?;
         debug_step("ledger record keys", t1, n);
         Ok(run_id)
