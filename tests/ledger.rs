@@ -741,3 +741,29 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
     }
     assert!(!text.contains("C-05b"), "{text}");
 }
+
+/// A ledger of the first schema (a `processed_line` table) is refused, not migrated: exit 3,
+/// saying which schema it has, and the file is left as it was.
+#[test]
+fn a_ledger_of_the_old_schema_is_refused_with_exit_3() {
+    let n = Night::fixtures();
+    let c = rusqlite::Connection::open(n.ledger()).unwrap();
+    c.execute_batch(
+        "CREATE TABLE processed_line (provider_agb INTEGER, line_id TEXT, PRIMARY KEY (provider_agb, line_id));",
+    )
+    .unwrap();
+    drop(c);
+    let before = std::fs::read(n.ledger()).unwrap();
+    let o = n
+        .command("o", &["fixtures/claims/2024-basic.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has schema 1") && stderr(&o).contains("reads ledger schema 2"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(n.ledger()).unwrap(), before);
+    assert!(!n.out("o").join("remittance.csv").exists());
+}
