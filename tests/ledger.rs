@@ -503,7 +503,9 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
     n.run("o", &["fixtures/claims/2024-basic.csv"]);
     let c = rusqlite::Connection::open(n.ledger()).unwrap();
     let mut stmt = c
-        .prepare("SELECT sql FROM sqlite_master WHERE type = 'table'")
+        // Tables and views: member ids are keys of the JSON in `member_state` and
+        // `run_lines`, and a column only of the views over them.
+        .prepare("SELECT sql FROM sqlite_master WHERE type IN ('table', 'view')")
         .unwrap();
     let schema: Vec<String> = stmt
         .query_map([], |r| r.get(0))
@@ -524,8 +526,20 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
             .unwrap();
         s.query_row([], |r| r.get(0)).unwrap()
     };
+    let raw: String = c
+        .query_row(
+            "SELECT (SELECT group_concat(members, ' ') FROM member_state) || ' ' ||
+                    (SELECT group_concat(lines, ' ') FROM run_lines)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     for row in read(root().join("fixtures/members.csv")).lines().skip(1) {
-        assert!(!dump.contains(row.split(',').nth(1).unwrap()));
+        let f: Vec<&str> = row.split(',').collect();
+        assert!(!dump.contains(f[1]));
+        for birth in [f[2].to_string(), f[2].replace('-', "")] {
+            assert!(!raw.contains(f[1]) && !raw.contains(&birth), "{birth}");
+        }
     }
 }
 
@@ -557,4 +571,199 @@ fn a_credit_listed_before_its_line_still_marks_it_credited() {
         rej[0].contains("DUPLICATE") && rej[0].contains("credited before"),
         "{rej:?}"
     );
+}
+
+/// Three nights on one ledger: credits across nights, a second credit of a line credited the
+/// night before, and limits and the deductible carried from night to night.
+///
+/// Worked by hand (fixtures: M001 and M002 on DSW AV-Standaard 2009, physio 1000 at 30.00 →
+/// 27.50 paid, 2.50 member, `TARIFF_CAP`, 18 sessions per year in `fysio-manueel`; M030 on zvw
+/// from 2024, deductible 2024 385.00, pharmacy paid in full by the basic product):
+///
+/// - Night 1: M001 S-01..S-10 paid (10 sessions, 275.00). M030 P-1 100.00: basic 100.00, all
+///   of it deductible (100.00 of 385.00).
+/// - Night 2, in service-date order: M001 C-05 reverses S-05 (-30.00, -27.50, -2.50; 9
+///   sessions, 247.50), S-11..S-19 are sessions 10-18, all paid (18, 495.00). M030 CP-1
+///   reverses P-1 (-100.00 basic and deductible: 0.00 charged), then P-2 400.00: basic 400.00,
+///   deductible 385.00. M002 C-07 names S-07, which is M001's: `UNMATCHED_CREDIT`.
+/// - Night 3: M001 C-05b names S-05 again, credited the night before: `DUPLICATE` ("credited
+///   before"). C-06 (10 Feb) reverses S-06: 17 sessions. S-20 (19 May) is the 18th: paid.
+///   S-21 (26 May) would be the 19th: `SESSION_LIMIT`. M030 P-3 50.00: basic 50.00, nothing
+///   left to charge to the deductible (385.00 charged).
+/// - After night 3: M001 `fysio-manueel` 2009 = 18 sessions, 18 x 27.50 = 495.00; M030's
+///   deductible 2024 = 385.00; 11 + 12 + 3 = 26 lines in the ledger (paid lines and credits).
+#[test]
+fn three_nights_carry_credits_limits_and_the_deductible() {
+    let n = Night::fixtures();
+    let credit = |id: &str, member: &str, birth: &str, date: &str, of: &str| {
+        format!("F1,{id},12345678,{member},{birth},{date},1000,30.00,C,{of}\n")
+    };
+    let m001 = "1970-04-12";
+    let f1 = n.file(
+        "n1.csv",
+        &format!(
+            "{HEADER}{}P,P-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,,\n",
+            sessions(1, 10)
+        ),
+    );
+    n.run("o1", &[&f1]);
+    let mut want: Vec<String> = (1..=10).map(paid_row).collect();
+    want.push(
+        "P,P-1,56789012,M030,2024-02-01,PHARMA,1,2024,100.00,100.00,100.00,0.00,0.00,zvw,DEDUCTIBLE"
+            .into(),
+    );
+    assert_eq!(n.rows("o1"), want);
+    assert!(n.rejected("o1").is_empty());
+
+    let f2 = n.file(
+        "n2.csv",
+        &format!(
+            "{HEADER}{}{}P,CP-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,C,P-1\n\
+             P,P-2,56789012,M030,1978-08-08,2024-03-01,PHARMA,400.00,,\n{}",
+            credit("C-05", "M001", m001, "2009-02-03", "S-05"),
+            sessions(11, 19),
+            credit("C-07", "M002", "1965-09-30", "2009-02-17", "S-07"),
+        ),
+    );
+    n.run("o2", &[&f2]);
+    let mut want = vec![CREDIT_ROW.to_string()];
+    want.extend((11..=19).map(paid_row));
+    want.push(
+        "P,CP-1,56789012,M030,2024-02-01,PHARMA,1,2024,-100.00,-100.00,-100.00,0.00,0.00,zvw,"
+            .into(),
+    );
+    want.push(
+        "P,P-2,56789012,M030,2024-03-01,PHARMA,1,2024,400.00,400.00,385.00,0.00,0.00,zvw,DEDUCTIBLE"
+            .into(),
+    );
+    assert_eq!(n.rows("o2"), want);
+    let rej = n.rejected("o2");
+    assert_eq!(rej.len(), 1);
+    assert!(
+        rej[0].starts_with("F1,C-07,") && rej[0].contains("UNMATCHED_CREDIT"),
+        "{rej:?}"
+    );
+
+    let f3 = n.file(
+        "n3.csv",
+        &format!(
+            "{HEADER}{}{}{}P,P-3,56789012,M030,1978-08-08,2024-04-01,PHARMA,50.00,,\n",
+            credit("C-05b", "M001", m001, "2009-02-03", "S-05"),
+            credit("C-06", "M001", m001, "2009-02-10", "S-06"),
+            sessions(20, 21),
+        ),
+    );
+    n.run("o3", &[&f3]);
+    assert_eq!(
+        n.rows("o3"),
+        [
+            "F1,C-06,12345678,M001,2009-02-10,1000,1,2009,-30.00,0.00,0.00,-27.50,-2.50,dsw-2009-av-standaard,".to_string(),
+            paid_row(20),
+            "P,P-3,56789012,M030,2024-04-01,PHARMA,1,2024,50.00,50.00,0.00,0.00,0.00,zvw,".into(),
+        ]
+    );
+    let rej = n.rejected("o3");
+    assert_eq!(rej.len(), 2, "{rej:?}");
+    assert!(
+        rej[0].starts_with("F1,C-05b,")
+            && rej[0].contains("DUPLICATE")
+            && rej[0].contains("credited before"),
+        "{rej:?}"
+    );
+    assert!(
+        rej[1].starts_with("F1,S-21,") && rej[1].contains("SESSION_LIMIT"),
+        "{rej:?}"
+    );
+
+    // The views show the state the three nights left.
+    let c = rusqlite::Connection::open(n.ledger()).unwrap();
+    let acc: (i64, i64) = c
+        .query_row(
+            "SELECT units, cents FROM accumulator WHERE member_id = 'M001'
+             AND product = 'dsw-2009-av-standaard' AND pool = 'fysio-manueel' AND bucket = 2009",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(acc, (18, 49_500));
+    let ded: i64 = c
+        .query_row(
+            "SELECT cents FROM deductible WHERE member_id = 'M030' AND year = 2024",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(ded, 38_500);
+    let lines: i64 = c
+        .query_row("SELECT count(*) FROM processed_line", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(lines, 26);
+    let mut stmt = c
+        .prepare(
+            "SELECT line_id, credited_by FROM processed_line WHERE credited_by IS NOT NULL
+             ORDER BY line_id",
+        )
+        .unwrap();
+    let credited: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        credited,
+        [
+            pair("P-1", "CP-1"),
+            pair("S-05", "C-05"),
+            pair("S-06", "C-06")
+        ]
+    );
+
+    let o = declaro()
+        .args([
+            "ledger",
+            "show",
+            "--member",
+            "M001",
+            "--ledger",
+            &n.ledger(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    for part in [
+        "    18     495.00",
+        "credited by C-05",
+        "credited by C-06",
+        "credit of S-06",
+    ] {
+        assert!(text.contains(part), "{part}:\n{text}");
+    }
+    assert!(!text.contains("C-05b"), "{text}");
+}
+
+/// A ledger of the first schema (a `processed_line` table) is refused, not migrated: exit 3,
+/// saying which schema it has, and the file is left as it was.
+#[test]
+fn a_ledger_of_the_old_schema_is_refused_with_exit_3() {
+    let n = Night::fixtures();
+    let c = rusqlite::Connection::open(n.ledger()).unwrap();
+    c.execute_batch(
+        "CREATE TABLE processed_line (provider_agb INTEGER, line_id TEXT, PRIMARY KEY (provider_agb, line_id));",
+    )
+    .unwrap();
+    drop(c);
+    let before = std::fs::read(n.ledger()).unwrap();
+    let o = n
+        .command("o", &["fixtures/claims/2024-basic.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has schema 1") && stderr(&o).contains("reads ledger schema 2"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(n.ledger()).unwrap(), before);
+    assert!(!n.out("o").join("remittance.csv").exists());
 }

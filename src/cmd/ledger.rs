@@ -1,8 +1,11 @@
 //! `declaro ledger show|runs`: the ledger in human-readable form, opened read-only.
 
+use crate::ledger::format::{self, StoredLine, StoredMember};
+use crate::ledger::{schema_of, LedgerError, Schema};
 use crate::model::Cents;
 use crate::Error;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -21,34 +24,81 @@ fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| Error::Usage(format!("ledger {}: {e}", path.display()))
 }
 
-/// The accumulators, deductible and lines of one member, optionally of one year.
+/// The partitions of a schema-2 ledger; any other file is refused.
+fn partitions(conn: &Connection, path: &Path) -> Result<u32, Error> {
+    match schema_of(conn).map_err(sql(path))? {
+        Schema::Current { partitions } => Ok(partitions),
+        Schema::Empty => Err(Error::Usage(format!(
+            "ledger {} is not a declaro ledger: it has no tables",
+            path.display()
+        ))),
+        Schema::Other(found) => Err(LedgerError::Schema {
+            path: path.display().to_string(),
+            found,
+        }
+        .into()),
+    }
+}
+
+fn damaged(path: &Path) -> impl Fn(serde_json::Error) -> Error + '_ {
+    move |e| Error::Internal(format!("ledger {} is damaged: {e}", path.display()))
+}
+
+/// The accumulators, deductible and lines of one member, optionally of one year: read from
+/// the member's partition in `member_state` and in each run's `run_lines`.
 pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Error> {
     let conn = open(path)?;
     let e = sql(path);
+    let bad = damaged(path);
+    let part = format::part_of(member, partitions(&conn, path)?);
     let mut out = format!("member {member}\n");
     let (lo, hi) = year.map_or((0, u32::MAX), |y| (y, y));
-    // Per-date buckets are yyyymmdd; their year is bucket / 10000.
+    let in_years = |y: u32| (lo..=hi).contains(&y);
+
+    let mut pools: HashMap<u32, (String, String)> = HashMap::new();
     let mut stmt = conn
-        .prepare(
-            "SELECT product, pool, bucket, units, cents FROM accumulator
-             WHERE member_id = ?1 AND (CASE WHEN bucket > 9999 THEN bucket / 10000 ELSE bucket END) BETWEEN ?2 AND ?3
-             ORDER BY product, pool, bucket",
+        .prepare("SELECT id, product, pool FROM pool_ids")
+        .map_err(&e)?;
+    for r in stmt
+        .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(&e)?
+    {
+        let (id, product, pool) = r.map_err(&e)?;
+        pools.insert(id, (product, pool));
+    }
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT members FROM member_state WHERE part = ?1",
+            [part],
+            |r| r.get(0),
         )
+        .optional()
         .map_err(&e)?;
-    let rows = stmt
-        .query_map(rusqlite::params![member, lo, hi], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, u32>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
+    let state: StoredMember = match &text {
+        Some(t) => {
+            let m = format::members(t).map_err(&bad)?;
+            match format::find(&m, member) {
+                Some(raw) => serde_json::from_str(raw.get()).map_err(&bad)?,
+                None => StoredMember::default(),
+            }
+        }
+        None => StoredMember::default(),
+    };
+
+    // Per-date buckets are yyyymmdd; their year is bucket / 10000.
+    let bucket_year = |b: u32| if b > 9999 { b / 10000 } else { b };
+    let mut counters: Vec<(&str, &str, u32, u32, i64)> = state
+        .0
+        .iter()
+        .filter(|c| in_years(bucket_year(c.1)))
+        .filter_map(|c| {
+            let (product, pool) = pools.get(&c.0)?;
+            Some((product.as_str(), pool.as_str(), c.1, c.2, c.3))
         })
-        .map_err(&e)?;
+        .collect();
+    counters.sort_unstable();
     out.push_str("accumulators (product, limit, period, units used, euros used):\n");
-    for r in rows {
-        let (product, pool, bucket, units, cents) = r.map_err(&e)?;
+    for (product, pool, bucket, units, cents) in counters {
         let _ = writeln!(
             out,
             "  {product:<28} {pool:<28} {bucket:>8} {units:>6} {:>10}",
@@ -56,63 +106,44 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Erro
         );
     }
     out.push_str("deductible (year, charged):\n");
-    let mut stmt = conn
-        .prepare("SELECT year, cents FROM deductible WHERE member_id = ?1 AND year BETWEEN ?2 AND ?3 ORDER BY year")
-        .map_err(&e)?;
-    let rows = stmt
-        .query_map(rusqlite::params![member, lo, hi], |r| {
-            Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?))
-        })
-        .map_err(&e)?;
-    for r in rows {
-        let (y, cents) = r.map_err(&e)?;
+    let mut deductible = state.1.clone();
+    deductible.sort_unstable();
+    for (y, cents) in deductible.into_iter().filter(|(y, _)| in_years(*y)) {
         let _ = writeln!(out, "  {y} {:>10}", Cents(cents));
     }
+
     out.push_str("lines (run, provider, line_id, service date, code, claimed, basic, deductible, supplementary, member):\n");
+    let mut lines: Vec<(i64, StoredLine)> = Vec::new();
     let mut stmt = conn
-        .prepare(
-            "SELECT run_id, provider_agb, line_id, service_date, code, claimed_cents, paid_basic_cents,
-                    deductible_cents, paid_supplementary_cents, member_pays_cents, credit_of, credited_by
-             FROM processed_line WHERE member_id = ?1 AND year BETWEEN ?2 AND ?3
-             ORDER BY service_date, run_id, provider_agb, line_id",
-        )
+        .prepare("SELECT run_id, lines FROM run_lines WHERE part = ?1 ORDER BY run_id")
         .map_err(&e)?;
-    type Row = (
-        i64,
-        u32,
-        String,
-        u32,
-        String,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        Option<String>,
-        Option<String>,
-    );
-    let rows = stmt
-        .query_map(rusqlite::params![member, lo, hi], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-            ))
-        })
-        .map_err(&e)?;
-    for r in rows {
-        let (run, agb, id, date, code, c, pb, d, ps, mp, credit_of, credited_by): Row =
-            r.map_err(&e)?;
-        let note = match (credit_of, credited_by) {
+    let mut rows = stmt.query([part]).map_err(&e)?;
+    while let Some(r) = rows.next().map_err(&e)? {
+        let run: i64 = r.get(0).map_err(&e)?;
+        let text = r
+            .get_ref(1)
+            .and_then(|v| v.as_str().map_err(Into::into))
+            .map_err(&e)?;
+        let m = format::members(text).map_err(&bad)?;
+        if let Some(raw) = format::find(&m, member) {
+            let ls: Vec<StoredLine> = serde_json::from_str(raw.get()).map_err(&bad)?;
+            lines.extend(ls.into_iter().map(|l| (run, l)));
+        }
+    }
+    // A credit is always its line's member's: the credits among the member's own lines.
+    let mut credited_by: HashMap<(u32, &str), &str> = HashMap::new();
+    for (_, l) in &lines {
+        if let Some(of) = l.credit_of() {
+            credited_by
+                .entry((l.provider_agb(), of))
+                .or_insert(l.line_id());
+        }
+    }
+    let mut shown: Vec<&(i64, StoredLine)> = lines.iter().filter(|(_, l)| in_years(l.5)).collect();
+    shown.sort_by(|(ra, a), (rb, b)| (a.2, ra, a.0, &a.1).cmp(&(b.2, rb, b.0, &b.1)));
+    for (run, l) in shown {
+        let (agb, id, date, code) = (l.0, &l.1, l.2, &l.3);
+        let note = match (l.credit_of(), credited_by.get(&(agb, id.as_str()))) {
             (Some(of), _) => format!("  credit of {of}"),
             (_, Some(by)) => format!("  credited by {by}"),
             _ => String::new(),
@@ -123,11 +154,11 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Erro
             date / 10_000,
             date / 100 % 100,
             date % 100,
-            Cents(c),
-            Cents(pb),
-            Cents(d),
-            Cents(ps),
-            Cents(mp)
+            Cents(l.6),
+            Cents(l.7),
+            Cents(l.8),
+            Cents(l.9),
+            Cents(l.10)
         );
     }
     Ok(out)

@@ -5,9 +5,11 @@
 //! call, inside one transaction that [`Ledger::commit`] ends. [`SqliteLedger`] is the embedded
 //! implementation; a server-backed one implements the same calls.
 
+pub(crate) mod format;
 mod sqlite;
 
 pub use sqlite::SqliteLedger;
+pub(crate) use sqlite::{schema_of, Schema};
 
 use crate::adjudicate::{Accumulators, Adjudicated, MemberState};
 use crate::model::Total;
@@ -29,6 +31,14 @@ pub enum LedgerError {
     Io(String, std::io::Error),
     #[error("ledger {0}: the run total {1} does not fit a 64-bit number of cents")]
     Overflow(String, String),
+    /// A file of another ledger schema (or no ledger at all).
+    #[error(
+        "ledger {path} has schema {found}; this declaro reads ledger schema 2 and does not \
+         migrate other schemas: give a new --ledger file, or use the declaro that wrote this one"
+    )]
+    Schema { path: String, found: String },
+    #[error("ledger {0} is damaged: {1}")]
+    Damaged(String, String),
 }
 
 /// A line key: the provider's AGB and its line id (referentienummer).
