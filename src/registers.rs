@@ -178,6 +178,11 @@ impl Members {
         }
     }
 
+    /// The member number of a member.
+    pub fn id(&self, i: u32) -> &str {
+        std::str::from_utf8(self.id_bytes(self.rows[i as usize].id)).unwrap_or("")
+    }
+
     /// The member with this number.
     pub fn by_id(&self, id: &str) -> Option<u32> {
         self.by_id_hashed(id_hash(id.as_bytes()), id.as_bytes())

@@ -102,10 +102,10 @@ fn reported_member<'a>(
     line: &Line,
     adjudicated: bool,
 ) -> &'a str {
-    match ctx.member(line) {
-        Some(m) if adjudicated || line.names_member_id() => m.id,
-        Some(_) => "",
-        None => ctx.night().declared(seq).map_or("", |d| &d.member_id),
+    match line.member {
+        NONE => ctx.night().declared(seq).map_or("", |d| &d.member_id),
+        m if adjudicated || line.names_member_id() => ctx.members.id(m),
+        _ => "",
     }
 }
 
