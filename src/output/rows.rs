@@ -55,7 +55,8 @@ pub fn render(ctx: &RowContext<'_>, range: Range<u32>) -> io::Result<Rendered> {
     let mut rejections = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    let mut raw = Vec::new();
+    let mut raws = RawWindow::new(ctx, range.clone())?;
+    let mut scratch = Scratch::default();
     for seq in range {
         let line = &night.lines[seq as usize];
         match night.outcomes[seq as usize] {
@@ -78,8 +79,14 @@ pub fn render(ctx: &RowContext<'_>, range: Range<u32>) -> io::Result<Rendered> {
                     reason = reason.code(),
                     "line rejected"
                 );
-                read_raw(ctx, line, &mut raw)?;
-                rejection_row(&mut rejections, ctx, seq, line, reason, detail, &raw)?;
+                let raw = raws.raw(ctx, line)?;
+                let row = Row {
+                    seq,
+                    line,
+                    reason,
+                    detail,
+                };
+                rejection_row(&mut rejections, ctx, &row, raw, &mut scratch)?;
             }
             Outcome::Pending => {
                 return Err(io::Error::other(format!(
@@ -161,37 +168,59 @@ fn remittance_row(
     row.push(b'\n');
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A rejected line.
+struct Row<'a> {
+    seq: u32,
+    line: &'a Line,
+    reason: Reason,
+    detail: Detail,
+}
+
+/// Buffers reused from one rejection row to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The echoed fields one after another, with their ends.
+    echo: String,
+    ends: [usize; 8],
+    record: itoa::Buffer,
+}
+
 fn rejection_row(
     w: &mut csv::Writer<Vec<u8>>,
     ctx: &RowContext<'_>,
-    seq: u32,
-    line: &Line,
-    reason: Reason,
-    detail: Detail,
+    row: &Row<'_>,
     raw: &[u8],
+    scratch: &mut Scratch,
 ) -> io::Result<()> {
+    use std::fmt::Write as _;
+    let (seq, line, detail) = (row.seq, row.line, row.detail);
     let night = ctx.night();
     let file = &night.files[usize::from(line.file)];
-    let record = night.record(seq, line).to_string();
     let raw = String::from_utf8_lossy(raw);
-    let fields: [String; 7];
     let echo: [&str; 7] = match detail {
         Detail::Parse => match night.parse_rejection(seq) {
             Some(r) => r.echo.fields(),
             None => Default::default(),
         },
         _ => {
-            fields = [
-                night.batches.text(line.batch).to_string(),
-                night.line_id(line).to_string(),
-                format!("{:08}", line.provider_agb),
-                reported_member(ctx, seq, line, adjudicated(detail)).to_string(),
-                line.service_date.to_string(),
-                night.code(line).1.to_string(),
-                line.amount.to_string(),
-            ];
-            std::array::from_fn(|i| fields[i].as_str())
+            let (e, ends) = (&mut scratch.echo, &mut scratch.ends);
+            e.clear();
+            e.push_str(night.batches.text(line.batch));
+            ends[1] = e.len();
+            e.push_str(night.line_id(line));
+            ends[2] = e.len();
+            let _ = write!(e, "{:08}", line.provider_agb);
+            ends[3] = e.len();
+            e.push_str(reported_member(ctx, seq, line, adjudicated(detail)));
+            ends[4] = e.len();
+            let _ = write!(e, "{}", line.service_date);
+            ends[5] = e.len();
+            e.push_str(night.code(line).1);
+            ends[6] = e.len();
+            let _ = write!(e, "{}", line.amount);
+            ends[7] = e.len();
+            let e = &scratch.echo;
+            std::array::from_fn(|i| &e[scratch.ends[i]..scratch.ends[i + 1]])
         }
     };
     let member = ctx.member(line).filter(|_| adjudicated(detail));
@@ -199,7 +228,7 @@ fn rejection_row(
     let [batch, line_id, agb, member_id, date, code, claimed] = echo;
     w.write_record([
         file.shown.as_str(),
-        &record,
+        scratch.record.format(night.record(seq, line)),
         batch,
         line_id,
         agb,
@@ -207,7 +236,7 @@ fn rejection_row(
         date,
         code,
         claimed,
-        reason.code(),
+        row.reason.code(),
         &message,
         &raw,
     ])
@@ -230,18 +259,72 @@ fn adjudicated(detail: Detail) -> bool {
     )
 }
 
-/// Reads a line's original bytes back from its file, without its line end.
-fn read_raw(ctx: &RowContext<'_>, line: &Line, out: &mut Vec<u8>) -> io::Result<()> {
-    out.clear();
-    let Some(Some(f)) = ctx.inputs.get(usize::from(line.file)) else {
-        return Ok(());
-    };
-    out.resize(line.raw_len as usize, 0);
-    read_exact_at(f, out, line.raw_start)?;
-    while let [.., b'\n' | b'\r'] = out.as_slice() {
-        out.pop();
+/// The original bytes of a range's rejected lines, read back from their files in one read per
+/// file (a range's lines are one stretch of each file), or line by line when that stretch is
+/// too long to hold.
+struct RawWindow {
+    /// Per input file: the offset of the bytes held and the bytes.
+    held: Vec<Option<(u64, Vec<u8>)>>,
+    one: Vec<u8>,
+}
+
+/// The longest stretch of a file held for one range.
+const WINDOW_BYTES: u64 = 16 << 20;
+
+impl RawWindow {
+    fn new(ctx: &RowContext<'_>, range: Range<u32>) -> io::Result<RawWindow> {
+        let night = ctx.night();
+        let mut spans: Vec<Option<(u64, u64)>> = vec![None; night.files.len()];
+        for seq in range {
+            if let Outcome::Rejected(..) = night.outcomes[seq as usize] {
+                let l = &night.lines[seq as usize];
+                let end = l.raw_start + u64::from(l.raw_len);
+                let span = &mut spans[usize::from(l.file)];
+                *span = Some(span.map_or((l.raw_start, end), |(a, b)| {
+                    (a.min(l.raw_start), b.max(end))
+                }));
+            }
+        }
+        let mut held = Vec::with_capacity(spans.len());
+        for (i, span) in spans.into_iter().enumerate() {
+            let file = ctx.inputs.get(i).and_then(Option::as_ref);
+            match (span, file) {
+                (Some((from, to)), Some(f)) if to - from <= WINDOW_BYTES => {
+                    let mut bytes = vec![0; (to - from) as usize];
+                    read_exact_at(f, &mut bytes, from)?;
+                    held.push(Some((from, bytes)));
+                }
+                _ => held.push(None),
+            }
+        }
+        Ok(RawWindow {
+            held,
+            one: Vec::new(),
+        })
     }
-    Ok(())
+
+    /// A rejected line's original bytes, without its line end.
+    fn raw(&mut self, ctx: &RowContext<'_>, line: &Line) -> io::Result<&[u8]> {
+        let (from, len) = (line.raw_start, line.raw_len as usize);
+        let mut text: &[u8] = match self.held.get(usize::from(line.file)) {
+            Some(Some((at, bytes))) => {
+                let i = (from - at) as usize;
+                bytes.get(i..i + len).unwrap_or_default()
+            }
+            _ => {
+                self.one.clear();
+                if let Some(Some(f)) = ctx.inputs.get(usize::from(line.file)) {
+                    self.one.resize(len, 0);
+                    read_exact_at(f, &mut self.one, from)?;
+                }
+                &self.one
+            }
+        };
+        while let [rest @ .., b'\n' | b'\r'] = text {
+            text = rest;
+        }
+        Ok(text)
+    }
 }
 
 #[cfg(unix)]
