@@ -16,8 +16,7 @@ const LINES: usize = 100_000;
 
 fn read(path: &Path) -> usize {
     let shown = path.display().to_string();
-    let members = declaro::registers::Members::default();
-    let r = declaro::input::read_file(path, &shown, 0, &members);
+    let r = declaro::input::read_file(path, &shown, 0);
     assert!(r.refusal.is_none(), "file is read");
     r.batches.iter().map(|b| b.lines.len()).sum()
 }

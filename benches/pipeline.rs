@@ -3,7 +3,8 @@
 //! - `register`: loading the member register of the night (`members.csv`);
 //! - `read-csv`: a bare csv-crate `ByteRecord` loop against the read stage (parse, validate,
 //!   match to the register, on every core);
-//! - `screen-group`: screening (register matching, duplicates) and grouping of the read night;
+//! - `screen-group`: screening (matching to the register, run date, duplicates) and grouping
+//!   of the read night;
 //! - `adjudicate`: the adjudicate stage on the screened, grouped night (empty ledger);
 //! - `end-to-end`: `declaro process` on the file (outputs and ledger commit included) against
 //!   the bare read.
@@ -73,7 +74,7 @@ fn bench_pipeline(c: &mut Criterion) {
         .unwrap();
 
     let policies = declaro::policy::load(&[root().join("fixtures/policies")]).unwrap();
-    let members = declaro::registers::load_members(&members_csv, &policies).unwrap();
+    let members = declaro::registers::load_members(&members_csv, &policies, None).unwrap();
     let providers =
         declaro::registers::load_providers(&root().join("fixtures/providers.csv"), &policies)
             .unwrap();
@@ -86,7 +87,7 @@ fn bench_pipeline(c: &mut Criterion) {
     g.bench_function("load-members-2-threads", |b| {
         b.iter(|| {
             pool.install(|| {
-                declaro::registers::load_members(&members_csv, &policies)
+                declaro::registers::load_members(&members_csv, &policies, None)
                     .unwrap()
                     .len()
             })
@@ -101,12 +102,12 @@ fn bench_pipeline(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     g.bench_function("bare-byterecord", |b| b.iter(|| bare_read(&claims)));
     g.bench_function("declaro-read-2-threads", |b| {
-        b.iter(|| pool.install(|| read::read(&stage_settings, &members).unwrap().lines.len()))
+        b.iter(|| pool.install(|| read::read(&stage_settings).unwrap().lines.len()))
     });
     g.finish();
 
     let mut ledger = SqliteLedger::open(&stage_settings.ledger).unwrap();
-    let read_night = pool.install(|| read::read(&stage_settings, &members).unwrap());
+    let read_night = pool.install(|| read::read(&stage_settings).unwrap());
 
     let mut g = c.benchmark_group("screen-group");
     g.throughput(Throughput::Elements(LINES));
@@ -115,9 +116,10 @@ fn bench_pipeline(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5));
     g.bench_function("declaro-2-threads", |b| {
         b.iter_batched(
-            || pool.install(|| read::read(&stage_settings, &members).unwrap()),
+            || pool.install(|| read::read(&stage_settings).unwrap()),
             |mut night| {
                 pool.install(|| {
+                    screen::identify(&mut night, &members);
                     screen::screen(&mut night, stage_settings.run_date, &mut ledger).unwrap();
                     group::group(&night).order.len()
                 })
@@ -128,6 +130,7 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 
     let mut night = read_night;
+    screen::identify(&mut night, &members);
     screen::screen(&mut night, stage_settings.run_date, &mut ledger).unwrap();
     let groups = group::group(&night);
     let codes = CodeTable::new(&policies, &night.codes);

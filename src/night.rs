@@ -261,6 +261,24 @@ pub struct Night {
     pub codes: Interner,
     /// What lines that named no member of the register declared, by sequence number.
     pub declared: Vec<(u32, Declared)>,
+    /// The validated lines still to be matched to the register (the screen stage does it).
+    pub pending: Vec<Pending>,
+    /// The member numbers and BSNs they declared.
+    pub declared_text: Vec<u8>,
+}
+
+/// A validated line still to be matched to the register, with what it declared.
+#[derive(Clone, Copy, Debug)]
+pub struct Pending {
+    /// [`crate::registers::id_hash`] of the member number (0 without one).
+    pub hash: u64,
+    /// The line (its sequence number once in the [`Night`]).
+    pub seq: u32,
+    /// Offset of the member number in the declared text (the BSN's digits follow it).
+    pub text: u32,
+    /// The BSN as a number, 0 when none was declared.
+    pub bsn: u32,
+    pub birth_date: Date,
 }
 
 /// The member number and BSN a line declared, kept for a line whose member is not in the
@@ -302,10 +320,10 @@ pub struct Batch {
     pub text: Vec<u8>,
     pub batches: Interner,
     pub codes: Interner,
-    /// Lines rejected when matched against the register, by index in `lines`.
-    pub screened: Vec<(u32, Reason, Detail)>,
-    /// What those of them that matched no member declared.
-    pub declared: Vec<(u32, Declared)>,
+    /// The validated lines, to be matched to the register (by index in `lines`).
+    pub pending: Vec<Pending>,
+    /// The member numbers and BSNs they declared (see [`Pending::text`]).
+    pub declared_text: Vec<u8>,
     /// A reused buffer for interning keys.
     key: Vec<u8>,
     /// The last batch and code ids interned (lines of one batch come together).
@@ -343,6 +361,15 @@ impl Batch {
 }
 
 impl Night {
+    /// Makes room for this many lines, pending lines and bytes of text, exactly.
+    pub fn reserve(&mut self, lines: usize, pending: usize, text: usize, declared: usize) {
+        self.lines.reserve_exact(lines);
+        self.outcomes.reserve_exact(lines);
+        self.pending.reserve_exact(pending);
+        self.text.reserve_exact(text);
+        self.declared_text.reserve_exact(declared);
+    }
+
     /// Appends a file's batches (in order), renumbering their ids into the night's.
     pub fn absorb(&mut self, batch: Batch) {
         let first = self.lines.len() as u32;
@@ -350,8 +377,6 @@ impl Night {
         let rb: Remap = self.batches.absorb(batch.batches);
         let rc: Remap = self.codes.absorb(batch.codes);
         self.text.extend_from_slice(&batch.text);
-        self.lines.reserve(batch.lines.len());
-        self.outcomes.reserve(batch.lines.len());
         for mut l in batch.lines {
             l.batch = if l.batch == NONE {
                 NONE
@@ -370,11 +395,14 @@ impl Night {
             self.outcomes[seq as usize] = Outcome::Rejected(reason, Detail::Parse);
             self.parse_rejections.push((seq, r));
         }
-        for (i, reason, detail) in batch.screened {
-            self.outcomes[(first + i) as usize] = Outcome::Rejected(reason, detail);
-        }
-        self.declared
-            .extend(batch.declared.into_iter().map(|(i, d)| (first + i, d)));
+        let text_base = u32::try_from(self.declared_text.len()).unwrap_or(u32::MAX);
+        self.declared_text.extend_from_slice(&batch.declared_text);
+        self.pending
+            .extend(batch.pending.into_iter().map(|p| Pending {
+                seq: first + p.seq,
+                text: p.text.saturating_add(text_base),
+                ..p
+            }));
     }
 
     /// The line id of a line.

@@ -269,11 +269,21 @@ impl Providers {
     }
 }
 
-/// A BSN written as 9 digits, as a number (leading zeros kept by [`bsn_text`]).
+/// The members a night names: the hashes of their member numbers ([`id_hash`]) and their BSNs.
+/// Only their register rows are read.
+#[derive(Debug, Default)]
+pub struct Wanted {
+    pub ids: rustc_hash::FxHashSet<u64>,
+    pub bsns: rustc_hash::FxHashSet<u32>,
+}
+
+/// A BSN written as 9 digits, as a number (leading zeros kept by [`bsn_text`]); 0 for anything
+/// else (0 is no valid BSN).
 pub fn bsn_number(s: &str) -> u32 {
-    s.bytes().fold(0u32, |a, c| {
-        a.wrapping_mul(10).wrapping_add(u32::from(c - b'0'))
-    })
+    if s.len() != 9 || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return 0;
+    }
+    s.bytes().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'))
 }
 
 /// A BSN number as its 9 digits.
@@ -295,6 +305,8 @@ const COLUMNS: [&str; 7] = [
 /// One row, checked on its own.
 struct Row {
     line: u64,
+    /// [`id_hash`] of the member number.
+    hash: u64,
     /// Offset of the member number in the chunk's id arena.
     id: u32,
     bsn: u32,
@@ -313,8 +325,14 @@ struct Parsed {
     error: Option<(u64, String, String)>,
 }
 
-/// Reads the member register (contract section 3).
-pub fn load_members(path: &Path, policies: &PolicySet) -> Result<Members, RegisterError> {
+/// Reads the member register (contract section 3). Every row is checked on its own; the
+/// members a night names (`wanted`; all when `None`) are kept and their rows checked against
+/// each other, so a small night holds little whatever the population.
+pub fn load_members(
+    path: &Path,
+    policies: &PolicySet,
+    wanted: Option<&Wanted>,
+) -> Result<Members, RegisterError> {
     let err = |line, field: &str, message: String| RegisterError {
         file: path.to_path_buf(),
         line,
@@ -361,6 +379,7 @@ pub fn load_members(path: &Path, policies: &PolicySet) -> Result<Members, Regist
         index,
         width,
         policies,
+        wanted,
     };
     let got = chunks::parse(file, block, start, |bytes, _| rows.parse(bytes));
     let mut parts = got.parsed;
@@ -397,6 +416,7 @@ struct RowReader<'a> {
     index: [usize; COLUMNS.len()],
     width: usize,
     policies: &'a PolicySet,
+    wanted: Option<&'a Wanted>,
 }
 
 impl RowReader<'_> {
@@ -509,11 +529,20 @@ impl RowReader<'_> {
             }
             v
         };
+        // Every row is checked; only those of the members the night names are kept.
+        let hash = id_hash(id.as_bytes());
+        let bsn = bsn_number(bsn);
+        if let Some(w) = self.wanted {
+            if !w.ids.contains(&hash) && !w.bsns.contains(&bsn) {
+                return Ok(());
+            }
+        }
         let id = crate::night::push_text(&mut out.ids, id.as_bytes());
         out.rows.push(Row {
             line,
+            hash,
             id,
-            bsn: bsn_number(bsn),
+            bsn,
             birth_date,
             holding: Holding::new(p, start, end, voluntary),
         });
@@ -545,13 +574,13 @@ fn merge(
                 break 'parts;
             }
             let id = crate::night::text_at(&p.ids, r.id).0;
-            let hash = id_hash(id);
+            let hash = r.hash;
             let found = by_id
                 .find(hash, |&i| {
                     crate::night::text_at(&m.ids, m.rows[i as usize].id).0 == id
                 })
                 .copied();
-            let shown = String::from_utf8_lossy(id);
+            let shown = || String::from_utf8_lossy(id).into_owned();
             let i = match found {
                 Some(i) => {
                     let row = &m.rows[i as usize];
@@ -559,7 +588,7 @@ fn merge(
                         identity_error = Some((
                             r.line,
                             "bsn",
-                            format!("member {shown} has another BSN on an earlier row"),
+                            format!("member {} has another BSN on an earlier row", shown()),
                         ));
                         break 'parts;
                     }
@@ -567,7 +596,10 @@ fn merge(
                         identity_error = Some((
                             r.line,
                             "birth_date",
-                            format!("member {shown} has another birth date on an earlier row"),
+                            format!(
+                                "member {} has another birth date on an earlier row",
+                                shown()
+                            ),
                         ));
                         break 'parts;
                     }
@@ -761,7 +793,7 @@ mod tests {
     #[test]
     fn members_are_found_by_number_and_bsn_with_holdings_in_register_order() {
         let (_dir, path) = register(1000, None);
-        let m = load_members(&path, &policies()).unwrap();
+        let m = load_members(&path, &policies(), None).unwrap();
         assert_eq!(m.len(), 1000);
         let i = m.by_id("M1").unwrap();
         assert_eq!(m.by_bsn(bsn_number(&bsn(1))), Some(i));
@@ -783,7 +815,7 @@ mod tests {
     fn an_error_in_a_later_chunk_names_its_line_and_not_the_birth_date() {
         let rows = 2 * chunks::CHUNK / 50;
         let (_dir, path) = register(rows, Some(rows - 7));
-        let e = load_members(&path, &policies()).unwrap_err();
+        let e = load_members(&path, &policies(), None).unwrap_err();
         assert_eq!(e.line as usize, rows - 7 + 2, "{e}");
         assert_eq!(e.field, "birth_date");
         assert!(!e.to_string().contains("1980-02-30"), "{e}");

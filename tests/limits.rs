@@ -30,8 +30,7 @@ fn child_reads_the_file() {
         return;
     };
     let before = vm_hwm_kb();
-    let members = declaro::registers::Members::default();
-    let read = declaro::input::read_file(Path::new(&path), "garbage", 0, &members);
+    let read = declaro::input::read_file(Path::new(&path), "garbage", 0);
     let outcome = match read.refusal {
         None => format!("read {} records", read.records),
         Some(r) => format!("refused: {r}"),

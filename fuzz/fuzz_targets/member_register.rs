@@ -17,7 +17,7 @@ fn policies() -> &'static declaro::policy::PolicySet {
 
 fuzz_target!(|data: &[u8]| {
     let path = common::scratch("member_register", data);
-    if let Ok(members) = declaro::registers::load_members(&path, policies()) {
+    if let Ok(members) = declaro::registers::load_members(&path, policies(), None) {
         for m in &members.list {
             assert!(!m.id.is_empty() && m.id.chars().count() <= 15);
             assert!(declaro::model::bsn_valid(&m.bsn));

@@ -241,7 +241,7 @@ pub struct Header {
 
 /// Reads a CSV declaration file from a byte stream, one record at a time in bounded memory
 /// (`shown` names it in refusals).
-pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink<'_>) -> Result<(), Refusal> {
+pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
     let mut rdr = Records::new(input);
     let header = read_header(&mut rdr, shown)?;
     header.records(&mut rdr, shown, sink)
@@ -352,7 +352,7 @@ impl Header {
         &self,
         rdr: &mut Records<R>,
         shown: &str,
-        sink: &mut Sink<'_>,
+        sink: &mut Sink,
     ) -> Result<(), Refusal> {
         loop {
             let before = rdr.offset();
@@ -371,7 +371,7 @@ impl Header {
     }
 
     /// Files one record (just cut by `rdr`) as a line or a rejection.
-    fn record<R: BufRead>(&self, rdr: &Records<R>, info: RecordInfo, sink: &mut Sink<'_>) {
+    fn record<R: BufRead>(&self, rdr: &Records<R>, info: RecordInfo, sink: &mut Sink) {
         let (names, index, width) = (&self.names, &self.index, self.width);
         let raw = Span {
             start: info.start,
@@ -448,12 +448,7 @@ type Input = io::BufReader<super::Hashing<std::fs::File>>;
 /// Reads a CSV declaration file in chunks parsed in parallel on the current thread pool
 /// ([`super::chunks`]), with the same code as [`read_from`] and each chunk's offset in the
 /// file, so every line keeps its byte span; the batches come back in file order.
-pub fn read_chunked(
-    mut input: Input,
-    shown: &str,
-    file: u16,
-    members: &crate::registers::Members,
-) -> super::FileRead {
+pub fn read_chunked(mut input: Input, shown: &str, file: u16) -> super::FileRead {
     use super::{chunks, FileRead, Format};
     use std::io::Read;
     let refused =
@@ -476,7 +471,7 @@ pub fn read_chunked(
     drop(head);
     first.drain(..start as usize);
     let got = chunks::parse(input, first, start, |bytes, at| {
-        let mut sink = Sink::new(file, members);
+        let mut sink = Sink::new(file);
         // Reading from memory cannot fail.
         let _ = header.records(&mut Records::at(bytes, at), shown, &mut sink);
         sink
@@ -486,7 +481,7 @@ pub fn read_chunked(
         return refused(input, super::unreadable(shown, &e));
     }
     if let Some((at, bytes)) = got.tail {
-        let mut sink = Sink::new(file, members);
+        let mut sink = Sink::new(file);
         let rest = io::BufReader::with_capacity(1 << 16, io::Cursor::new(bytes).chain(&mut input));
         if let Err(r) = header.records(&mut Records::at(rest, at), shown, &mut sink) {
             return refused(input, r);
@@ -538,15 +533,14 @@ mod tests {
         let path = dir.path().join("big.csv");
         std::fs::write(&path, &text).unwrap();
 
-        let members = crate::registers::Members::default();
-        let chunked = crate::input::read_file(&path, "big.csv", 0, &members);
+        let chunked = crate::input::read_file(&path, "big.csv", 0);
         assert!(chunked.refusal.is_none());
         assert!(
             chunked.batches.len() >= 3,
             "{} batches",
             chunked.batches.len()
         );
-        let mut sink = Sink::new(0, &members);
+        let mut sink = Sink::new(0);
         read_from(text.as_bytes(), "big.csv", &mut sink).unwrap();
         assert_eq!(chunked.records, sink.records);
 

@@ -161,7 +161,7 @@ struct Insured {
 }
 
 /// Reads a PM304 file from a byte stream (`shown` names it in refusals).
-pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink<'_>) -> Result<(), Refusal> {
+pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
     let refuse = |n: u64, at: u64, kind: &[u8], message: String| Refusal {
         file: shown.to_string(),
         position: format!("record {n} byte {at} ({})", kind_name(kind)),

@@ -8,8 +8,7 @@ pub mod xml;
 
 use crate::intern::NONE;
 use crate::model::{agb_valid, bsn_valid, Cents, Date, Reason, Span};
-use crate::night::{self, flag, Batch, Detail, Line, ParseRejection};
-use crate::registers::Members;
+use crate::night::{self, flag, Batch, Line, ParseRejection};
 use std::fmt;
 use std::path::Path;
 
@@ -142,7 +141,7 @@ impl FileRead {
 /// Reads one declaration file, once: the format is recognised from its first bytes, the sha256
 /// is computed over the bytes as they are read, and a big CSV file is cut into chunks that are
 /// parsed on every core of the current thread pool.
-pub fn read_file(path: &Path, shown: &str, file: u16, members: &Members) -> FileRead {
+pub fn read_file(path: &Path, shown: &str, file: u16) -> FileRead {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
@@ -152,9 +151,9 @@ pub fn read_file(path: &Path, shown: &str, file: u16, members: &Members) -> File
         Ok(head) => sniff(head),
         Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
     };
-    let mut sink = Sink::new(file, members);
+    let mut sink = Sink::new(file);
     let read = match format {
-        Format::Csv => return csv::read_chunked(input, shown, file, members),
+        Format::Csv => return csv::read_chunked(input, shown, file),
         Format::Xml => xml::read_from(&mut input, shown, &mut sink),
         Format::Pm304 => ei::read_from(&mut input, shown, &mut sink),
     };
@@ -216,41 +215,21 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
 }
 
 /// Where readers put line records: each one validated into a compact [`Line`] (or rejected
-/// with its reason and the fields as written), in file order. Lines are matched to the member
-/// register when the batch is done ([`Sink::finish`]), all at once in the order of their
-/// member number's hash, so that the register is walked front to back.
-pub struct Sink<'a> {
+/// with its reason and the fields as written), in file order. The member a line names is
+/// matched to the register later, for the whole night at once (`pipeline::screen`).
+pub struct Sink {
     batch: Batch,
     file: u16,
-    members: &'a Members,
     /// Line records so far.
     pub records: u32,
-    pending: Vec<Pending>,
-    /// The member numbers and BSNs the pending lines declared.
-    declared: Vec<u8>,
 }
 
-/// A validated line still to be matched to the register.
-struct Pending {
-    /// [`crate::registers::id_hash`] of the member number (0 without one).
-    hash: u64,
-    line: u32,
-    /// Offset of the member number in [`Sink::declared`] (the BSN's digits follow it).
-    text: u32,
-    /// The BSN as a number, 0 when none was declared.
-    bsn: u32,
-    birth_date: Date,
-}
-
-impl<'a> Sink<'a> {
-    pub fn new(file: u16, members: &'a Members) -> Sink<'a> {
+impl Sink {
+    pub fn new(file: u16) -> Sink {
         Sink {
             batch: Batch::default(),
             file,
-            members,
             records: 0,
-            pending: Vec::new(),
-            declared: Vec::new(),
         }
     }
 
@@ -265,16 +244,17 @@ impl<'a> Sink<'a> {
         };
         let mut line = match checked {
             Ok((line, birth_date)) => {
+                let b = &mut self.batch;
                 let id = fields.member_id.as_bytes();
-                let text = night::push_text(&mut self.declared, id);
-                night::push_text(&mut self.declared, fields.bsn.as_bytes());
-                self.pending.push(Pending {
+                let text = night::push_text(&mut b.declared_text, id);
+                night::push_text(&mut b.declared_text, fields.bsn.as_bytes());
+                b.pending.push(night::Pending {
                     hash: if id.is_empty() {
                         0
                     } else {
                         crate::registers::id_hash(id)
                     },
-                    line: i,
+                    seq: i,
                     text,
                     bsn: crate::registers::bsn_number(fields.bsn),
                     birth_date,
@@ -313,59 +293,15 @@ impl<'a> Sink<'a> {
         }
     }
 
-    /// Matches the validated lines to the register and gives the batch.
+    /// The lines read (without the room the vectors grew, as batches wait to be merged).
     pub fn finish(mut self) -> Batch {
-        let mut pending = std::mem::take(&mut self.pending);
-        pending.sort_unstable_by_key(|p| (p.hash, p.line));
-        for p in &pending {
-            let (id, next) = night::text_at(&self.declared, p.text);
-            let (member, rejection) = identify(self.members, p, id);
-            let b = &mut self.batch;
-            b.lines[p.line as usize].member = member;
-            if let Some((reason, detail)) = rejection {
-                b.screened.push((p.line, reason, detail));
-                if member == NONE {
-                    let text = |b| std::str::from_utf8(b).unwrap_or("").into();
-                    let declared = night::Declared {
-                        member_id: text(id),
-                        bsn: text(night::text_at(&self.declared, next).0),
-                    };
-                    b.declared.push((p.line, declared));
-                }
-            }
-        }
-        self.batch.declared.sort_unstable_by_key(|(i, _)| *i);
+        let b = &mut self.batch;
+        b.lines.shrink_to_fit();
+        b.pending.shrink_to_fit();
+        b.text.shrink_to_fit();
+        b.declared_text.shrink_to_fit();
         self.batch
     }
-}
-
-/// The member a validated line names, by `member_id` and/or `bsn` (both must name the same
-/// one), and its rejection when there is none or the birth date differs from the register's.
-fn identify(members: &Members, p: &Pending, id: &[u8]) -> (u32, Option<(Reason, Detail)>) {
-    let unknown = |d| (NONE, Some((Reason::UnknownMember, d)));
-    let m = if id.is_empty() {
-        // Validation requires a member number or a BSN.
-        match members.by_bsn(p.bsn) {
-            Some(m) => m,
-            None => return unknown(Detail::NoSuchBsn),
-        }
-    } else {
-        let Some(m) = members.by_id_hashed(p.hash, id) else {
-            return unknown(Detail::NoSuchMemberId);
-        };
-        // Both given: they must name the same member (BSNs are unique in the register).
-        if p.bsn != 0 && members.bsn_and_birth(m).0 != p.bsn {
-            return match members.by_bsn(p.bsn) {
-                None => unknown(Detail::NoSuchBsn),
-                Some(_) => unknown(Detail::MembersDiffer),
-            };
-        }
-        m
-    };
-    if members.bsn_and_birth(m).1 != p.birth_date {
-        return (m, Some((Reason::BirthDateMismatch, Detail::BirthDate)));
-    }
-    (m, None)
 }
 
 /// The fields of one line as text, before validation. Empty string = absent.

@@ -166,7 +166,7 @@ struct Trailer {
 }
 
 /// Reads an XML declaration file from a byte stream (`shown` names it in refusals).
-pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink<'_>) -> Result<(), Refusal> {
+pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
     let refuse = |at: u64, element: &str, message: String| Refusal {
         file: shown.to_string(),
         position: format!("byte {at} <{element}>"),
@@ -541,7 +541,7 @@ fn read_line<F>(
     insured: &[String; 3],
     raw: Span,
     tag_len: u64,
-    sink: &mut Sink<'_>,
+    sink: &mut Sink,
     refuse: &F,
     at: u64,
 ) -> Result<Option<Cents>, Refusal>

@@ -86,9 +86,9 @@ fn night(
     started: Instant,
     phase: &mut Phases,
 ) -> Result<Report, Error> {
-    let members = registers::load_members(&s.members, policies)?;
-    phase.done("register");
-    let mut night = read::read(s, &members)?;
+    let mut night = read::read(s)?;
+    phase.done("read");
+    let members = registers::load_members(&s.members, policies, Some(&screen::wanted(&night)))?;
     tracing::info!(
         products = policies.products.len(),
         members = members.len(),
@@ -96,7 +96,8 @@ fn night(
         lines = night.lines.len(),
         "night read"
     );
-    phase.done("read");
+    phase.done("register");
+    screen::identify(&mut night, &members);
     let codes = crate::adjudicate::CodeTable::new(policies, &night.codes);
     screen::screen(&mut night, s.run_date, ledger)?;
     screen::check_deductible_years(&night, &members, policies, providers, &codes)?;
@@ -144,7 +145,10 @@ impl Phases {
     pub fn done(&mut self, phase: &str) {
         let seconds = format!("{:.3}", self.0.elapsed().as_secs_f64());
         // Own target, so `RUST_LOG=declaro::phase=debug` shows timings without per-line logs.
-        tracing::debug!(target: "declaro::phase", phase, seconds, "phase done");
+        if tracing::enabled!(target: "declaro::phase", tracing::Level::DEBUG) {
+            let (rss_mb, peak_mb) = memory_mb();
+            tracing::debug!(target: "declaro::phase", phase, seconds, rss_mb, peak_mb, "phase done");
+        }
         self.0 = Instant::now();
     }
 }
@@ -153,6 +157,19 @@ impl Default for Phases {
     fn default() -> Self {
         Phases::new()
     }
+}
+
+/// The resident set and its peak so far, in MB (Linux; zero elsewhere).
+fn memory_mb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (kb("VmRSS:") / 1024, kb("VmHWM:") / 1024)
 }
 
 /// Now, as `YYYY-MM-DDTHH:MM:SSZ`.

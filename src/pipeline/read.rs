@@ -5,12 +5,11 @@
 use crate::error::Error;
 use crate::input;
 use crate::night::{InputFile, Night};
-use crate::registers::Members;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Reads the night's input files (on the current thread pool).
-pub fn read(s: &super::Settings, members: &Members) -> Result<Night, Error> {
+pub fn read(s: &super::Settings) -> Result<Night, Error> {
     if s.inputs.len() > usize::from(u16::MAX) {
         return Err(Error::Usage("at most 65535 input files per run".into()));
     }
@@ -20,13 +19,21 @@ pub fn read(s: &super::Settings, members: &Members) -> Result<Night, Error> {
         .par_iter()
         .enumerate()
         .map(|(i, shown)| {
-            let read = input::read_file(Path::new(shown), shown, i as u16, members);
+            let read = input::read_file(Path::new(shown), shown, i as u16);
             bar.inc(1);
             read
         })
         .collect();
     bar.finish_and_clear();
     let mut night = Night::default();
+    // Room for every line once: growing by doubling would leave up to half of it unused.
+    let batches = || reads.iter().flat_map(|r| &r.batches);
+    night.reserve(
+        batches().map(|b| b.lines.len()).sum(),
+        batches().map(|b| b.pending.len()).sum(),
+        batches().map(|b| b.text.len()).sum(),
+        batches().map(|b| b.declared_text.len()).sum(),
+    );
     for (shown, read) in s.inputs.iter().zip(reads) {
         if let Some(r) = &read.refusal {
             tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);

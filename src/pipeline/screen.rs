@@ -8,11 +8,98 @@ use crate::error::Error;
 use crate::intern::NONE;
 use crate::ledger::Ledger;
 use crate::model::{Date, Reason};
-use crate::night::{Detail, Night, Outcome};
+use crate::night::{text_at, Declared, Detail, Night, Outcome, Pending};
 use crate::policy::PolicySet;
+use crate::registers::Wanted;
 use crate::registers::{Members, Providers};
 use rayon::prelude::*;
 use std::hash::{Hash, Hasher};
+
+/// The members tonight's lines name: the register rows to read.
+pub fn wanted(night: &Night) -> Wanted {
+    let mut w = Wanted::default();
+    for p in &night.pending {
+        if p.hash != 0 {
+            w.ids.insert(p.hash);
+        }
+        if p.bsn != 0 {
+            w.bsns.insert(p.bsn);
+        }
+    }
+    w
+}
+
+/// Matches every validated line to its member in the register, by `member_id` and/or `bsn`
+/// (both must name the same member), and rejects it when there is none or the birth date
+/// differs from the register's. The lines are taken in the order of their member number's
+/// hash, the order the register is kept in, so it is read front to back.
+pub fn identify(night: &mut Night, members: &Members) {
+    let mut pending = std::mem::take(&mut night.pending);
+    let text = std::mem::take(&mut night.declared_text);
+    pending.par_sort_unstable_by_key(|p| (p.hash, p.seq));
+    let found: Vec<(u32, u32, Option<Rejection>)> = pending
+        .par_iter()
+        .map(|p| {
+            let id = text_at(&text, p.text).0;
+            let (m, rejection) = member_of(members, p, id);
+            (p.seq, m, rejection)
+        })
+        .collect();
+    for &(seq, m, rejection) in &found {
+        night.lines[seq as usize].member = m;
+        if let Some((reason, detail)) = rejection {
+            night.outcomes[seq as usize] = Outcome::Rejected(reason, detail);
+        }
+    }
+    drop(found);
+    // What the lines that named no member declared, for their rejection rows.
+    let mut declared: Vec<(u32, Declared)> = pending
+        .iter()
+        .filter(|p| night.lines[p.seq as usize].member == NONE)
+        .map(|p| {
+            let (id, next) = text_at(&text, p.text);
+            let utf8 = |b| std::str::from_utf8(b).unwrap_or("").into();
+            let d = Declared {
+                member_id: utf8(id),
+                bsn: utf8(text_at(&text, next).0),
+            };
+            (p.seq, d)
+        })
+        .collect();
+    declared.sort_unstable_by_key(|(s, _)| *s);
+    night.declared = declared;
+}
+
+/// Why a line is rejected.
+type Rejection = (Reason, Detail);
+
+/// The member a line declared, and its rejection.
+fn member_of(members: &Members, p: &Pending, id: &[u8]) -> (u32, Option<Rejection>) {
+    let unknown = |d| (NONE, Some((Reason::UnknownMember, d)));
+    let m = if id.is_empty() {
+        // Validation requires a member number or a BSN.
+        match members.by_bsn(p.bsn) {
+            Some(m) => m,
+            None => return unknown(Detail::NoSuchBsn),
+        }
+    } else {
+        let Some(m) = members.by_id_hashed(p.hash, id) else {
+            return unknown(Detail::NoSuchMemberId);
+        };
+        // Both given: they must name the same member (BSNs are unique in the register).
+        if p.bsn != 0 && members.bsn_and_birth(m).0 != p.bsn {
+            return match members.by_bsn(p.bsn) {
+                None => unknown(Detail::NoSuchBsn),
+                Some(_) => unknown(Detail::MembersDiffer),
+            };
+        }
+        m
+    };
+    if members.bsn_and_birth(m).1 != p.birth_date {
+        return (m, Some((Reason::BirthDateMismatch, Detail::BirthDate)));
+    }
+    (m, None)
+}
 
 /// Screens every line not rejected yet (while reading, or when matched to the register):
 /// the service date against the run date, then duplicates.
