@@ -408,3 +408,33 @@ fn generated_nights_run_one_after_another_on_one_ledger() {
         );
     }
 }
+
+/// A night that will not fit in the memory the run may use is refused after reading, with
+/// how many lines fit, before anything is adjudicated or written (exit 3).
+#[test]
+fn a_night_too_large_for_memory_is_refused_up_front_with_what_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut c = util::declaro();
+    // 182 lines of 260 bytes do not fit in 10 KB: 39 do.
+    c.env("DECLARO_MEMORY", "10K");
+    c.args([
+        "process",
+        "--policy",
+        "fixtures/policies",
+        "--members",
+        "fixtures/members.csv",
+        "--run-date",
+        "2025-12-31",
+        "--out",
+    ]);
+    c.arg(&out).arg("fixtures/claims/2024-asr-night.csv");
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("at most 39 lines fit"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.join("remittance.csv").exists());
+}

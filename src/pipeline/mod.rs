@@ -4,6 +4,7 @@
 
 pub mod adjudicate;
 pub mod group;
+pub mod memory;
 pub mod publish;
 pub mod read;
 pub mod reconcile;
@@ -87,6 +88,7 @@ fn night(
     phase: &mut Phases,
 ) -> Result<Report, Error> {
     let mut night = read::read(s)?;
+    memory::check(night.lines.len(), memory::available())?;
     phase.done("read");
     let members = registers::load_members(&s.members, policies, Some(&screen::wanted(&night)))?;
     tracing::info!(
