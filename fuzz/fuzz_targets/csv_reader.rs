@@ -7,13 +7,15 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     let path = common::scratch("csv_reader", data);
-    let mut seq = 0u32;
-    if let Ok(read) = declaro::input::csv::read(&path, "fuzz", 0, &mut seq) {
-        // Every record is a line or a rejection, numbered once each.
-        assert_eq!(
-            read.lines.len() + read.rejections.len(),
-            read.records as usize
-        );
-        assert_eq!(seq, read.records);
+    let read = declaro::input::read_file(&path, "fuzz", 0);
+    if read.refusal.is_none() {
+        // Every record is a line (validated or rejected), counted once each.
+        let lines: usize = read.batches.iter().map(|b| b.lines.len()).sum();
+        assert_eq!(lines, read.records as usize);
+        let mut night = declaro::night::Night::default();
+        for b in read.batches {
+            night.absorb(b);
+        }
+        assert_eq!(night.lines.len(), night.outcomes.len());
     }
 });

@@ -2,18 +2,15 @@
 //! The xml reader on arbitrary bytes: it must give lines, rejections or a refusal, never panic.
 use libfuzzer_sys::fuzz_target;
 
-#[path = "common.rs"]
-mod common;
-
 fuzz_target!(|data: &[u8]| {
-    let path = common::scratch("xml_reader", data);
-    let mut seq = 0u32;
-    if let Ok(read) = declaro::input::xml::read(&path, "fuzz", 0, &mut seq) {
-        // Every record is a line or a rejection, numbered once each.
-        assert_eq!(
-            read.lines.len() + read.rejections.len(),
-            read.records as usize
-        );
-        assert_eq!(seq, read.records);
+    let mut sink = declaro::input::Sink::new(0);
+    if declaro::input::xml::read_from(data, "fuzz", &mut sink).is_ok() {
+        // Every record is a line (validated or rejected), counted once each.
+        let records = sink.records as usize;
+        let batch = sink.finish();
+        assert_eq!(batch.lines.len(), records);
+        let mut night = declaro::night::Night::default();
+        night.absorb(batch);
+        assert_eq!(night.lines.len(), night.outcomes.len());
     }
 });
