@@ -1,5 +1,7 @@
 //! Exit codes, refusals, registers, policies and the ledger across runs, through the binary.
 
+#[path = "util/formats.rs"]
+mod formats;
 mod util;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -237,14 +239,27 @@ fn outputs_and_ledger_are_private_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
+    let line = formats::Decl {
+        line_id: "1".into(),
+        member_id: "M001".into(),
+        birth_date: "19700412".into(),
+        service_date: "20090120".into(),
+        code: "1000".into(),
+        quantity: 1,
+        cents: 3000,
+        ..Default::default()
+    };
+    let pm304 = dir.path().join("practice.dat");
+    std::fs::write(&pm304, formats::pm304("12345678", "F1", &[line])).unwrap();
     let o = std::process::Command::new("sh")
         .current_dir(root())
         .arg("-c")
         .arg(format!(
-            "umask 000; exec '{}' process --policy fixtures/policies --members fixtures/members.csv --run-date 2025-12-31 --out '{}' --ei-return '{}' fixtures/claims/2024-bad-lines.csv fixtures/samples/pm304-public-test1.dat",
+            "umask 000; exec '{}' process --policy fixtures/policies --members fixtures/members.csv --run-date 2025-12-31 --out '{}' --ei-return '{}' fixtures/claims/2024-bad-lines.csv '{}'",
             env!("CARGO_BIN_EXE_declaro"),
             out.display(),
-            out.join("ei").display()
+            out.join("ei").display(),
+            pm304.display()
         ))
         .output()
         .unwrap();
@@ -254,7 +269,7 @@ fn outputs_and_ledger_are_private_whatever_the_umask() {
         "rejections.csv",
         "summary.json",
         "ledger.db",
-        "ei/pm304-public-test1.pm305",
+        "ei/practice.pm305",
     ] {
         let mode = std::fs::metadata(out.join(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o007, 0, "{f} is readable by others: {mode:o}");

@@ -422,16 +422,35 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
 /// The public sample (LF line ends, written outside this project): parsed, its one line
 /// (code 4000, in no fixture product) rejected with a reason, nothing lost.
 #[test]
-fn the_public_pm304_sample_is_read_and_its_line_rejected_with_a_reason() {
+fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
+    // A speech-therapy practice's file as they come in: one insured, one line of list 012,
+    // code 4000 (which no fixture product covers), 40.00 D, treated on 2018-09-12, CR LF.
+    let line = Decl {
+        line_id: "752".into(),
+        member_id: "0123456789".into(),
+        bsn: "957136171".into(),
+        birth_date: "20000101".into(),
+        service_date: "20180912".into(),
+        code_list: "012".into(),
+        code: "4000".into(),
+        quantity: 1,
+        cents: 4000,
+        ..Decl::default()
+    };
+    let input = write(
+        dir.path(),
+        "speech.dat",
+        &formats::pm304("05193098", "100", &[line]),
+    );
     let members = write(
         dir.path(),
         "members.csv",
         b"member_id,bsn,birth_date,product,start_date,end_date\n0123456789,957136171,2000-01-01,zvw,2000-01-01,\n",
     );
-    // The sample's service date is in 2018, a year the fixture zvw policy has no deductible
-    // for; a line that reaches screening needs one (exit 3 otherwise), so the test's copy of
-    // the policy adds the 2018 amount (385.00).
+    // The service date is in 2018, a year the fixture zvw policy has no deductible for; a
+    // line that reaches screening needs one (exit 3 otherwise), so the test's copy of the
+    // policy adds the 2018 amount (385.00).
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
     let mut zvw = read(root().join("fixtures/policies/zvw.toml"));
@@ -446,7 +465,7 @@ fn the_public_pm304_sample_is_read_and_its_line_rejected_with_a_reason() {
         .arg(&out)
         .arg("--ei-return")
         .arg(&ei)
-        .arg("fixtures/samples/pm304-public-test1.dat")
+        .arg(&input)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -459,10 +478,12 @@ fn the_public_pm304_sample_is_read_and_its_line_rejected_with_a_reason() {
     assert_eq!(s["reconciliation"]["claimed_read"], "40.00");
     let rej = read(out.join("rejections.csv"));
     assert!(
-        rej.contains("fixtures/samples/pm304-public-test1.dat,1,100,752,05193098,0123456789,2018-09-12,4000,40.00,UNKNOWN_CODE,"),
+        rej.contains(&format!(
+            "{input},1,100,752,05193098,0123456789,2018-09-12,4000,40.00,UNKNOWN_CODE,"
+        )),
         "{rej}"
     );
-    let pm305 = std::fs::read(ei.join("pm304-public-test1.pm305")).unwrap();
+    let pm305 = std::fs::read(ei.join("speech.pm305")).unwrap();
     let lines: Vec<&[u8]> = pm305
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
