@@ -178,6 +178,24 @@ impl Members {
         }
     }
 
+    /// Asks for a member's row to be brought into the cache (see [`crate::night::prefetch`]).
+    pub fn prefetch_row(&self, i: u32) {
+        if let Some(r) = self.rows.get(i as usize) {
+            crate::night::prefetch(r);
+        }
+    }
+
+    /// Asks for a member's number to be brought into the cache (its row should be there).
+    pub fn prefetch_id(&self, i: u32) {
+        if let Some(b) = self
+            .rows
+            .get(i as usize)
+            .and_then(|r| self.ids.get(r.id as usize))
+        {
+            crate::night::prefetch(b);
+        }
+    }
+
     /// The member number of a member.
     pub fn id(&self, i: u32) -> &str {
         std::str::from_utf8(self.id_bytes(self.rows[i as usize].id)).unwrap_or("")

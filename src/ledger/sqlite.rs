@@ -847,6 +847,23 @@ fn render_partition(
         state.push(b'}');
     }
 
+    // The partition's lines are spread over the night: ask for all of them before the first is
+    // needed, so the cache misses overlap instead of coming one after another.
+    let paid = || {
+        group
+            .iter()
+            .flat_map(|&i| &members[i as usize].adjudicated.paid)
+    };
+    for p in paid() {
+        crate::night::prefetch(&night.lines[p.seq as usize]);
+        crate::night::prefetch(&night.outcomes[p.seq as usize]);
+    }
+    for p in paid() {
+        let at = night.lines[p.seq as usize].text as usize;
+        if let Some(b) = night.text.get(at) {
+            crate::night::prefetch(b);
+        }
+    }
     let mut first = true;
     for &i in group {
         let m = &members[i as usize];

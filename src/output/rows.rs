@@ -57,7 +57,19 @@ pub fn render(ctx: &RowContext<'_>, range: Range<u32>) -> io::Result<Rendered> {
         .from_writer(Vec::new());
     let mut raws = RawWindow::new(ctx, range.clone())?;
     let mut scratch = Scratch::default();
+    let end = range.end;
     for seq in range {
+        // The members of the lines a little ahead, whose numbers the rows will need: their
+        // rows first, their numbers when the rows have come in.
+        for (ahead, row) in [(16, true), (8, false)] {
+            match night.lines.get((seq + ahead) as usize) {
+                Some(l) if seq + ahead < end && l.member != NONE => match row {
+                    true => ctx.members.prefetch_row(l.member),
+                    false => ctx.members.prefetch_id(l.member),
+                },
+                _ => {}
+            }
+        }
         let line = &night.lines[seq as usize];
         match night.outcomes[seq as usize] {
             Outcome::Paid(p) => {
