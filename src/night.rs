@@ -150,6 +150,11 @@ pub enum Detail {
     CreditedBefore,
     /// The credit's amount differs from the reversed line's (given).
     CreditAmount(Cents),
+    /// The basic product has no mandatory deductible for the line's year.
+    YearNotConfigured {
+        product: u8,
+        year: u16,
+    },
 }
 
 /// What a benefit's conditions or limits said.

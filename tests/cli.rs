@@ -125,31 +125,60 @@ fn check_policy_accepts_the_fixtures_and_names_file_and_line_of_an_error() {
     assert!(e.contains("bad.toml line 6") && e.contains("27,50"), "{e}");
 }
 
+/// A 2018 line among 2024 lines: the fixture zvw policy has no mandatory deductible for 2018,
+/// so that line is rejected YEAR_NOT_CONFIGURED and the run goes on (exit 0) with a warning
+/// in the log and in summary.json; the 2024 lines are paid as ever.
 #[test]
-fn a_year_without_a_mandatory_deductible_is_a_configuration_error() {
+fn a_line_of_a_year_without_a_mandatory_deductible_is_rejected_and_the_night_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(
         dir.path(),
         "c.csv",
-        &format!("{HEADER}F,1,56789012,M030,1978-08-08,2023-05-01,PHARMA,10.00\n"),
+        &format!(
+            "{HEADER}F,1,56789012,M030,1978-08-08,2024-05-01,PHARMA,20.00\n\
+             F,2,56789012,M030,1978-08-08,2018-05-01,PHARMA,10.00\n\
+             F,3,56789012,M030,1978-08-08,2024-06-01,PHARMA,30.00\n"
+        ),
     );
     let members = write(
         dir.path(),
         "m.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date\nM030,111222333,1978-08-08,zvw,2020-01-01,\n",
+        "member_id,bsn,birth_date,product,start_date,end_date\nM030,111222333,1978-08-08,zvw,2010-01-01,\n",
     );
-    let o = process_with(
-        &dir.path().join("out"),
-        &members,
-        "fixtures/providers.csv",
-        &[&f],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(3));
+    let out = dir.path().join("out");
+    let o = process_with(&out, &members, "fixtures/providers.csv", &[&f], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("no mandatory deductible for 2023"),
+        stderr(&o)
+            .contains("YEAR_NOT_CONFIGURED: product zvw has no mandatory deductible for 2018"),
         "{}",
         stderr(&o)
+    );
+    let rej = read(out.join("rejections.csv"));
+    assert_eq!(rej.lines().count(), 2, "{rej}");
+    assert!(
+        rej.contains(",2,F,2,56789012,M030,2018-05-01,PHARMA,10.00,YEAR_NOT_CONFIGURED,"),
+        "{rej}"
+    );
+    // 2024: 20.00 and 30.00 paid by basic, all of it charged to the 385.00 deductible.
+    let rem = read(out.join("remittance.csv"));
+    assert!(rem.contains(",1,F,1,56789012,M030,2024-05-01,PHARMA,1,2024,20.00,20.00,20.00,0.00,0.00,zvw,DEDUCTIBLE"), "{rem}");
+    assert!(rem.contains(",3,F,3,56789012,M030,2024-06-01,PHARMA,1,2024,30.00,30.00,30.00,0.00,0.00,zvw,DEDUCTIBLE"), "{rem}");
+    let s = summary(&out);
+    assert_eq!(s["rejected_by_reason"]["YEAR_NOT_CONFIGURED"], 1);
+    assert!(
+        s["warnings"][0].as_str().unwrap().contains("for 2018"),
+        "{s}"
+    );
+    let o = declaro()
+        .args(["check-policy", "fixtures/policies"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("mandatory deductible for 2009, 2014, 2024-2026"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
     );
 }
 

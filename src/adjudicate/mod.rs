@@ -301,6 +301,14 @@ pub fn adjudicate_line(
 
     let year = line.year();
     let provider_tags = ctx.providers.tags(line.provider_agb);
+    if let Some(product) = basic.and_then(|h| unconfigured_year(ctx, member, h, line, year)) {
+        let year = u16::try_from(year).unwrap_or(u16::MAX);
+        let product = u8::try_from(product).unwrap_or(u8::MAX);
+        return Outcome::Rejected(
+            Reason::YearNotConfigured,
+            Detail::YearNotConfigured { product, year },
+        );
+    }
     let mut paid_basic = Cents::ZERO;
     let mut deductible = Cents::ZERO;
     let mut paid_supplementary = Cents::ZERO;
@@ -392,6 +400,34 @@ pub fn adjudicate_line(
         products,
         year: u16::try_from(year).unwrap_or(u16::MAX),
     })
+}
+
+/// The basic product of `h` when it would charge this line to a deductible it has no mandatory
+/// amount for in `year`: such a line is rejected rather than charged a silent zero.
+fn unconfigured_year(
+    ctx: &Context<'_>,
+    member: &Member<'_>,
+    h: &Holding,
+    line: &Line,
+    year: u32,
+) -> Option<usize> {
+    let product = &ctx.policies.products[h.product()];
+    let d = product.deductible.as_ref()?;
+    if d.mandatory.contains_key(&year)
+        || d.exempt_under_age
+            .is_some_and(|a| member.birth_date.age_on(line.service_date) < a)
+    {
+        return None;
+    }
+    let tags = ctx.providers.tags(line.provider_agb);
+    let charges = ctx
+        .codes
+        .candidates(line.code, h.product())
+        .iter()
+        .map(|c| &product.benefits[usize::from(c.benefit)])
+        .find(|b| b.accepts(line.indication, tags))
+        .is_some_and(|b| b.deductible);
+    charges.then_some(h.product())
 }
 
 /// One product's benefit applied to one line.
@@ -584,7 +620,7 @@ impl Layer<'_> {
         {
             return Cents::ZERO;
         }
-        // A missing year is refused before adjudication starts (see `pipeline::screen`).
+        // A missing year rejected the line before (see `unconfigured_year`).
         let mandatory = d.mandatory.get(&year).copied().unwrap_or_default();
         let cap = mandatory + self.holding.voluntary_deductible();
         let used = acc.deductible_mut(year);

@@ -28,11 +28,12 @@ pub enum Reason {
     LegalCopay,
     UnmatchedCredit,
     FutureDate,
+    YearNotConfigured,
 }
 
 impl Reason {
     /// Every reason, in printing order.
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 25] = [
         Reason::Malformed,
         Reason::MissingField,
         Reason::BadBsn,
@@ -57,6 +58,7 @@ impl Reason {
         Reason::LegalCopay,
         Reason::UnmatchedCredit,
         Reason::FutureDate,
+        Reason::YearNotConfigured,
     ];
 
     /// The contract's code.
@@ -86,6 +88,7 @@ impl Reason {
             Reason::LegalCopay => "LEGAL_COPAY",
             Reason::UnmatchedCredit => "UNMATCHED_CREDIT",
             Reason::FutureDate => "FUTURE_DATE",
+            Reason::YearNotConfigured => "YEAR_NOT_CONFIGURED",
         }
     }
 
@@ -111,7 +114,8 @@ impl Reason {
             | Reason::AmountLimit
             | Reason::Percentage
             | Reason::Deductible
-            | Reason::LegalCopay => "0613",
+            | Reason::LegalCopay
+            | Reason::YearNotConfigured => "0613",
         }
     }
 }

@@ -147,6 +147,16 @@ pub fn message(
                 night.related_line_id(line)
             );
         }
+        Detail::YearNotConfigured { product, year } => {
+            let p = &ctx.policies.products[usize::from(product)];
+            let _ = write!(
+                m,
+                "{}: no mandatory deductible for {year} in {}, which the basic share of this \
+                 line is charged to",
+                p.id,
+                p.file.display()
+            );
+        }
         Detail::CreditAmount(prior) => {
             let _ = write!(
                 m,

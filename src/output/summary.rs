@@ -57,6 +57,10 @@ pub struct Summary {
     pub reductions_by_reason: BTreeMap<&'static str, u64>,
     pub totals: Totals,
     pub reconciliation: Reconciliation,
+    /// What the operator should look at (for example lines rejected for a year the policies
+    /// lack); left out when there is nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub timing: Timing,
 }
 

@@ -102,7 +102,6 @@ fn night(
     screen::identify(&mut night, &members);
     let codes = crate::adjudicate::CodeTable::new(policies, &night.codes);
     screen::screen(&mut night, s.run_date, ledger)?;
-    screen::check_deductible_years(&night, &members, policies, providers, &codes)?;
     phase.done("screen");
     let groups = group::group(&night);
     phase.done("group");
@@ -119,7 +118,7 @@ fn night(
     phase.done("adjudicate");
     let published = publish::publish(s, &night, &members, policies, &states, ledger, started_at)?;
     phase.done("write outputs");
-    let summary = reconcile::reconcile(s, &night, &published, started)?;
+    let summary = reconcile::reconcile(s, &night, policies, &published, started)?;
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
     publish::commit(s, &night, published, &summary, ledger)?;
     phase.done("ledger commit and rename");

@@ -14,6 +14,7 @@ use std::time::Instant;
 pub fn reconcile(
     s: &Settings,
     night: &Night,
+    policies: &crate::policy::PolicySet,
     published: &Published,
     started: Instant,
 ) -> Result<Summary, Error> {
@@ -23,7 +24,12 @@ pub fn reconcile(
     // What was read: the declared amount of every line, as parsed or (rejected while
     // reading) as written.
     let mut claimed_read = Total::default();
+    // Lines rejected for a year the policies have no terms for, per (product, year).
+    let mut unconfigured: std::collections::BTreeMap<(u8, u16), u64> = Default::default();
     for (seq, (line, o)) in night.lines.iter().zip(&night.outcomes).enumerate() {
+        if let Outcome::Rejected(_, Detail::YearNotConfigured { product, year }) = o {
+            *unconfigured.entry((*product, *year)).or_default() += 1;
+        }
         match o {
             Outcome::Rejected(_, Detail::Parse) => {
                 if let Some(c) = night
@@ -64,6 +70,18 @@ pub fn reconcile(
         rejected_by_reason: by_code(&tally.rejected_by_reason),
         reductions_by_reason: by_code(&tally.reductions_by_reason),
         totals: tally.totals(),
+        warnings: unconfigured
+            .iter()
+            .map(|(&(product, year), n)| {
+                let p = &policies.products[usize::from(product)];
+                format!(
+                    "{n} line(s) rejected YEAR_NOT_CONFIGURED: product {} has no mandatory \
+                     deductible for {year} ({})",
+                    p.id,
+                    p.file.display()
+                )
+            })
+            .collect(),
         reconciliation: Reconciliation {
             lines_read,
             lines_out,
@@ -80,6 +98,9 @@ pub fn reconcile(
             },
         },
     };
+    for w in &summary.warnings {
+        tracing::warn!("{w}");
+    }
     if !balanced {
         for f in [&published.remittance, &published.rejections] {
             Staged::remove(f);

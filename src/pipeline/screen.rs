@@ -3,15 +3,13 @@
 //! line is then checked against the run date and for duplicates, in this run (by sorting the
 //! line keys) and in earlier runs (one batch look-up in the ledger).
 
-use crate::adjudicate::CodeTable;
 use crate::error::Error;
 use crate::intern::NONE;
 use crate::ledger::Ledger;
 use crate::model::{Date, Reason};
 use crate::night::{text_at, Declared, Detail, Night, Outcome, Pending};
-use crate::policy::PolicySet;
+use crate::registers::Members;
 use crate::registers::Wanted;
-use crate::registers::{Members, Providers};
 use rayon::prelude::*;
 use std::hash::{Hash, Hasher};
 
@@ -168,71 +166,6 @@ fn duplicates(night: &Night, ledger: &mut dyn Ledger) -> Result<(Vec<u32>, Vec<u
         .map(|(&s, _)| s)
         .collect();
     Ok((in_run, earlier))
-}
-
-/// A basic-insurance year without a mandatory deductible is a configuration error, not a zero:
-/// the first line (in input order) that the basic product pays and charges to the deductible
-/// in such a year stops the run.
-pub fn check_deductible_years(
-    night: &Night,
-    members: &Members,
-    policies: &PolicySet,
-    providers: &Providers,
-    codes: &CodeTable,
-) -> Result<(), Error> {
-    // The years some product has no mandatory deductible for are looked for first: the
-    // common case costs one comparison per line.
-    let known: Vec<(usize, &std::collections::BTreeMap<u32, crate::model::Cents>)> = policies
-        .products
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.deductible.as_ref().map(|d| (i, &d.mandatory)))
-        .collect();
-    let missing = (0..night.lines.len())
-        .into_par_iter()
-        .find_map_first(|seq| {
-            let line = &night.lines[seq];
-            let year = line.year();
-            if line.member == NONE
-                || night.outcomes[seq] != Outcome::Pending
-                || known.iter().all(|(_, m)| m.contains_key(&year))
-            {
-                return None;
-            }
-            members
-                .get(line.member)
-                .holdings
-                .iter()
-                .filter(|h| h.covers(line.service_date))
-                .find_map(|h| {
-                    let p = &policies.products[h.product()];
-                    let d = p.deductible.as_ref()?;
-                    if d.mandatory.contains_key(&year) {
-                        return None;
-                    }
-                    let tags = providers.tags(line.provider_agb);
-                    let charges = codes
-                        .candidates(line.code, h.product())
-                        .iter()
-                        .map(|c| &p.benefits[usize::from(c.benefit)])
-                        .find(|b| b.accepts(line.indication, tags))
-                        .is_some_and(|b| b.deductible);
-                    charges.then_some((seq, h.product(), year))
-                })
-        });
-    if let Some((seq, product, year)) = missing {
-        let line = &night.lines[seq];
-        let p = &policies.products[product];
-        let file = &night.files[usize::from(line.file)];
-        return Err(Error::Usage(format!(
-            "{}: product {} has no mandatory deductible for {year} (needed by {} record {})",
-            p.file.display(),
-            p.id,
-            file.shown,
-            night.record(seq as u32, line)
-        )));
-    }
-    Ok(())
 }
 
 fn key_hash(night: &Night, seq: u32) -> u64 {
