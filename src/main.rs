@@ -36,8 +36,19 @@ fn allocate_big_blocks_directly() {
     }
 }
 
+/// A file size limit (`ulimit -f`) makes writes fail (and the run clean up and exit 1) rather
+/// than kill the process with SIGXFSZ, which would leave its temporary files behind.
+fn fail_writes_over_the_file_size_limit() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal to be ignored is async-signal-safe and runs before any thread.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     allocate_big_blocks_directly();
+    fail_writes_over_the_file_size_limit();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -482,3 +482,77 @@ fn a_night_too_large_for_memory_is_refused_up_front_with_what_fits() {
     );
     assert!(!out.join("remittance.csv").exists());
 }
+
+/// The disk fills up while the outputs are written (a file size limit stands in for it): the run
+/// exits 1 with a clear message, removes its temporary files and leaves the ledger as it was.
+#[cfg(unix)]
+#[test]
+fn a_full_disk_while_writing_leaves_no_temporary_files_and_the_ledger_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = |night: &str, lines: &str, out: &Path| {
+        let o = declaro()
+            .args([
+                "generate",
+                "--lines",
+                lines,
+                "--members",
+                "2000",
+                "--night",
+                night,
+            ])
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    let (n1, n2) = (dir.path().join("n1"), dir.path().join("n2"));
+    gen("1", "500", &n1);
+    gen("2", "20000", &n2);
+    let ledger = dir.path().join("ledger.db");
+    let run = |night: &Path, out: &Path, limit: Option<u32>| {
+        let cmd = format!(
+            "{}exec '{}' process --quiet --policy fixtures/policies --members '{}' --run-date 2025-12-31 --ledger '{}' --out '{}' '{}'",
+            limit.map_or(String::new(), |l| format!("ulimit -f {l}; ")),
+            env!("CARGO_BIN_EXE_declaro"),
+            n1.join("members.csv").display(),
+            ledger.display(),
+            out.display(),
+            night.join("claims.csv").display()
+        );
+        std::process::Command::new("sh")
+            .current_dir(root())
+            .arg("-c")
+            .arg(cmd)
+            .output()
+            .unwrap()
+    };
+    let o = run(&n1, &dir.path().join("out1"), None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let runs = || -> i64 {
+        let c = rusqlite::Connection::open(&ledger).unwrap();
+        c.query_row("SELECT count(*) FROM run", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = std::fs::read(&ledger).unwrap();
+    // 2,000 blocks of 512 bytes (1 MB): the 20,000-line night's remittance alone is larger.
+    let out = dir.path().join("out2");
+    let o = run(&n2, &out, Some(2000));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("internal error"), "{}", stderr(&o));
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left behind in {}: {left:?}",
+        out.display()
+    );
+    assert_eq!(runs(), 1);
+    assert_eq!(
+        std::fs::read(&ledger).unwrap(),
+        before,
+        "the ledger changed"
+    );
+}

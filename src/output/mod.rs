@@ -30,25 +30,59 @@ pub fn create_private(path: &Path) -> io::Result<File> {
     Ok(f)
 }
 
-/// A file being written under a temporary name next to its final name.
+/// Creates a directory (and its parents) readable by owner and group only, whatever the umask.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o750);
+    }
+    b.create(dir)
+}
+
+/// A file being written under a temporary name next to its final name. Dropped before it is
+/// [`Staged::commit`]ted or [`Staged::keep`]t (the run failed), the temporary file is removed.
 pub struct Staged {
     tmp: PathBuf,
     dest: PathBuf,
+    /// Whether the temporary file stays when this is dropped.
+    kept: bool,
 }
 
 impl Staged {
-    /// Starts `dest` as `.<name>.tmp` in the same directory (same filesystem, so rename is atomic).
+    /// Starts `dest` as `.<name>.tmp` in the same directory (same filesystem, so rename is
+    /// atomic). The temporary file is created new (a file or link left there by a run that
+    /// died is removed first, never followed), mode 0640 whatever the umask.
     pub fn create(dest: &Path) -> io::Result<(Staged, BufWriter<File>)> {
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dest.with_file_name(format!(".{name}.tmp"));
-        let f = create_private(&tmp)?;
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut o = OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o640).custom_flags(libc::O_NOFOLLOW);
+        }
+        let f = o.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+        }
         Ok((
             Staged {
                 tmp,
                 dest: dest.to_path_buf(),
+                kept: false,
             },
             BufWriter::with_capacity(1 << 16, f),
         ))
@@ -69,19 +103,33 @@ impl Staged {
         ]
     }
 
+    /// The final path.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Keeps the temporary file from now on, whatever happens (the ledger committed and records
+    /// it, so the next run finishes an interrupted rename): the `(temporary, final)` paths.
+    pub fn keep(mut self) -> (PathBuf, PathBuf) {
+        self.kept = true;
+        (
+            std::mem::take(&mut self.tmp),
+            std::mem::take(&mut self.dest),
+        )
+    }
+
     /// Renames the finished file into place.
     pub fn commit(self) -> io::Result<()> {
-        std::fs::rename(&self.tmp, &self.dest)
+        let (tmp, dest) = self.keep();
+        std::fs::rename(tmp, dest)
     }
+}
 
-    /// Removes the temporary file (the run failed).
-    pub fn discard(self) {
-        self.remove();
-    }
-
-    /// Removes the temporary file, keeping the handle (the run failed).
-    pub fn remove(&self) {
-        let _ = std::fs::remove_file(&self.tmp);
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub fn run(s: &Settings) -> Result<Report, Error> {
         Some(p) => registers::load_providers(p, &policies)?,
         None => Providers::default(),
     };
-    std::fs::create_dir_all(&s.out).map_err(|e| {
+    crate::output::create_private_dir(&s.out).map_err(|e| {
         Error::Usage(format!(
             "cannot create output directory {}: {e}",
             s.out.display()

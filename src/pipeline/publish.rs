@@ -147,10 +147,8 @@ pub fn commit(
         files.push(file);
         Ok::<(), Error>(())
     })();
-    if let Err(e) = result {
-        staged.into_iter().for_each(Staged::discard);
-        return Err(e);
-    }
+    // On an error the staged files are dropped, which removes them.
+    result?;
     let syncing = crate::output::sync_in_background(files);
     let run = RunRecord {
         run_date: s.run_date.to_string(),
@@ -174,13 +172,13 @@ pub fn commit(
             None => Ok(()),
         }
     };
-    if let Err(e) = ledger.commit(run_id, &run, &mut wait_for_sync) {
-        staged.into_iter().for_each(Staged::discard);
-        return Err(e.into());
-    }
-    for f in staged {
-        f.commit()
-            .map_err(|e| Error::io("renaming outputs into place", e))?;
+    ledger.commit(run_id, &run, &mut wait_for_sync)?;
+    // Committed: the ledger lists the staged files, so from here on they are kept whatever
+    // happens, and a rename that fails is finished by the next run on this ledger.
+    let kept: Vec<_> = staged.into_iter().map(Staged::keep).collect();
+    for (tmp, dest) in kept {
+        std::fs::rename(&tmp, &dest)
+            .map_err(|e| Error::io(format!("renaming {} into place", dest.display()), e))?;
     }
     ledger.published(run_id)?;
     Ok(())
@@ -207,7 +205,7 @@ fn write_ei_returns(s: &Settings, night: &Night) -> Result<Vec<(Staged, std::fs:
     let failed = |e: &dyn std::fmt::Display| {
         Error::Internal(format!("writing PM305 files in {}: {e}", dir.display()))
     };
-    std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+    crate::output::create_private_dir(dir).map_err(|e| failed(&e))?;
     let mut staged = Vec::new();
     let mut names: HashSet<String> = HashSet::new();
     for (i, f) in night

@@ -7,7 +7,6 @@ use crate::error::Error;
 use crate::model::{Cents, Total};
 use crate::night::{Detail, Night, Outcome};
 use crate::output::summary::{by_code, FileSummary, Reconciliation, Summary, Timing};
-use crate::output::Staged;
 use std::time::Instant;
 
 /// The run's summary, after checking that the written rows account for every line read.
@@ -102,9 +101,7 @@ pub fn reconcile(
         tracing::warn!("{w}");
     }
     if !balanced {
-        for f in [&published.remittance, &published.rejections] {
-            Staged::remove(f);
-        }
+        // The caller drops the staged outputs, which removes them.
         return Err(Error::Internal(format!(
             "reconciliation failed: {lines_read} lines read, {lines_out} written; claimed \
              {claimed_read} read, {claimed_out} written; nothing committed"
