@@ -263,6 +263,8 @@ pub struct InputFile {
     pub records: u32,
     pub sha256: String,
     pub refusal: Option<crate::input::Refusal>,
+    /// The committed run that processed the same bytes (the file is refused then).
+    pub processed_by: Option<i64>,
 }
 
 /// Everything read from the night's input files.

@@ -243,9 +243,28 @@ fn the_ledger_carries_sessions_to_the_next_run_and_a_rerun_pays_nothing() {
     // Compare without file and record, which differ between the split files.
     assert_eq!(got, exp_rows);
 
+    // The same two files again: both were processed (same sha256), so the run is a no-op.
     let o3 = dir.path().join("o3");
+    let o = process(&o3, &[&f1, &f2], &["--ledger", &l]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("processed by run 1, run 2 already"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !o3.join("remittance.csv").exists(),
+        "a no-op writes nothing"
+    );
+    // The same lines in a file of other bytes: every paid line is a DUPLICATE of its key.
+    let both = write(
+        dir.path(),
+        "both.csv",
+        &format!("{header}\n{}\n", lines.join("\n")),
+    );
+    let o3 = dir.path().join("o3b");
     assert_eq!(
-        process(&o3, &[&f1, &f2], &["--ledger", &l]).status.code(),
+        process(&o3, &[&both], &["--ledger", &l]).status.code(),
         Some(0)
     );
     assert_eq!(
@@ -555,4 +574,90 @@ fn a_full_disk_while_writing_leaves_no_temporary_files_and_the_ledger_as_it_was(
         before,
         "the ledger changed"
     );
+}
+
+/// The README's command run twice, as a cron retry after a commit would: the second run finds
+/// every input processed by run 1 and is a no-op (exit 0): the outputs stay byte for byte.
+#[test]
+fn the_readme_command_run_twice_leaves_the_first_runs_outputs_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let inputs = [
+        "fixtures/claims/2024-asr.csv",
+        "fixtures/claims/2024-basic.csv",
+    ];
+    let o = process(&out, &inputs, &["--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before: Vec<Vec<u8>> = ["remittance.csv", "rejections.csv", "summary.json"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    let o = process(&out, &inputs, &["--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("processed by run 1 already"),
+        "{}",
+        stderr(&o)
+    );
+    for (f, b) in ["remittance.csv", "rejections.csv", "summary.json"]
+        .iter()
+        .zip(&before)
+    {
+        assert_eq!(&std::fs::read(out.join(f)).unwrap(), b, "{f} changed");
+    }
+}
+
+/// A new file set into an output directory that holds a committed run's outputs is refused
+/// before anything is read (exit 3), naming that run; the outputs stay.
+#[test]
+fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = process(&out, &["fixtures/claims/2024-asr.csv"], &["--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = std::fs::read(out.join("remittance.csv")).unwrap();
+    let o = process(&out, &["fixtures/claims/2024-basic.csv"], &["--quiet"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds the outputs of run 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(out.join("remittance.csv")).unwrap(), before);
+}
+
+/// A file already processed, sent again beside a new one into a new output directory: it is
+/// refused whole as ALREADY_PROCESSED (exit 2), the new one is processed.
+#[test]
+fn an_input_processed_before_is_refused_as_already_processed_beside_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db").display().to_string();
+    let first = dir.path().join("first");
+    let o = process(
+        &first,
+        &["fixtures/claims/2024-asr.csv"],
+        &["--quiet", "--ledger", &ledger],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.path().join("second");
+    let o = process(
+        &out,
+        &[
+            "fixtures/claims/2024-asr.csv",
+            "fixtures/claims/2024-basic.csv",
+        ],
+        &["--quiet", "--ledger", &ledger],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let s = summary(&out);
+    assert_eq!(s["input_files"][0]["reason"], "ALREADY_PROCESSED");
+    assert!(s["input_files"][0]["refused"]
+        .as_str()
+        .unwrap()
+        .contains("processed by run 1"));
+    assert!(s["input_files"][1]["refused"].is_null());
+    let basic_rows = read(root().join("tests/expected/2024-basic/remittance.csv"))
+        .lines()
+        .count();
+    assert_eq!(read(out.join("remittance.csv")).lines().count(), basic_rows);
 }

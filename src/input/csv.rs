@@ -252,6 +252,7 @@ fn refusal(shown: &str, position: String, message: String) -> Refusal {
         file: shown.to_string(),
         position,
         message,
+        reason: super::RefusalReason::MalformedFile,
     }
 }
 

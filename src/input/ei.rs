@@ -166,6 +166,7 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         file: shown.to_string(),
         position: format!("record {n} byte {at} ({})", kind_name(kind)),
         message,
+        reason: super::RefusalReason::MalformedFile,
     };
     let mut records = Records::new(input);
     let mut rec: Vec<u8> = Vec::with_capacity(RECORD_LEN + 2);

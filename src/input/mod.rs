@@ -65,6 +65,29 @@ pub struct Refusal {
     pub file: String,
     pub position: String,
     pub message: String,
+    pub reason: RefusalReason,
+}
+
+/// Why a whole file was refused, as `summary.json` names it (contract section 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RefusalReason {
+    /// Structure, counts, totals, record length.
+    #[default]
+    MalformedFile,
+    /// (Addition) the file cannot be opened or read.
+    UnreadableFile,
+    /// The same bytes (sha256) were processed by a committed run.
+    AlreadyProcessed,
+}
+
+impl RefusalReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            RefusalReason::MalformedFile => "MALFORMED_FILE",
+            RefusalReason::UnreadableFile => "UNREADABLE_FILE",
+            RefusalReason::AlreadyProcessed => "ALREADY_PROCESSED",
+        }
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -98,6 +121,7 @@ pub(crate) fn unreadable(shown: &str, e: &std::io::Error) -> Refusal {
         file: shown.to_string(),
         position: String::new(),
         message: format!("cannot read: {e}"),
+        reason: RefusalReason::UnreadableFile,
     }
 }
 

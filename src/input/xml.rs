@@ -171,6 +171,7 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         file: shown.to_string(),
         position: format!("byte {at} <{element}>"),
         message,
+        reason: super::RefusalReason::MalformedFile,
     };
     let mut reader = NsReader::from_reader(Capped::new(input));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
@@ -753,6 +754,7 @@ mod tests {
                         file: String::new(),
                         position: String::new(),
                         message: "value".into(),
+                        reason: Default::default(),
                     })?
                     .into_owned(),
             ));

@@ -70,6 +70,8 @@ pub struct RunRecord {
     pub inputs: String,
     /// Output files still under their temporary names at commit, as JSON `[[tmp, dest], ...]`.
     pub staged: String,
+    /// The output directory (`--out`), absolute.
+    pub out_dir: String,
     pub lines: u64,
     pub paid_lines: u64,
     pub rejected_lines: u64,
@@ -102,6 +104,13 @@ pub trait Ledger {
         members: &[MemberChange<'_>],
         policies: &PolicySet,
     ) -> Result<i64, LedgerError>;
+
+    /// The earliest committed run that processed (did not refuse) an input file with this
+    /// sha256.
+    fn run_of_input(&mut self, sha256: &str) -> Result<Option<i64>, LedgerError>;
+
+    /// The latest committed run that wrote its outputs into this directory (absolute path).
+    fn run_of_outputs(&mut self, out_dir: &str) -> Result<Option<i64>, LedgerError>;
 
     /// Completes the run's row, waits for `before_commit` (the outputs on disk) and commits.
     fn commit(

@@ -43,7 +43,8 @@ CREATE TABLE run (
     deductible_cents INTEGER NOT NULL,
     paid_supplementary_cents INTEGER NOT NULL,
     member_pays_cents INTEGER NOT NULL,
-    staged TEXT
+    staged TEXT,
+    out_dir TEXT
 );
 CREATE TABLE product_ids (
     id INTEGER PRIMARY KEY,
@@ -367,6 +368,18 @@ impl SqliteLedger {
             }
             Schema::Other(found) => return Err(LedgerError::Schema { path: shown, found }),
         };
+        // Schema 2 ledgers written before runs recorded their output directory.
+        let has_out_dir: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('run') WHERE name = 'out_dir')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if !has_out_dir {
+            conn.execute_batch("ALTER TABLE run ADD COLUMN out_dir TEXT")
+                .map_err(sql)?;
+        }
         let ids = Ids::read(&conn).map_err(sql)?;
         let mut ledger = SqliteLedger {
             conn,
@@ -1167,6 +1180,32 @@ impl Ledger for SqliteLedger {
         Ok(run_id)
     }
 
+    fn run_of_input(&mut self, sha256: &str) -> Result<Option<i64>, LedgerError> {
+        if sha256.is_empty() {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT run_id FROM run, json_each(run.inputs) AS f
+                 WHERE f.value->>'sha256' = ?1 AND f.value->>'refused' IS NULL
+                 ORDER BY run_id LIMIT 1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    fn run_of_outputs(&mut self, out_dir: &str) -> Result<Option<i64>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT max(run_id) FROM run WHERE out_dir = ?1",
+                [out_dir],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
     fn commit(
         &mut self,
         run_id: i64,
@@ -1185,7 +1224,8 @@ impl Ledger for SqliteLedger {
         c.execute(
             "UPDATE run SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), run_date = ?2, inputs = ?3,
                 lines = ?4, paid_lines = ?5, rejected_lines = ?6, claimed_cents = ?7, paid_basic_cents = ?8,
-                deductible_cents = ?9, paid_supplementary_cents = ?10, member_pays_cents = ?11, staged = ?12
+                deductible_cents = ?9, paid_supplementary_cents = ?10, member_pays_cents = ?11, staged = ?12,
+                out_dir = ?13
              WHERE run_id = ?1",
             params![
                 run_id,
@@ -1200,6 +1240,7 @@ impl Ledger for SqliteLedger {
                 cents(run.paid_supplementary)?,
                 cents(run.member_pays)?,
                 run.staged,
+                run.out_dir,
             ],
         )
         .map_err(sql)?;

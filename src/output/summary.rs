@@ -14,6 +14,9 @@ pub struct FileSummary {
     pub sha256: String,
     /// Set when the whole file was refused; none of its lines was applied.
     pub refused: Option<String>,
+    /// Why it was refused: `MALFORMED_FILE`, `UNREADABLE_FILE`, `ALREADY_PROCESSED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
 
 /// Euro totals as strings with two decimals.

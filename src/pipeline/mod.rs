@@ -8,6 +8,7 @@ pub mod memory;
 pub mod publish;
 pub mod read;
 pub mod reconcile;
+pub mod rerun;
 pub mod screen;
 
 use crate::error::Error;
@@ -39,7 +40,8 @@ pub struct Settings {
 /// What a finished run reports to `main`.
 #[derive(Debug)]
 pub struct Report {
-    pub summary: Summary,
+    /// `None` for a run that had nothing to do (every input processed already).
+    pub summary: Option<Summary>,
     pub refused_files: usize,
 }
 
@@ -60,6 +62,13 @@ pub fn run(s: &Settings) -> Result<Report, Error> {
         ))
     })?;
     let mut ledger = SqliteLedger::open(&s.ledger)?;
+    if let rerun::Start::NoOp(message) = rerun::check_out(s, &mut ledger)? {
+        tracing::warn!("{message}");
+        return Ok(Report {
+            summary: None,
+            refused_files: 0,
+        });
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(s.threads)
         .build()
@@ -87,7 +96,21 @@ fn night(
     started: Instant,
     phase: &mut Phases,
 ) -> Result<Report, Error> {
-    let mut night = read::read(s)?;
+    let mut night = read::read(s, ledger)?;
+    if !night.files.is_empty()
+        && night.files.iter().all(|f| {
+            f.refusal
+                .as_ref()
+                .is_some_and(|r| r.reason == crate::input::RefusalReason::AlreadyProcessed)
+        })
+    {
+        let runs: Vec<i64> = night.files.iter().filter_map(|f| f.processed_by).collect();
+        tracing::warn!("{}", rerun::no_op_message(s, &runs));
+        return Ok(Report {
+            summary: None,
+            refused_files: 0,
+        });
+    }
     memory::check(night.lines.len(), memory::available())?;
     phase.done("read");
     let members = registers::load_members(&s.members, policies, Some(&screen::wanted(&night)))?;
@@ -131,7 +154,7 @@ fn night(
         "run committed"
     );
     Ok(Report {
-        summary,
+        summary: Some(summary),
         refused_files: refused,
     })
 }

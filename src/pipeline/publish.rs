@@ -151,6 +151,7 @@ pub fn commit(
     result?;
     let syncing = crate::output::sync_in_background(files);
     let run = RunRecord {
+        out_dir: super::rerun::out_key(&s.out),
         run_date: s.run_date.to_string(),
         inputs: serde_json::to_string(&summary.input_files).unwrap_or_default(),
         staged: serde_json::to_string(&staged.iter().map(Staged::paths).collect::<Vec<_>>())

@@ -4,12 +4,13 @@
 
 use crate::error::Error;
 use crate::input;
+use crate::ledger::Ledger;
 use crate::night::{InputFile, Night};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Reads the night's input files (on the current thread pool).
-pub fn read(s: &super::Settings) -> Result<Night, Error> {
+pub fn read(s: &super::Settings, ledger: &mut dyn Ledger) -> Result<Night, Error> {
     if s.inputs.len() > usize::from(u16::MAX) {
         return Err(Error::Usage("at most 65535 input files per run".into()));
     }
@@ -25,6 +26,19 @@ pub fn read(s: &super::Settings) -> Result<Night, Error> {
         })
         .collect();
     bar.finish_and_clear();
+    // A file whose bytes a committed run processed is refused whole (contract section 11).
+    let mut reads = reads;
+    let mut processed_by = vec![None; reads.len()];
+    for ((read, shown), by) in reads.iter_mut().zip(&s.inputs).zip(&mut processed_by) {
+        if read.refusal.is_none() {
+            if let Some(run) = ledger.run_of_input(&read.sha256)? {
+                read.refusal = Some(super::rerun::already_processed(shown, &read.sha256, run));
+                read.batches.clear();
+                read.records = 0;
+                *by = Some(run);
+            }
+        }
+    }
     let mut night = Night::default();
     // Room for every line once: growing by doubling would leave up to half of it unused.
     let batches = || reads.iter().flat_map(|r| &r.batches);
@@ -34,7 +48,7 @@ pub fn read(s: &super::Settings) -> Result<Night, Error> {
         batches().map(|b| b.text.len()).sum(),
         batches().map(|b| b.declared_text.len()).sum(),
     );
-    for (shown, read) in s.inputs.iter().zip(reads) {
+    for ((shown, read), processed_by) in s.inputs.iter().zip(reads).zip(processed_by) {
         if let Some(r) = &read.refusal {
             tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
         }
@@ -46,6 +60,7 @@ pub fn read(s: &super::Settings) -> Result<Night, Error> {
             records: read.records,
             sha256: read.sha256,
             refusal: read.refusal,
+            processed_by,
         });
         for b in read.batches {
             night.absorb(b);

@@ -57,6 +57,7 @@ pub fn reconcile(
                 records: u64::from(f.records),
                 sha256: f.sha256.clone(),
                 refused: f.refusal.as_ref().map(ToString::to_string),
+                reason: f.refusal.as_ref().map(|r| r.reason.code()),
             })
             .collect(),
         lines: lines_read,

@@ -1,0 +1,92 @@
+//! Re-runs (contract section 11). A nightly job is retried by cron wrappers and by people: a
+//! retry must never pay twice (the ledger's line keys see to that), never destroy outputs that
+//! a payment system may have picked up, and cost nothing when it has nothing new.
+
+use super::Settings;
+use crate::error::Error;
+use crate::input::{Hashing, Refusal, RefusalReason};
+use crate::ledger::Ledger;
+use std::path::Path;
+
+/// The files a run writes into `--out`.
+pub const OUTPUTS: [&str; 3] = ["remittance.csv", "rejections.csv", "summary.json"];
+
+/// What to do with a run.
+pub enum Start {
+    /// Process the inputs.
+    Go,
+    /// Every input was processed by a committed run already: nothing to do (exit 0).
+    NoOp(String),
+}
+
+/// The output directory as the ledger records it: absolute, links resolved.
+pub fn out_key(out: &Path) -> String {
+    std::fs::canonicalize(out)
+        .unwrap_or_else(|_| out.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Before anything is read: when `--out` holds outputs already, the run is a no-op if every
+/// input was processed by a committed run (a retry), and is refused otherwise (exit 3), since
+/// it would overwrite them.
+pub fn check_out(s: &Settings, ledger: &mut dyn Ledger) -> Result<Start, Error> {
+    let held: Vec<&str> = OUTPUTS
+        .into_iter()
+        .filter(|f| s.out.join(f).exists())
+        .collect();
+    if held.is_empty() {
+        return Ok(Start::Go);
+    }
+    let owner = ledger.run_of_outputs(&out_key(&s.out))?;
+    let mut runs = Vec::new();
+    for input in &s.inputs {
+        match ledger.run_of_input(&sha256_of(Path::new(input)))? {
+            Some(r) => runs.push(r),
+            None => {
+                let whose = owner.map_or_else(
+                    || "of an earlier run".to_string(),
+                    |r| format!("of run {r}"),
+                );
+                return Err(Error::Usage(format!(
+                    "{} holds the outputs {whose} ({}): they are never overwritten; nothing was \
+                     read. Give this run an output directory of its own",
+                    s.out.display(),
+                    held.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(Start::NoOp(no_op_message(s, &runs)))
+}
+
+/// The refusal of an input whose bytes a committed run processed already.
+pub fn already_processed(shown: &str, sha256: &str, run: i64) -> Refusal {
+    Refusal {
+        file: shown.to_string(),
+        position: String::new(),
+        message: format!("the same file (sha256 {sha256}) was processed by run {run}"),
+        reason: RefusalReason::AlreadyProcessed,
+    }
+}
+
+/// What a run whose every input was processed already says.
+pub fn no_op_message(s: &Settings, runs: &[i64]) -> String {
+    let mut runs = runs.to_vec();
+    runs.sort_unstable();
+    runs.dedup();
+    let runs: Vec<String> = runs.iter().map(|r| format!("run {r}")).collect();
+    format!(
+        "every input file was processed by {} already: nothing to do, nothing written ({} is \
+         as that run left it)",
+        runs.join(", "),
+        s.out.display()
+    )
+}
+
+/// The sha256 of a file, empty when it cannot be read.
+fn sha256_of(path: &Path) -> String {
+    std::fs::File::open(path)
+        .map(|f| Hashing::new(f).finish())
+        .unwrap_or_default()
+}
