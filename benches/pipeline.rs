@@ -66,6 +66,7 @@ fn bench_pipeline(c: &mut Criterion) {
         progress: false,
         inputs: vec![shown.clone()],
         ei_return: None,
+        dry_run: false,
     };
     std::fs::create_dir_all(&out).unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -195,6 +196,7 @@ fn bench_pipeline(c: &mut Criterion) {
                 progress: false,
                 inputs: vec![shown.clone()],
                 ei_return: None,
+                dry_run: false,
             };
             let lines = process::run(&s).unwrap().summary.map_or(0, |s| s.lines);
             let _ = std::fs::remove_dir_all(&out);

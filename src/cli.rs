@@ -118,6 +118,9 @@ pub struct ProcessArgs {
     /// Write a Vektis PM305 return file for each PM304 input into this directory.
     #[arg(long, value_name = "DIR")]
     pub ei_return: Option<PathBuf>,
+    /// The whole run, outputs written, but nothing committed to the ledger (what-if runs).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Declaration files (CSV, XML or Vektis PM304), processed in this order.
     #[arg(required = true)]
     pub inputs: Vec<String>,
@@ -151,6 +154,7 @@ impl ProcessArgs {
             progress: !self.quiet && std::io::stderr().is_terminal(),
             inputs: self.inputs.clone(),
             ei_return: self.ei_return.clone(),
+            dry_run: self.dry_run,
         })
     }
 }

@@ -301,6 +301,7 @@ fn settings(dir: &Path, inputs: Vec<String>, threads: usize, out: &str) -> Setti
         progress: false,
         inputs,
         ei_return: None,
+        dry_run: false,
     }
 }
 

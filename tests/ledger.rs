@@ -767,3 +767,36 @@ fn a_ledger_of_the_old_schema_is_refused_with_exit_3() {
     assert_eq!(std::fs::read(n.ledger()).unwrap(), before);
     assert!(!n.out("o").join("remittance.csv").exists());
 }
+
+/// A dry run writes its outputs as a real run would, and leaves the ledger's runs, lines and
+/// counters as they were: the same night run for real afterwards pays the same.
+#[test]
+fn a_dry_run_writes_the_outputs_and_commits_nothing() {
+    let n = Night::fixtures();
+    let f = n.file("n.csv", &format!("{HEADER}{}", sessions(1, 3)));
+    n.run("real1", &["fixtures/claims/2024-basic.csv"]);
+    let dump = |ledger: &str| -> Vec<String> {
+        let c = rusqlite::Connection::open(ledger).unwrap();
+        let mut out = Vec::new();
+        for q in [
+            "SELECT CAST(count(*) AS TEXT) FROM run",
+            "SELECT CAST(count(*) AS TEXT) FROM processed_line",
+            "SELECT coalesce(group_concat(member_id || product || pool || bucket || units || cents), '') FROM accumulator",
+            "SELECT coalesce(group_concat(member_id || year || cents), '') FROM deductible",
+        ] {
+            out.push(c.query_row(q, [], |r| r.get::<_, String>(0)).unwrap());
+        }
+        out
+    };
+    let before = dump(&n.ledger());
+    let o = n.command("dry", &[&f]).arg("--dry-run").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(dump(&n.ledger()), before, "a dry run changed the ledger");
+    let s = summary(&n.out("dry"));
+    assert_eq!(s["dry_run"], true);
+    let dry = read(n.out("dry").join("remittance.csv"));
+    assert_eq!(dry.lines().count(), 4, "three sessions paid: {dry}");
+    // The real run of the same night gives the same rows.
+    n.run("real2", &[&f]);
+    assert_eq!(read(n.out("real2").join("remittance.csv")), dry);
+}

@@ -120,6 +120,9 @@ pub trait Ledger {
         before_commit: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<(), LedgerError>;
 
+    /// Drops everything the run staged: the ledger stays as it was (a dry run).
+    fn roll_back(&mut self) -> Result<(), LedgerError>;
+
     /// Records that the run's outputs were renamed into place.
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError>;
 }

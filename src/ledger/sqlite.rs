@@ -1250,6 +1250,10 @@ impl Ledger for SqliteLedger {
         Ok(())
     }
 
+    fn roll_back(&mut self) -> Result<(), LedgerError> {
+        self.conn.execute_batch("ROLLBACK").map_err(|e| self.sql(e))
+    }
+
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError> {
         // Outside the run's transaction (committed above): a small one of its own.
         self.conn

@@ -51,6 +51,9 @@ pub struct Timing {
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct Summary {
     pub run_date: String,
+    /// A `--dry-run`: nothing of it was committed to the ledger.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     pub input_files: Vec<FileSummary>,
     pub lines: u64,
     pub outcomes: BTreeMap<&'static str, u64>,

@@ -35,6 +35,8 @@ pub struct Settings {
     pub inputs: Vec<String>,
     /// Directory for PM305 return files, one per PM304 input (`--ei-return`).
     pub ei_return: Option<PathBuf>,
+    /// Write the outputs but commit nothing to the ledger (`--dry-run`).
+    pub dry_run: bool,
 }
 
 /// What a finished run reports to `main`.

@@ -173,6 +173,16 @@ pub fn commit(
             None => Ok(()),
         }
     };
+    if s.dry_run {
+        // A what-if run: the outputs go into place, the ledger forgets the run.
+        wait_for_sync().map_err(|e| Error::io("syncing outputs", e))?;
+        ledger.roll_back()?;
+        for f in staged {
+            f.commit()
+                .map_err(|e| Error::io("renaming outputs into place", e))?;
+        }
+        return Ok(());
+    }
     ledger.commit(run_id, &run, &mut wait_for_sync)?;
     // Committed: the ledger lists the staged files, so from here on they are kept whatever
     // happens, and a rename that fails is finished by the next run on this ledger.

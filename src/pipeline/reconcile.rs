@@ -48,6 +48,7 @@ pub fn reconcile(
     let elapsed = started.elapsed().as_secs_f64();
     let summary = Summary {
         run_date: s.run_date.to_string(),
+        dry_run: s.dry_run,
         input_files: night
             .files
             .iter()
