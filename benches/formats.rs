@@ -16,7 +16,7 @@ const LINES: usize = 100_000;
 
 fn read(path: &Path) -> usize {
     let shown = path.display().to_string();
-    let r = declaro::input::read_file(path, &shown, 0);
+    let r = declaro::input::read_file(path, &shown, 0, &declaro::input::no_progress);
     assert!(r.refusal.is_none(), "file is read");
     r.batches.iter().map(|b| b.lines.len()).sum()
 }

@@ -16,6 +16,7 @@ use declaro::adjudicate::{CodeTable, Context};
 use declaro::cmd::{generate, process};
 use declaro::ledger::SqliteLedger;
 use declaro::model::Date;
+use declaro::pipeline::progress::Progress;
 use declaro::pipeline::{adjudicate, group, read, screen};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -97,6 +98,7 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 
     let mut ledger = SqliteLedger::open(&stage_settings.ledger).unwrap();
+    let quiet = Progress::new(false);
     let mut g = c.benchmark_group("read-csv");
     g.throughput(Throughput::Elements(LINES));
     g.sample_size(20)
@@ -106,7 +108,7 @@ fn bench_pipeline(c: &mut Criterion) {
     g.bench_function("declaro-read-2-threads", |b| {
         b.iter(|| {
             pool.install(|| {
-                read::read(&stage_settings, &mut ledger)
+                read::read(&stage_settings, &mut ledger, &quiet)
                     .unwrap()
                     .lines
                     .len()
@@ -115,7 +117,7 @@ fn bench_pipeline(c: &mut Criterion) {
     });
     g.finish();
 
-    let read_night = pool.install(|| read::read(&stage_settings, &mut ledger).unwrap());
+    let read_night = pool.install(|| read::read(&stage_settings, &mut ledger, &quiet).unwrap());
 
     let mut g = c.benchmark_group("screen-group");
     g.throughput(Throughput::Elements(LINES));
@@ -125,7 +127,11 @@ fn bench_pipeline(c: &mut Criterion) {
     let shared = std::sync::Mutex::new(&mut ledger);
     g.bench_function("declaro-2-threads", |b| {
         b.iter_batched(
-            || pool.install(|| read::read(&stage_settings, *shared.lock().unwrap()).unwrap()),
+            || {
+                pool.install(|| {
+                    read::read(&stage_settings, *shared.lock().unwrap(), &quiet).unwrap()
+                })
+            },
             |mut night| {
                 pool.install(|| {
                     let mut ledger = shared.lock().unwrap();
@@ -165,9 +171,16 @@ fn bench_pipeline(c: &mut Criterion) {
             b.iter(|| {
                 let mut outcomes = night.outcomes.clone();
                 pool.install(|| {
-                    adjudicate::adjudicate(&ctx, &members, &groups, &mut outcomes, &mut ledger)
-                        .unwrap()
-                        .len()
+                    adjudicate::adjudicate(
+                        &ctx,
+                        &members,
+                        &groups,
+                        &mut outcomes,
+                        &mut ledger,
+                        &quiet,
+                    )
+                    .unwrap()
+                    .len()
                 })
             })
         });

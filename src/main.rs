@@ -65,14 +65,20 @@ fn main() -> std::process::ExitCode {
         Command::Process(args) => {
             init_logging(args.quiet, args.log_format);
             match args.settings().and_then(|s| cmd::process::run(&s)) {
-                Ok(report) if report.refused_files > 0 => {
-                    eprintln!(
-                        "declaro: {} input file(s) refused; see summary.json",
-                        report.refused_files
-                    );
-                    ExitStatus::FilesRefused
+                Ok(report) => {
+                    if let (Some(summary), false) = (&report.summary, args.quiet) {
+                        eprint!("{}", summary.closing(report.run_id, &args.out));
+                    }
+                    if report.refused_files > 0 {
+                        eprintln!(
+                            "declaro: {} input file(s) refused; see summary.json",
+                            report.refused_files
+                        );
+                        ExitStatus::FilesRefused
+                    } else {
+                        ExitStatus::Success
+                    }
                 }
-                Ok(_) => ExitStatus::Success,
                 Err(f) => fail(f),
             }
         }

@@ -661,3 +661,133 @@ fn an_input_processed_before_is_refused_as_already_processed_beside_a_new_one() 
         .count();
     assert_eq!(read(out.join("remittance.csv")).lines().count(), basic_rows);
 }
+
+/// Under a terminal the progress bar moves through reading (bytes), adjudicating (members) and
+/// writing (rows); without a terminal, or with --quiet, there is none. `script` (util-linux)
+/// gives the run a pseudo-terminal.
+#[cfg(unix)]
+#[test]
+fn a_progress_bar_is_drawn_on_a_terminal_and_not_elsewhere() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("DECLARO_REQUIRE_ALL_TESTS").is_none(),
+            "`script` (util-linux) is needed for this test"
+        );
+        eprintln!("SKIPPED: no `script` command to give the run a pseudo-terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gen = dir.path().join("gen");
+    let o = declaro()
+        .args([
+            "generate",
+            "--lines",
+            "100000",
+            "--members",
+            "10000",
+            "--out",
+        ])
+        .arg(&gen)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let cmd = |out: &str, extra: &str| {
+        format!(
+            "'{}' process {extra} --policy fixtures/policies --members '{}' --run-date 2025-12-31 --out '{}' '{}'",
+            env!("CARGO_BIN_EXE_declaro"),
+            gen.join("members.csv").display(),
+            dir.path().join(out).display(),
+            gen.join("claims.csv").display()
+        )
+    };
+    let pty = |c: String| {
+        let o = std::process::Command::new("script")
+            .current_dir(root())
+            .args(["-qfec", &c, "/dev/null"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let drawn = pty(cmd("tty", ""));
+    for stage in ["reading", "adjudicating", "writing"] {
+        assert!(drawn.contains(stage), "no {stage} stage drawn: {drawn:?}");
+    }
+    assert!(!pty(cmd("quiet", "--quiet")).contains("reading"));
+    let piped = std::process::Command::new("sh")
+        .current_dir(root())
+        .args(["-c", &cmd("piped", "")])
+        .output()
+        .unwrap();
+    assert!(
+        !stderr(&piped).contains("adjudicating"),
+        "{}",
+        stderr(&piped)
+    );
+}
+
+/// The closing summary on stderr gives the figures of summary.json: lines, euros, the top
+/// rejection reasons, refused files and where the outputs are; none with --quiet.
+#[test]
+fn the_closing_summary_gives_the_figures_of_summary_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = process(
+        &out,
+        &[
+            "fixtures/claims/2024-bad-lines.csv",
+            "fixtures/xml/refused-malformed.xml",
+            "fixtures/claims/2024-basic.csv",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    let s = summary(&out);
+    let t = &s["totals"];
+    for expect in [
+        "declaro: run 1 committed".to_string(),
+        format!(
+            "lines read      {}: {} paid, {} rejected",
+            s["lines"], s["outcomes"]["paid"], s["outcomes"]["rejected"]
+        ),
+        format!(
+            "paid            basic {}, supplementary {}; deductible charged {}",
+            t["paid_basic"].as_str().unwrap(),
+            t["paid_supplementary"].as_str().unwrap(),
+            t["deductible"].as_str().unwrap()
+        ),
+        "refused file    fixtures/xml/refused-malformed.xml: MALFORMED_FILE".to_string(),
+        format!("outputs         {}", out.join("remittance.csv").display()),
+    ] {
+        assert!(e.contains(&expect), "{expect:?} not in:\n{e}");
+    }
+    // Top five reasons by count (ties by name), the rest counted so the line adds up.
+    let mut reasons: Vec<(String, u64)> = s["rejected_by_reason"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let top: Vec<String> = reasons
+        .iter()
+        .take(5)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    let rest: u64 = reasons.iter().skip(5).map(|(_, n)| n).sum();
+    let mut line = format!("rejections      {}", top.join(", "));
+    if reasons.len() > 5 {
+        line += &format!(", {rest} more under {} other reasons", reasons.len() - 5);
+    }
+    assert!(e.contains(&format!("{line}\n")), "{line:?} not in:\n{e}");
+    let quiet = process(
+        &dir.path().join("q"),
+        &["fixtures/claims/2024-basic.csv"],
+        &["--quiet"],
+    );
+    assert!(!stderr(&quiet).contains("lines read"), "{}", stderr(&quiet));
+}

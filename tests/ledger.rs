@@ -418,8 +418,12 @@ fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
     let copy = n.dir.path().join("copy.db");
     std::fs::copy(n.ledger(), &copy).unwrap();
     let big = big_night(&n, 200_000);
+    // Each attempt into an output directory of its own; at least two kills must land mid-run
+    // (before the commit) for the test to mean anything.
+    let mut mid_run = 0;
     for delay_ms in [5, 40, 120, 300] {
-        let mut child = n.command("killed", &[&big]).spawn().unwrap();
+        let out = format!("killed-{delay_ms}");
+        let mut child = n.command(&out, &[&big]).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill();
         let status = child.wait().unwrap();
@@ -428,16 +432,21 @@ fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
             std::fs::copy(&copy, n.ledger()).unwrap();
             continue;
         }
+        mid_run += 1;
         assert_eq!(
             run_table_rows(&n.ledger()),
             1,
             "killed after {delay_ms} ms: ledger changed"
         );
         assert!(
-            !n.out("killed").join("remittance.csv").exists(),
+            !n.out(&out).join("remittance.csv").exists(),
             "no partial outputs in place"
         );
     }
+    assert!(
+        mid_run >= 2,
+        "only {mid_run} kills landed before the run ended"
+    );
     n.run("again", &[&big]);
     let mut c = declaro();
     c.args([
@@ -799,4 +808,45 @@ fn a_dry_run_writes_the_outputs_and_commits_nothing() {
     // The real run of the same night gives the same rows.
     n.run("real2", &[&f]);
     assert_eq!(read(n.out("real2").join("remittance.csv")), dry);
+}
+
+/// Killed after the ledger committed and before the outputs were renamed into place: the next
+/// run on that ledger finishes the renames, finds every input processed and does nothing, and
+/// the outputs are those of an uninterrupted run.
+#[test]
+fn a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_more() {
+    let n = Night::fixtures();
+    let night = n.file("n.csv", &format!("{HEADER}{}", sessions(1, 4)));
+    let o = n
+        .command("o", &[&night])
+        .env("DECLARO_CRASH_AT", "after-commit")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the run was to die after its commit");
+    assert_eq!(run_table_rows(&n.ledger()), 1, "the run had committed");
+    assert!(!n.out("o").join("remittance.csv").exists());
+    assert!(n.out("o").join(".remittance.csv.tmp").exists());
+    let o = n.run("o", &[&night]);
+    assert!(
+        stderr(&o).contains("processed by run 1 already"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(run_table_rows(&n.ledger()), 1);
+    // The same night on a new ledger, uninterrupted, gives the same rows.
+    let clean = Night::fixtures();
+    clean.run("o", &[&night]);
+    for f in ["remittance.csv", "rejections.csv"] {
+        assert_eq!(
+            read(n.out("o").join(f)),
+            read(clean.out("o").join(f)),
+            "{f}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(n.out("o"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

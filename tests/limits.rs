@@ -30,7 +30,8 @@ fn child_reads_the_file() {
         return;
     };
     let before = vm_hwm_kb();
-    let read = declaro::input::read_file(Path::new(&path), "garbage", 0);
+    let read =
+        declaro::input::read_file(Path::new(&path), "garbage", 0, &declaro::input::no_progress);
     let outcome = match read.refusal {
         None => format!("read {} records", read.records),
         Some(r) => format!("refused: {r}"),

@@ -7,7 +7,7 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     let path = common::scratch("csv_reader", data);
-    let read = declaro::input::read_file(&path, "fuzz", 0);
+    let read = declaro::input::read_file(&path, "fuzz", 0, &declaro::input::no_progress);
     if read.refusal.is_none() {
         // Every record is a line (validated or rejected), counted once each.
         let lines: usize = read.batches.iter().map(|b| b.lines.len()).sum();

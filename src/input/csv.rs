@@ -444,12 +444,12 @@ impl Header {
 }
 
 /// The input of a declaration file as [`super::read_file`] opens it.
-type Input = io::BufReader<super::Hashing<std::fs::File>>;
+type Input<'a> = io::BufReader<super::Hashing<'a, std::fs::File>>;
 
 /// Reads a CSV declaration file in chunks parsed in parallel on the current thread pool
 /// ([`super::chunks`]), with the same code as [`read_from`] and each chunk's offset in the
 /// file, so every line keeps its byte span; the batches come back in file order.
-pub fn read_chunked(mut input: Input, shown: &str, file: u16) -> super::FileRead {
+pub fn read_chunked(mut input: Input<'_>, shown: &str, file: u16) -> super::FileRead {
     use super::{chunks, FileRead, Format};
     use std::io::Read;
     let refused =
@@ -534,7 +534,7 @@ mod tests {
         let path = dir.path().join("big.csv");
         std::fs::write(&path, &text).unwrap();
 
-        let chunked = crate::input::read_file(&path, "big.csv", 0);
+        let chunked = crate::input::read_file(&path, "big.csv", 0, &crate::input::no_progress);
         assert!(chunked.refusal.is_none());
         assert!(
             chunked.batches.len() >= 3,

@@ -165,12 +165,12 @@ impl FileRead {
 /// Reads one declaration file, once: the format is recognised from its first bytes, the sha256
 /// is computed over the bytes as they are read, and a big CSV file is cut into chunks that are
 /// parsed on every core of the current thread pool.
-pub fn read_file(path: &Path, shown: &str, file: u16) -> FileRead {
+pub fn read_file(path: &Path, shown: &str, file: u16, progress: Progress<'_>) -> FileRead {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
     };
-    let mut input = std::io::BufReader::with_capacity(1 << 16, Hashing::new(f));
+    let mut input = std::io::BufReader::with_capacity(1 << 16, Hashing::with_progress(f, progress));
     let format = match std::io::BufRead::fill_buf(&mut input) {
         Ok(head) => sniff(head),
         Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
@@ -194,17 +194,32 @@ pub fn read_file(path: &Path, shown: &str, file: u16) -> FileRead {
     }
 }
 
+/// Told how many bytes of an input were read, as they are (for a progress bar).
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// A [`Progress`] that tells nobody.
+pub fn no_progress(_: u64) {}
+
 /// A reader that computes the sha256 of everything read through it.
-pub struct Hashing<R> {
+pub struct Hashing<'a, R> {
     inner: R,
     sha: sha2::Sha256,
+    progress: Progress<'a>,
 }
 
-impl<R: std::io::Read> Hashing<R> {
+impl<R: std::io::Read> Hashing<'static, R> {
     pub fn new(inner: R) -> Self {
+        Hashing::with_progress(inner, &no_progress)
+    }
+}
+
+impl<'a, R: std::io::Read> Hashing<'a, R> {
+    /// A reader that also tells `progress` of every read.
+    pub fn with_progress(inner: R, progress: Progress<'a>) -> Self {
         Hashing {
             inner,
             sha: sha2::Digest::new(),
+            progress,
         }
     }
 
@@ -230,10 +245,11 @@ impl<R: std::io::Read> Hashing<R> {
     }
 }
 
-impl<R: std::io::Read> std::io::Read for Hashing<R> {
+impl<R: std::io::Read> std::io::Read for Hashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         sha2::Digest::update(&mut self.sha, &buf[..n]);
+        (self.progress)(n as u64);
         Ok(n)
     }
 }

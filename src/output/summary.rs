@@ -70,6 +70,69 @@ pub struct Summary {
     pub timing: Timing,
 }
 
+impl Summary {
+    /// What the run did, for the operator at the terminal (no personal data, as everywhere):
+    /// lines, euros, the most frequent rejection reasons, refused files, where the outputs are.
+    pub fn closing(&self, run_id: Option<i64>, out: &std::path::Path) -> String {
+        use std::fmt::Write as _;
+        let mut t = String::new();
+        let _ = match run_id {
+            Some(r) => writeln!(t, "declaro: run {r} committed"),
+            None => writeln!(t, "declaro: dry run, nothing committed to the ledger"),
+        };
+        let count = |k: &str| self.outcomes.get(k).copied().unwrap_or(0);
+        let _ = writeln!(
+            t,
+            "  lines read      {}: {} paid, {} rejected",
+            self.lines,
+            count("paid"),
+            count("rejected")
+        );
+        let _ = writeln!(
+            t,
+            "  paid            basic {}, supplementary {}; deductible charged {}",
+            self.totals.paid_basic, self.totals.paid_supplementary, self.totals.deductible
+        );
+        let mut reasons: Vec<(&str, u64)> = self
+            .rejected_by_reason
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        if !reasons.is_empty() {
+            let top: Vec<String> = reasons
+                .iter()
+                .take(5)
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect();
+            let rest: u64 = reasons.iter().skip(5).map(|(_, n)| n).sum();
+            let more = if rest > 0 {
+                format!(", {rest} more under {} other reasons", reasons.len() - 5)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(t, "  rejections      {}{more}", top.join(", "));
+        }
+        for f in self.input_files.iter().filter(|f| f.refused.is_some()) {
+            let _ = writeln!(
+                t,
+                "  refused file    {}: {}",
+                f.file,
+                f.reason.unwrap_or("MALFORMED_FILE")
+            );
+        }
+        for w in &self.warnings {
+            let _ = writeln!(t, "  warning         {w}");
+        }
+        let outs: Vec<String> = ["remittance.csv", "rejections.csv", "summary.json"]
+            .iter()
+            .map(|f| out.join(f).display().to_string())
+            .collect();
+        let _ = writeln!(t, "  outputs         {}", outs.join(", "));
+        t
+    }
+}
+
 /// Running sums kept while the outputs are written.
 #[derive(Debug)]
 pub struct Tally {

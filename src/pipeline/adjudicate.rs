@@ -25,6 +25,7 @@ pub fn adjudicate(
     groups: &Groups,
     outcomes: &mut [Outcome],
     ledger: &mut (dyn Ledger + Send),
+    progress: &super::progress::Progress,
 ) -> Result<Vec<MemberResult>, Error> {
     let night = ctx.night;
     let queries: Vec<MemberQuery<'_>> = groups
@@ -55,6 +56,7 @@ pub fn adjudicate(
             for (&s, o) in seqs.iter().zip(local) {
                 scatter.put(s as usize, o);
             }
+            progress.inc(1);
             MemberResult {
                 member: *m,
                 acc: state.acc,

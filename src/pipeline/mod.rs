@@ -5,6 +5,7 @@
 pub mod adjudicate;
 pub mod group;
 pub mod memory;
+pub mod progress;
 pub mod publish;
 pub mod read;
 pub mod reconcile;
@@ -45,12 +46,12 @@ pub struct Report {
     /// `None` for a run that had nothing to do (every input processed already).
     pub summary: Option<Summary>,
     pub refused_files: usize,
+    /// The committed run's id (`None` for a dry run or one with nothing to do).
+    pub run_id: Option<i64>,
 }
 
 /// Runs one night.
 pub fn run(s: &Settings) -> Result<Report, Error> {
-    let started = Instant::now();
-    let started_at = timestamp();
     let mut phase = Phases::new();
     let policies = policy::load(&s.policies)?;
     let providers = match &s.providers {
@@ -69,23 +70,15 @@ pub fn run(s: &Settings) -> Result<Report, Error> {
         return Ok(Report {
             summary: None,
             refused_files: 0,
+            run_id: None,
         });
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(s.threads)
         .build()
         .map_err(|e| Error::io(format!("starting {} threads", s.threads), e))?;
-    pool.install(|| {
-        night(
-            s,
-            &policies,
-            &providers,
-            &mut ledger,
-            &started_at,
-            started,
-            &mut phase,
-        )
-    })
+    let progress = progress::Progress::new(s.progress);
+    pool.install(|| night(s, &policies, &providers, &mut ledger, &mut phase, &progress))
 }
 
 /// The stages of the night, on the run's thread pool.
@@ -94,11 +87,11 @@ fn night(
     policies: &PolicySet,
     providers: &Providers,
     ledger: &mut (dyn Ledger + Send),
-    started_at: &str,
-    started: Instant,
     phase: &mut Phases,
+    progress: &progress::Progress,
 ) -> Result<Report, Error> {
-    let mut night = read::read(s, ledger)?;
+    let (started, started_at) = (phase.started, phase.started_at.clone());
+    let mut night = read::read(s, ledger, progress)?;
     if !night.files.is_empty()
         && night.files.iter().all(|f| {
             f.refusal
@@ -111,6 +104,7 @@ fn night(
         return Ok(Report {
             summary: None,
             refused_files: 0,
+            run_id: None,
         });
     }
     memory::check(night.lines.len(), memory::available())?;
@@ -138,14 +132,26 @@ fn night(
         codes: &codes,
         night: &night,
     };
-    let states = adjudicate::adjudicate(&ctx, &members, &groups, &mut outcomes, ledger)?;
+    progress.stage("adjudicating", groups.members.len() as u64, false);
+    let states = adjudicate::adjudicate(&ctx, &members, &groups, &mut outcomes, ledger, progress)?;
     night.outcomes = outcomes;
     phase.done("adjudicate");
-    let published = publish::publish(s, &night, &members, policies, &states, ledger, started_at)?;
+    progress.stage("writing", night.lines.len() as u64, false);
+    let published = publish::publish(
+        s,
+        &night,
+        &members,
+        policies,
+        &states,
+        ledger,
+        (&started_at, progress),
+    )?;
     phase.done("write outputs");
     let summary = reconcile::reconcile(s, &night, policies, &published, started)?;
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
+    let run_id = (!s.dry_run).then_some(published.run_id);
     publish::commit(s, &night, published, &summary, ledger)?;
+    progress.finish();
     phase.done("ledger commit and rename");
     tracing::info!(
         lines = summary.lines,
@@ -158,24 +164,34 @@ fn night(
     Ok(Report {
         summary: Some(summary),
         refused_files: refused,
+        run_id,
     })
 }
 
-/// Logs how long each phase of the run took (debug level), for profiling.
-pub struct Phases(Instant);
+/// Logs how long each phase of the run took (debug level), for profiling; and when the run
+/// started.
+pub struct Phases {
+    at: Instant,
+    started: Instant,
+    started_at: String,
+}
 
 impl Phases {
     pub fn new() -> Phases {
-        Phases(Instant::now())
+        Phases {
+            at: Instant::now(),
+            started: Instant::now(),
+            started_at: timestamp(),
+        }
     }
     pub fn done(&mut self, phase: &str) {
-        let seconds = format!("{:.3}", self.0.elapsed().as_secs_f64());
+        let seconds = format!("{:.3}", self.at.elapsed().as_secs_f64());
         // Own target, so `RUST_LOG=declaro::phase=debug` shows timings without per-line logs.
         if tracing::enabled!(target: "declaro::phase", tracing::Level::DEBUG) {
             let (rss_mb, peak_mb) = memory_mb();
             tracing::debug!(target: "declaro::phase", phase, seconds, rss_mb, peak_mb, "phase done");
         }
-        self.0 = Instant::now();
+        self.at = Instant::now();
     }
 }
 

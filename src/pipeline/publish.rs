@@ -42,7 +42,7 @@ pub fn publish(
     policies: &PolicySet,
     results: &[MemberResult],
     ledger: &mut (dyn Ledger + Send),
-    started_at: &str,
+    (started_at, progress): (&str, &super::progress::Progress),
 ) -> Result<Published, Error> {
     let changes: Vec<MemberChange<'_>> = results
         .iter()
@@ -73,7 +73,7 @@ pub fn publish(
     // the reconciliation holds.
     let (recorded, written) = rayon::join(
         || ledger.record(started_at, night, &changes, policies),
-        || write_outputs(s, night, &ctx),
+        || write_outputs(s, night, &ctx, progress),
     );
     let (remittance, rejections, files, tally) =
         written.map_err(|e| Error::io(format!("writing outputs in {}", s.out.display()), e))?;
@@ -89,7 +89,12 @@ pub fn publish(
 
 type Written = (Staged, Staged, Vec<std::fs::File>, Tally);
 
-fn write_outputs(s: &Settings, night: &Night, ctx: &RowContext<'_>) -> std::io::Result<Written> {
+fn write_outputs(
+    s: &Settings,
+    night: &Night,
+    ctx: &RowContext<'_>,
+    progress: &super::progress::Progress,
+) -> std::io::Result<Written> {
     let (remittance, mut rw) = Staged::create(&s.out.join("remittance.csv"))?;
     let (rejections, mut jw) = Staged::create(&s.out.join("rejections.csv"))?;
     rw.write_all(REMITTANCE_HEADER.join(",").as_bytes())?;
@@ -106,7 +111,11 @@ fn write_outputs(s: &Settings, night: &Night, ctx: &RowContext<'_>) -> std::io::
     for wave in ranges.chunks(window) {
         let rendered: Vec<std::io::Result<rows::Rendered>> = wave
             .par_iter()
-            .map(|r| rows::render(ctx, r.clone()))
+            .map(|r| {
+                let rendered = rows::render(ctx, r.clone());
+                progress.inc(u64::from(r.end - r.start));
+                rendered
+            })
             .collect();
         for r in rendered {
             let r = r?;
@@ -184,6 +193,7 @@ pub fn commit(
         return Ok(());
     }
     ledger.commit(run_id, &run, &mut wait_for_sync)?;
+    crash_point("after-commit");
     // Committed: the ledger lists the staged files, so from here on they are kept whatever
     // happens, and a rename that fails is finished by the next run on this ledger.
     let kept: Vec<_> = staged.into_iter().map(Staged::keep).collect();
@@ -193,6 +203,14 @@ pub fn commit(
     }
     ledger.published(run_id)?;
     Ok(())
+}
+
+/// Dies on the spot when `DECLARO_CRASH_AT` names this point: the crash tests use it to stop a
+/// run where a kill -9 cannot be aimed (between the ledger commit and the renames).
+fn crash_point(at: &str) {
+    if std::env::var_os("DECLARO_CRASH_AT").is_some_and(|v| v == at) {
+        std::process::abort();
+    }
 }
 
 fn write_summary(

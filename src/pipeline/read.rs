@@ -10,22 +10,28 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Reads the night's input files (on the current thread pool).
-pub fn read(s: &super::Settings, ledger: &mut dyn Ledger) -> Result<Night, Error> {
+pub fn read(
+    s: &super::Settings,
+    ledger: &mut dyn Ledger,
+    progress: &super::progress::Progress,
+) -> Result<Night, Error> {
     if s.inputs.len() > usize::from(u16::MAX) {
         return Err(Error::Usage("at most 65535 input files per run".into()));
     }
-    let bar = progress_bar(s.progress, s.inputs.len() as u64);
+    let bytes = s
+        .inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    progress.stage("reading", bytes, true);
+    let on_bytes = |n| progress.inc(n);
     let reads: Vec<input::FileRead> = s
         .inputs
         .par_iter()
         .enumerate()
-        .map(|(i, shown)| {
-            let read = input::read_file(Path::new(shown), shown, i as u16);
-            bar.inc(1);
-            read
-        })
+        .map(|(i, shown)| input::read_file(Path::new(shown), shown, i as u16, &on_bytes))
         .collect();
-    bar.finish_and_clear();
     // A file whose bytes a committed run processed is refused whole (contract section 11).
     let mut reads = reads;
     let mut processed_by = vec![None; reads.len()];
@@ -74,15 +80,4 @@ pub fn read(s: &super::Settings, ledger: &mut dyn Ledger) -> Result<Night, Error
         )));
     }
     Ok(night)
-}
-
-fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files {msg}") {
-        bar.set_style(style);
-    }
-    bar
 }

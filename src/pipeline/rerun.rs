@@ -45,7 +45,7 @@ pub fn check_out(s: &Settings, ledger: &mut dyn Ledger) -> Result<Start, Error> 
             Some(r) => runs.push(r),
             None => {
                 let whose = owner.map_or_else(
-                    || "of an earlier run".to_string(),
+                    || "of an earlier or a dry run".to_string(),
                     |r| format!("of run {r}"),
                 );
                 return Err(Error::Usage(format!(
