@@ -419,8 +419,9 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
     }
 }
 
-/// The public sample (LF line ends, written outside this project): parsed, its one line
-/// (code 4000, in no fixture product) rejected with a reason, nothing lost.
+/// A PM304 file laid out like the public Vektis test file (written here): parsed, its one line
+/// (code 4000, in no fixture product) rejected with a reason, nothing lost; and with policies
+/// that have no terms for 2018 the night still goes on.
 #[test]
 fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -448,9 +449,21 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
         "members.csv",
         b"member_id,bsn,birth_date,product,start_date,end_date\n0123456789,957136171,2000-01-01,zvw,2000-01-01,\n",
     );
-    // The service date is in 2018, a year the fixture zvw policy has no deductible for; a
-    // line that reaches screening needs one (exit 3 otherwise), so the test's copy of the
-    // policy adds the 2018 amount (385.00).
+    // The service date is in 2018, a year the fixture zvw policy has no deductible for: the
+    // fixture policies as they are still run the night (exit 0, the line rejected). The test's
+    // copy of the policy adds the 2018 amount (385.00), so the reason is the code alone.
+    let as_is = dir.path().join("as-is");
+    let o = declaro()
+        .args(["process", "--quiet", "--policy", "fixtures/policies"])
+        .args(["--members", &members, "--run-date", "2025-12-31", "--out"])
+        .arg(&as_is)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&as_is);
+    assert_eq!(s["outcomes"]["rejected"], 1, "{s}");
+    assert_eq!(s["reconciliation"]["balanced"], true);
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
     let mut zvw = read(root().join("fixtures/policies/zvw.toml"));
