@@ -626,6 +626,36 @@ fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
     assert_eq!(std::fs::read(out.join("remittance.csv")).unwrap(), before);
 }
 
+/// The same files again into a new output directory: a no-op (exit 0) that writes nothing
+/// there, not even the directory's files, and says which run processed them.
+#[test]
+fn processed_files_into_a_new_output_directory_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db").display().to_string();
+    let inputs = ["fixtures/claims/2024-asr.csv"];
+    let o = process(&dir.path().join("first"), &inputs, &["--ledger", &ledger]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let again = dir.path().join("again");
+    let o = process(&again, &inputs, &["--ledger", &ledger]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!(
+            "processed by run 1 already: nothing to do, nothing written to {}",
+            again.display()
+        )),
+        "{e}"
+    );
+    assert!(
+        !e.contains("lines read"),
+        "no closing summary for a no-op: {e}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&again)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// A file already processed, sent again beside a new one into a new output directory: it is
 /// refused whole as ALREADY_PROCESSED (exit 2), the new one is processed.
 #[test]

@@ -100,7 +100,7 @@ fn night(
         })
     {
         let runs: Vec<i64> = night.files.iter().filter_map(|f| f.processed_by).collect();
-        tracing::warn!("{}", rerun::no_op_message(s, &runs));
+        tracing::warn!("{}", rerun::no_op_message(s, &runs, false));
         return Ok(Report {
             summary: None,
             refused_files: 0,

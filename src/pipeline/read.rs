@@ -56,7 +56,11 @@ pub fn read(
     );
     for ((shown, read), processed_by) in s.inputs.iter().zip(reads).zip(processed_by) {
         if let Some(r) = &read.refusal {
-            tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
+            if r.position.is_empty() {
+                tracing::warn!(file = %r.file, "input file refused: {}", r.message);
+            } else {
+                tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
+            }
         }
         night.files.push(InputFile {
             shown: shown.clone(),

@@ -57,7 +57,7 @@ pub fn check_out(s: &Settings, ledger: &mut dyn Ledger) -> Result<Start, Error> 
             }
         }
     }
-    Ok(Start::NoOp(no_op_message(s, &runs)))
+    Ok(Start::NoOp(no_op_message(s, &runs, true)))
 }
 
 /// The refusal of an input whose bytes a committed run processed already.
@@ -70,17 +70,22 @@ pub fn already_processed(shown: &str, sha256: &str, run: i64) -> Refusal {
     }
 }
 
-/// What a run whose every input was processed already says.
-pub fn no_op_message(s: &Settings, runs: &[i64]) -> String {
+/// What a run whose every input was processed already says; `held`: `--out` holds that run's
+/// outputs (a retry into the same directory).
+pub fn no_op_message(s: &Settings, runs: &[i64], held: bool) -> String {
     let mut runs = runs.to_vec();
     runs.sort_unstable();
     runs.dedup();
     let runs: Vec<String> = runs.iter().map(|r| format!("run {r}")).collect();
+    let out = s.out.display();
+    let written = if held {
+        format!("nothing written ({out} is as that run left it)")
+    } else {
+        format!("nothing written to {out}")
+    };
     format!(
-        "every input file was processed by {} already: nothing to do, nothing written ({} is \
-         as that run left it)",
-        runs.join(", "),
-        s.out.display()
+        "every input file was processed by {} already: nothing to do, {written}",
+        runs.join(", ")
     )
 }
 
