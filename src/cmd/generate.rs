@@ -431,7 +431,13 @@ impl Writer {
 
     fn write(&mut self, w: &mut impl Write, g: &Gen, members: &[Member]) -> std::io::Result<()> {
         let m = &members[g.member];
-        let field = |name: &str, value: String| match g.broken {
+        // An XML line whose amount cannot be read refuses its file (the trailer could not be
+        // verified), so an XML night breaks the quantity instead.
+        let broken = match (&*self, g.broken) {
+            (Writer::Xml { .. }, Some(("amount", _))) => Some(("quantity", "0")),
+            (_, b) => b,
+        };
+        let field = |name: &str, value: String| match broken {
             Some((col, text)) if col == name => text.to_string(),
             _ => value,
         };
@@ -458,8 +464,9 @@ impl Writer {
             ),
             Writer::Xml { lines, total } => {
                 *lines += 1;
-                // The trailer's total counts the declared amounts; a broken amount counts 0.
-                *total += crate::model::Cents::parse(&amount).map_or(0, |c| c.0);
+                // The trailer's total is net: credits count negative.
+                let cents = crate::model::Cents::parse(&amount).map_or(0, |c| c.0);
+                *total += if dc == "C" { -cents } else { cents };
                 let mut attrs = format!(
                     r#"line_id="{}" batch_id="{}" provider_agb="{agb}" service_date="{date}" code="{code}" quantity="{quantity}" amount="{amount}""#,
                     g.line_id, g.batch

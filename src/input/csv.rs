@@ -253,6 +253,7 @@ fn refusal(shown: &str, position: String, message: String) -> Refusal {
         position,
         message,
         reason: super::RefusalReason::MalformedFile,
+        vektis: None,
     }
 }
 

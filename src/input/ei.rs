@@ -167,6 +167,11 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         position: format!("record {n} byte {at} ({})", kind_name(kind)),
         message,
         reason: super::RefusalReason::MalformedFile,
+        vektis: None,
+    };
+    let refuse_as = |code: &'static str, n: u64, at: u64, kind: &[u8], message: String| Refusal {
+        vektis: Some(code),
+        ..refuse(n, at, kind, message)
     };
     let mut records = Records::new(input);
     let mut rec: Vec<u8> = Vec::with_capacity(RECORD_LEN + 2);
@@ -175,8 +180,10 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
     let mut insured: Option<Insured> = None;
     // Counts per record type: 02, 03, 04, 98.
     let mut counts = [0u64; 4];
-    // Net declared total in cents; None once an amount could not be read.
-    let mut total: Option<i64> = Some(0);
+    // The 04 records' amounts in cents, debits and credits apart: every one is counted, so the
+    // 99 record's total is always checked, and each sum must fit the 11 positions of a PM305
+    // total, so that no answer can fail to be written after the night was adjudicated.
+    let mut sums = Sums::default();
     let mut closed = false;
     let mut amount = String::with_capacity(16);
     loop {
@@ -195,7 +202,8 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         n += 1;
         let kind = field(&rec, 1, 2);
         if closed {
-            return Err(refuse(
+            return Err(refuse_as(
+                "8026",
                 n,
                 at,
                 kind,
@@ -203,7 +211,8 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
             ));
         }
         if records.record_len() != RECORD_LEN as u64 {
-            return Err(refuse(
+            return Err(refuse_as(
+                "0804",
                 n,
                 at,
                 kind,
@@ -227,7 +236,8 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
                 provider = opt_text(&rec, 39, 46).into_owned();
             }
             (1, _) | (_, b"01") => {
-                return Err(refuse(
+                return Err(refuse_as(
+                    "8026",
                     n,
                     at,
                     kind,
@@ -247,7 +257,8 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
             (_, b"04") => {
                 counts[2] += 1;
                 let Some(ins) = insured.as_ref() else {
-                    return Err(refuse(
+                    return Err(refuse_as(
+                        "8026",
                         n,
                         at,
                         kind,
@@ -258,18 +269,12 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
                     start: at,
                     len: RECORD_LEN as u32,
                 };
-                let cents = field(&rec, 183, 190);
                 let credit = field(&rec, 191, 191) == b"C";
-                let signed = number(cents).and_then(|c| i64::try_from(c).ok());
-                total = match (total, signed) {
-                    (Some(t), Some(c)) => Some(if credit { t - c } else { t + c }),
-                    _ => None,
-                };
+                let cents = sums
+                    .add(field(&rec, 183, 190), field(&rec, 191, 191))
+                    .map_err(|(code, m)| refuse_as(code, n, at, kind, m))?;
                 amount.clear();
-                match signed {
-                    Some(c) => euros(&mut amount, c),
-                    None => amount.push_str(&text(&rec, 183, 190)),
-                }
+                euros(&mut amount, cents);
                 let member_04 = text(&rec, 28, 42);
                 let behandelaar = opt_text(&rec, 128, 135);
                 let referral = filled(field(&rec, 140, 147)) || filled(field(&rec, 148, 155));
@@ -319,10 +324,12 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
             }
             (_, b"99") => {
                 closed = true;
-                check_trailer(&rec, counts, total).map_err(|m| refuse(n, at, kind, m))?;
+                check_trailer(&rec, counts, sums.net())
+                    .map_err(|(code, m)| refuse_as(code, n, at, kind, m))?;
             }
             _ => {
-                return Err(refuse(
+                return Err(refuse_as(
+                    "0002",
                     n,
                     at,
                     kind,
@@ -335,7 +342,8 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         return Err(refuse(1, 0, b"01", "empty file".into()));
     }
     if !closed {
-        return Err(refuse(
+        return Err(refuse_as(
+            "8026",
             n + 1,
             records.offset,
             b"99",
@@ -345,41 +353,123 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
     Ok(())
 }
 
-/// Compares the `99` sluitrecord with the records read.
-fn check_trailer(rec: &[u8], counts: [u64; 4], total: Option<i64>) -> Result<(), String> {
+/// The largest amount of an 11-position total (a `99` record's), in cents.
+pub const MAX_TOTAL: i64 = 99_999_999_999;
+
+/// The 04 records' amounts so far, in cents.
+#[derive(Default)]
+struct Sums {
+    debits: i64,
+    credits: i64,
+}
+
+impl Sums {
+    /// Counts one 04 record's bedrag (positions 183-190) and indicator (191), and gives the
+    /// amount. An amount or sign that cannot be read refuses the file: without it the 99
+    /// record's total cannot be verified (Vektis 0150).
+    fn add(&mut self, cents: &[u8], sign: &[u8]) -> Result<i64, (&'static str, String)> {
+        let unverifiable = |what: String| {
+            (
+                "0150",
+                format!(
+                    "{what}, so the 99 sluitrecord's totaal declaratiebedrag cannot be verified"
+                ),
+            )
+        };
+        // Eight digits: never more than 99,999,999 cents, so the conversion cannot fail.
+        let c = number(cents)
+            .filter(|_| cents.len() == 8)
+            .and_then(|c| i64::try_from(c).ok())
+            .ok_or_else(|| {
+                unverifiable(format!(
+                    "bedrag (positions 183-190) {:?} is not a number",
+                    String::from_utf8_lossy(cents)
+                ))
+            })?;
+        let sum = match sign {
+            b"D" => &mut self.debits,
+            b"C" => &mut self.credits,
+            _ => {
+                return Err(unverifiable(format!(
+                    "indicatie debet/credit (position 191) {:?} is not D or C",
+                    String::from_utf8_lossy(sign)
+                )))
+            }
+        };
+        *sum += c;
+        if *sum > MAX_TOTAL {
+            let what = if sign == b"D" { "debits" } else { "credits" };
+            return Err((
+                "0150",
+                format!(
+                    "the 04 records' {what} add up to more than {}, the most that the 11 \
+                     positions of a total can hold",
+                    Cents(MAX_TOTAL)
+                ),
+            ));
+        }
+        Ok(c)
+    }
+
+    fn net(&self) -> i64 {
+        self.debits - self.credits
+    }
+}
+
+/// Compares the `99` sluitrecord with the records read; a difference names its Vektis code.
+fn check_trailer(rec: &[u8], counts: [u64; 4], total: i64) -> Result<(), (&'static str, String)> {
     let fields = [
-        ("aantal verzekerdenrecords", 3, 8, counts[0]),
-        ("aantal debiteurrecords", 9, 14, counts[1]),
-        ("aantal prestatierecords", 15, 20, counts[2]),
-        ("aantal commentaarrecords", 21, 26, counts[3]),
-        ("totaal aantal detailrecords", 27, 33, counts.iter().sum()),
+        ("0151", "aantal verzekerdenrecords", 3, 8, counts[0]),
+        ("0157", "aantal debiteurrecords", 9, 14, counts[1]),
+        ("0158", "aantal prestatierecords", 15, 20, counts[2]),
+        ("0153", "aantal commentaarrecords", 21, 26, counts[3]),
+        (
+            "0156",
+            "totaal aantal detailrecords",
+            27,
+            33,
+            counts.iter().sum(),
+        ),
     ];
-    for (name, from, to, actual) in fields {
-        let declared = number(field(rec, from, to))
-            .ok_or_else(|| format!("{name} (positions {from}-{to}) is not a number"))?;
+    for (code, name, from, to, actual) in fields {
+        let declared = number(field(rec, from, to)).ok_or_else(|| {
+            (
+                code,
+                format!("{name} (positions {from}-{to}) is not a number"),
+            )
+        })?;
         if declared != actual {
-            return Err(format!(
-                "{name} (positions {from}-{to}) is {declared} but the file has {actual}"
+            return Err((
+                code,
+                format!("{name} (positions {from}-{to}) is {declared} but the file has {actual}"),
             ));
         }
     }
     let declared = number(field(rec, 34, 44))
         .and_then(|c| i64::try_from(c).ok())
-        .ok_or("totaal declaratiebedrag (positions 34-44) is not a number")?;
+        .ok_or((
+            "0150",
+            "totaal declaratiebedrag (positions 34-44) is not a number".into(),
+        ))?;
     let declared = match field(rec, 45, 45) {
         b"C" => -declared,
         b"D" => declared,
-        _ => return Err("indicatie debet/credit (position 45) is not D or C".into()),
-    };
-    if let Some(sum) = total {
-        if sum != declared {
-            let eur = Cents;
-            return Err(format!(
-                "totaal declaratiebedrag (positions 34-45) is {} but the 04 records add up to {}",
-                eur(declared),
-                eur(sum)
-            ));
+        _ => {
+            return Err((
+                "0150",
+                "indicatie debet/credit (position 45) is not D or C".into(),
+            ))
         }
+    };
+    if total != declared {
+        return Err((
+            "0150",
+            format!(
+                "totaal declaratiebedrag (positions 34-45) is {} but the 04 records add up to {}",
+                Cents(declared),
+                Cents(total)
+            ),
+        ));
     }
     Ok(())
 }

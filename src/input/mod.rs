@@ -66,6 +66,9 @@ pub struct Refusal {
     pub position: String,
     pub message: String,
     pub reason: RefusalReason,
+    /// The specific Vektis retourcode (COD954) of a Vektis file's refusal, such as `0150` for
+    /// a total that does not match; `None` where the standard has none.
+    pub vektis: Option<&'static str>,
 }
 
 /// Why a whole file was refused, as `summary.json` names it (contract section 7).
@@ -122,6 +125,7 @@ pub(crate) fn unreadable(shown: &str, e: &std::io::Error) -> Refusal {
         position: String::new(),
         message: format!("cannot read: {e}"),
         reason: RefusalReason::UnreadableFile,
+        vektis: None,
     }
 }
 

@@ -18,7 +18,7 @@
 //! the lines are collected and only handed over once the trailer matched.
 
 use super::{RawFields, Refusal, Sink, MAX_FIELD, MAX_RECORD};
-use crate::model::{Cents, Reason, Span};
+use crate::model::{Cents, Reason, Span, Total};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
@@ -172,6 +172,7 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         position: format!("byte {at} <{element}>"),
         message,
         reason: super::RefusalReason::MalformedFile,
+        vektis: None,
     };
     let mut reader = NsReader::from_reader(Capped::new(input));
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
@@ -181,8 +182,9 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
     let mut decl: [String; 2] = Default::default();
     let mut insured: [String; 3] = Default::default();
     let mut trailer: Option<Trailer> = None;
-    // Net total of the lines' amounts (credits subtracted); None once an amount was unreadable.
-    let mut total: Option<Cents> = Some(Cents::ZERO);
+    // Net total of the lines' amounts (credits subtracted). Every line counts: a line whose
+    // amount cannot be read refuses the file, since the trailer's total cannot be verified.
+    let mut total = Total::default();
     // The element whose raw span is still open (a `<line>` written with an end tag).
     let mut open_line_start = 0u64;
 
@@ -274,10 +276,13 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
                         };
                         let amount =
                             read_line(e, &decl, &insured, raw, tag_len, sink, &refuse, before)?;
-                        total = match (total, amount) {
-                            (Some(t), Some(a)) => Some(t + a),
-                            _ => None,
-                        };
+                        total.add(amount.map_err(|why| {
+                            refuse(
+                                before,
+                                "line",
+                                format!("{why}, so the trailer's total_amount cannot be verified"),
+                            )
+                        })?);
                         if !empty {
                             open_line_start = before;
                             state = State::Line;
@@ -466,16 +471,14 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
             ),
         ));
     }
-    // The total is checked when every line's amount could be read; an unreadable amount is a
-    // rejected line already, and the count still guards against a truncated file.
-    if let (Some(sum), Some(declared)) = (total, t.total) {
-        if sum != declared {
+    if let Some(declared) = t.total {
+        if total != Total(i128::from(declared.0)) {
             return Err(refuse(
                 t.at,
                 "trailer",
                 format!(
                     "trailer total_amount=\"{}\" but the lines add up to {}",
-                    declared, sum
+                    declared, total
                 ),
             ));
         }
@@ -533,8 +536,8 @@ where
     )
 }
 
-/// Validates one `<line>` into `out`; returns its signed amount for the trailer total (None
-/// when the amount cannot be read).
+/// Validates one `<line>` into `out`; returns its signed amount for the trailer total, or why
+/// it cannot be read.
 #[allow(clippy::too_many_arguments)]
 fn read_line<F>(
     e: &BytesStart<'_>,
@@ -545,7 +548,7 @@ fn read_line<F>(
     sink: &mut Sink,
     refuse: &F,
     at: u64,
-) -> Result<Option<Cents>, Refusal>
+) -> Result<Result<Cents, String>, Refusal>
 where
     F: Fn(u64, &str, String) -> Refusal,
 {
@@ -630,10 +633,12 @@ where
         debit_credit: field(16),
         related_line_id: field(17),
     };
-    let amount =
-        Cents::parse(fields.amount)
-            .ok()
-            .map(|a| if fields.debit_credit == "C" { -a } else { a });
+    let amount = match (Cents::parse(fields.amount), fields.debit_credit) {
+        (Ok(a), "C") => Ok(-a),
+        (Ok(a), "" | "D") => Ok(a),
+        (Ok(_), dc) => Err(format!("debit_credit {dc:?} is not D or C")),
+        (Err(why), _) => Err(format!("amount {:?}: {why}", fields.amount)),
+    };
     let long = long.map(|(name, len)| {
         format!("attribute {name} is {len} bytes long, over the limit of {MAX_FIELD}")
     });
@@ -755,6 +760,7 @@ mod tests {
                         position: String::new(),
                         message: "value".into(),
                         reason: Default::default(),
+                        vektis: None,
                     })?
                     .into_owned(),
             ));

@@ -17,6 +17,9 @@ pub struct FileSummary {
     /// Why it was refused: `MALFORMED_FILE`, `UNREADABLE_FILE`, `ALREADY_PROCESSED`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// For a refused Vektis file: the specific retourcode (COD954), such as `0150`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vektis_code: Option<&'static str>,
 }
 
 /// Euro totals as strings with two decimals.

@@ -257,11 +257,7 @@ fn write_ei_returns(s: &Settings, night: &Night) -> Result<Vec<(Staged, std::fs:
             .path
             .file_stem()
             .map_or_else(|| "pm304".into(), |n| n.to_string_lossy().into_owned());
-        let mut name = format!("{stem}.pm305");
-        if !names.insert(name.clone()) {
-            name = format!("{stem}-{}.pm305", i + 1);
-            names.insert(name.clone());
-        }
+        let name = return_name(&stem, i + 1, &mut names);
         let reference = format!("DECLARO{}{:04}", s.run_date.as_u32(), i + 1);
         let (file, mut w) = Staged::create(&dir.join(&name)).map_err(|e| failed(&e))?;
         pm305::write(&f.path, &mut w, &fate, s.run_date, &reference)
@@ -270,6 +266,26 @@ fn write_ei_returns(s: &Settings, night: &Night) -> Result<Vec<(Staged, std::fs:
             .map_err(|e| failed(&format!("{name}: {e}")))?;
     }
     Ok(staged)
+}
+
+/// The name of a PM305 file, unique among `taken` by construction: `STEM.pm305`, else
+/// `STEM-N.pm305` with N the input's position, else `STEM-N-K.pm305` for the first free K.
+/// (Inputs `a.dat`, `a-3.dat`, `a.dat` would otherwise both answer into `a-3.pm305`.)
+fn return_name(
+    stem: &str,
+    position: usize,
+    taken: &mut std::collections::HashSet<String>,
+) -> String {
+    let mut name = format!("{stem}.pm305");
+    let mut k = 1;
+    while !taken.insert(name.clone()) {
+        name = match k {
+            1 => format!("{stem}-{position}.pm305"),
+            _ => format!("{stem}-{position}-{k}.pm305"),
+        };
+        k += 1;
+    }
+    name
 }
 
 /// The PM305 answer for one line.
@@ -289,5 +305,29 @@ fn line_return(o: Outcome) -> LineReturn {
             ..LineReturn::default()
         },
         Outcome::Pending => LineReturn::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_name;
+
+    #[test]
+    fn return_names_never_clash() {
+        let mut taken = std::collections::HashSet::new();
+        let names: Vec<String> = [("a", 1), ("a-3", 2), ("a", 3), ("a-3", 4), ("a", 3)]
+            .iter()
+            .map(|(stem, n)| return_name(stem, *n, &mut taken))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "a.pm305",
+                "a-3.pm305",
+                "a-3-2.pm305",
+                "a-3-4.pm305",
+                "a-3-3.pm305"
+            ]
+        );
     }
 }

@@ -59,6 +59,7 @@ pub fn reconcile(
                 sha256: f.sha256.clone(),
                 refused: f.refusal.as_ref().map(ToString::to_string),
                 reason: f.refusal.as_ref().map(|r| r.reason.code()),
+                vektis_code: f.refusal.as_ref().and_then(|r| r.vektis),
             })
             .collect(),
         lines: lines_read,

@@ -67,6 +67,7 @@ pub fn already_processed(shown: &str, sha256: &str, run: i64) -> Refusal {
         position: String::new(),
         message: format!("the same file (sha256 {sha256}) was processed by run {run}"),
         reason: RefusalReason::AlreadyProcessed,
+        vektis: None,
     }
 }
 
