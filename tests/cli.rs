@@ -821,3 +821,55 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
     );
     assert!(!stderr(&quiet).contains("lines read"), "{}", stderr(&quiet));
 }
+
+/// The reconciliation reads the written files back: a remittance row that the writer lost, or
+/// one written in another line's place (as many rows, one line twice), stops the run before
+/// the commit (exit 1). Nothing is committed and nothing is left in `--out`; the same run
+/// without the fault then commits as usual.
+#[test]
+fn the_reconciliation_catches_a_lost_or_repeated_row_in_the_written_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let ledger = dir.path().join("ledger.db").display().to_string();
+    let inputs = ["fixtures/claims/2024-asr.csv"];
+    for (fault, says) in [
+        ("lose-a-row", "is in the outputs 0 time(s), expected 1"),
+        ("copy-a-row", "is in the outputs 2 time(s), expected 1"),
+    ] {
+        let mut c = declaro();
+        c.env("DECLARO_FAULT", fault).args([
+            "process",
+            "--quiet",
+            "--policy",
+            "fixtures/policies",
+            "--members",
+            "fixtures/members.csv",
+            "--run-date",
+            "2025-12-31",
+            "--ledger",
+            &ledger,
+            "--out",
+        ]);
+        let o = c.arg(&out).args(inputs).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{fault}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("reconciliation failed: ") && err.contains(says),
+            "{fault}: {err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&out)
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{fault}: {left:?}");
+    }
+    let o = process(&out, &inputs, &["--quiet", "--ledger", &ledger]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&out);
+    assert_eq!(s["reconciliation"]["lines_out"], 15);
+    assert_eq!(s["reconciliation"]["balanced"], true);
+    assert_same_csv(
+        &read(out.join("remittance.csv")),
+        &expected("2024-asr", "remittance.csv"),
+        "after the faults",
+    );
+}

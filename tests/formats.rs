@@ -741,7 +741,15 @@ fn a_generated_xml_night_with_credits_and_broken_lines_passes_its_trailer_check(
     for night in ["1", "2"] {
         let gen = dir.path().join(format!("gen{night}"));
         let o = declaro()
-            .args(["generate", "--lines", "3000", "--members", "300", "--format", "xml"])
+            .args([
+                "generate",
+                "--lines",
+                "3000",
+                "--members",
+                "300",
+                "--format",
+                "xml",
+            ])
             .args(["--night", night, "--out"])
             .arg(&gen)
             .output()
@@ -759,6 +767,9 @@ fn a_generated_xml_night_with_credits_and_broken_lines_passes_its_trailer_check(
         assert_eq!(o.status.code(), Some(0), "night {night}: {}", stderr(&o));
         let s = summary(&dir.path().join(format!("out{night}")));
         assert_eq!(s["lines"], 3000, "night {night}");
-        assert!(s["rejected_by_reason"]["MALFORMED"].as_u64() > Some(0), "night {night}: {s}");
+        assert!(
+            s["rejected_by_reason"]["MALFORMED"].as_u64() > Some(0),
+            "night {night}: {s}"
+        );
     }
 }

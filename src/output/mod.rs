@@ -96,6 +96,11 @@ impl Staged {
     }
 
     /// The temporary and the final path, for the ledger's record of a run being published.
+    /// The temporary file being written.
+    pub fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
     pub fn paths(&self) -> [String; 2] {
         [
             self.tmp.display().to_string(),

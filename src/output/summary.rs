@@ -143,8 +143,6 @@ pub struct Tally {
     pub rejected_lines: u64,
     /// Signed: credit lines count negative.
     pub claimed: Total,
-    /// Every line's declared amount once, for the reconciliation.
-    pub claimed_unsigned: Total,
     pub paid_basic: Total,
     pub deductible: Total,
     pub paid_supplementary: Total,
@@ -162,7 +160,6 @@ impl Default for Tally {
             paid_lines: 0,
             rejected_lines: 0,
             claimed: Total::default(),
-            claimed_unsigned: Total::default(),
             paid_basic: Total::default(),
             deductible: Total::default(),
             paid_supplementary: Total::default(),
@@ -189,7 +186,6 @@ impl Tally {
     pub fn paid(&mut self, claimed: Cents, p: &crate::night::Payment) {
         self.paid_lines += 1;
         self.claimed.add(claimed);
-        self.claimed_unsigned.add(claimed.abs());
         self.paid_basic.add(p.paid_basic);
         self.deductible.add(p.deductible);
         self.paid_supplementary.add(p.paid_supplementary);
@@ -211,7 +207,6 @@ impl Tally {
         self.rejected_lines += o.rejected_lines;
         for (t, x) in [
             (&mut self.claimed, o.claimed),
-            (&mut self.claimed_unsigned, o.claimed_unsigned),
             (&mut self.paid_basic, o.paid_basic),
             (&mut self.deductible, o.deductible),
             (&mut self.paid_supplementary, o.paid_supplementary),

@@ -8,6 +8,7 @@ pub mod memory;
 pub mod progress;
 pub mod publish;
 pub mod read;
+pub mod read_back;
 pub mod reconcile;
 pub mod rerun;
 pub mod screen;
@@ -148,6 +149,7 @@ fn night(
     )?;
     phase.done("write outputs");
     let summary = reconcile::reconcile(s, &night, policies, &published, started)?;
+    phase.done("reconcile (outputs read back)");
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
     let run_id = (!s.dry_run).then_some(published.run_id);
     publish::commit(s, &night, published, &summary, ledger)?;

@@ -27,8 +27,9 @@ const RANGE: u32 = 32 * 1024;
 pub struct Published {
     pub remittance: Staged,
     pub rejections: Staged,
-    /// The written files, flushed, not yet synced.
-    pub files: Vec<std::fs::File>,
+    /// The written files being synced (started at once, so the sync overlaps the
+    /// reconciliation's read-back).
+    pub syncing: std::thread::JoinHandle<std::io::Result<()>>,
     pub tally: Tally,
     pub run_id: i64,
 }
@@ -81,7 +82,7 @@ pub fn publish(
     Ok(Published {
         remittance,
         rejections,
-        files,
+        syncing: crate::output::sync_in_background(files),
         tally,
         run_id,
     })
@@ -108,6 +109,7 @@ fn write_outputs(
         .collect();
     let mut tally = Tally::default();
     let window = rayon::current_num_threads().max(1) * 2;
+    let mut fault = injected_fault();
     for wave in ranges.chunks(window) {
         let rendered: Vec<std::io::Result<rows::Rendered>> = wave
             .par_iter()
@@ -118,7 +120,10 @@ fn write_outputs(
             })
             .collect();
         for r in rendered {
-            let r = r?;
+            let mut r = r?;
+            if let Some(f) = fault.take() {
+                f.apply(&mut r.remittance);
+            }
             rw.write_all(&r.remittance)?;
             jw.write_all(&r.rejections)?;
             tally.merge(r.tally);
@@ -140,11 +145,12 @@ pub fn commit(
     let Published {
         remittance,
         rejections,
-        mut files,
+        syncing: csv_syncing,
         tally,
         run_id,
     } = published;
     let mut staged = vec![remittance, rejections];
+    let mut files = Vec::new();
     let result = (|| {
         for (f, file) in write_ei_returns(s, night)? {
             staged.push(f);
@@ -174,13 +180,15 @@ pub fn commit(
         paid_supplementary: tally.paid_supplementary,
         member_pays: tally.member_pays,
     };
-    let mut synced = Some(syncing);
+    let mut synced = vec![csv_syncing, syncing];
     let mut wait_for_sync = || -> std::io::Result<()> {
-        match synced.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(std::io::Error::other("syncing outputs failed")),
-            None => Ok(()),
+        for handle in std::mem::take(&mut synced) {
+            match handle.join() {
+                Ok(result) => result?,
+                Err(_) => return Err(std::io::Error::other("syncing outputs failed")),
+            }
         }
+        Ok(())
     };
     if s.dry_run {
         // A what-if run: the outputs go into place, the ledger forgets the run.
@@ -203,6 +211,46 @@ pub fn commit(
     }
     ledger.published(run_id)?;
     Ok(())
+}
+
+/// A fault that `DECLARO_FAULT` injects into the first rendered remittance rows, so that the
+/// tests can see the reconciliation catch what the writer got wrong.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// The last row is not written.
+    LoseARow,
+    /// The last row is written as a copy of the first: as many rows, one line twice.
+    CopyARow,
+}
+
+fn injected_fault() -> Option<Fault> {
+    match std::env::var("DECLARO_FAULT").ok()?.as_str() {
+        "lose-a-row" => Some(Fault::LoseARow),
+        "copy-a-row" => Some(Fault::CopyARow),
+        _ => None,
+    }
+}
+
+impl Fault {
+    fn apply(self, rows: &mut Vec<u8>) {
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(
+                rows.iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .filter(|&i| i < rows.len())
+            .collect();
+        let (Some(&first_end), Some(&last)) = (starts.get(1), starts.last()) else {
+            return;
+        };
+        let first = rows[..first_end].to_vec();
+        rows.truncate(last);
+        if let Fault::CopyARow = self {
+            rows.extend_from_slice(&first);
+        }
+    }
 }
 
 /// Dies on the spot when `DECLARO_CRASH_AT` names this point: the crash tests use it to stop a

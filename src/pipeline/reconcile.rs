@@ -19,7 +19,14 @@ pub fn reconcile(
 ) -> Result<Summary, Error> {
     let tally = &published.tally;
     let lines_read = night.lines.len() as u64;
-    let lines_out = tally.paid_lines + tally.rejected_lines;
+    // What was written, read back from the files themselves.
+    let back = super::read_back::read_back(
+        night,
+        published.remittance.tmp(),
+        published.rejections.tmp(),
+    )
+    .map_err(|e| Error::Internal(format!("reconciliation failed: {e}; nothing committed")))?;
+    let lines_out = back.remittance_rows + back.rejection_rows;
     // What was read: the declared amount of every line, as parsed or (rejected while
     // reading) as written.
     let mut claimed_read = Total::default();
@@ -41,10 +48,18 @@ pub fn reconcile(
             _ => claimed_read.add(line.amount),
         }
     }
-    let claimed_out = Total(tally.claimed_unsigned.0 + tally.rejected_claimed.0);
-    let paid_out = Total(tally.paid_basic.0 + tally.paid_supplementary.0 + tally.member_pays.0);
-    let balanced =
-        lines_out == lines_read && claimed_read == claimed_out && tally.claimed == paid_out;
+    let claimed_out = back.claimed;
+    // The files agree with the counts and totals that summary.json and the ledger's run record
+    // give (the writer's tally), and every euro claimed is paid or the member's.
+    let as_tallied = back.remittance_rows == tally.paid_lines
+        && back.rejection_rows == tally.rejected_lines
+        && back.claimed_paid == tally.claimed
+        && back.paid_basic == tally.paid_basic
+        && back.deductible == tally.deductible
+        && back.paid_supplementary == tally.paid_supplementary
+        && back.member_pays == tally.member_pays;
+    // (Each remittance row was checked to split its claim into paid and the member's share.)
+    let balanced = lines_out == lines_read && claimed_read == claimed_out && as_tallied;
     let elapsed = started.elapsed().as_secs_f64();
     let summary = Summary {
         run_date: s.run_date.to_string(),
@@ -106,8 +121,14 @@ pub fn reconcile(
     if !balanced {
         // The caller drops the staged outputs, which removes them.
         return Err(Error::Internal(format!(
-            "reconciliation failed: {lines_read} lines read, {lines_out} written; claimed \
-             {claimed_read} read, {claimed_out} written; nothing committed"
+            "reconciliation failed: {lines_read} lines read, {lines_out} in the written files; \
+             claimed {claimed_read} read, {claimed_out} in the written files{}; nothing \
+             committed",
+            if as_tallied {
+                ""
+            } else {
+                "; the written files disagree with the run's totals"
+            }
         )));
     }
     Ok(summary)
