@@ -65,7 +65,7 @@ fn bench_pipeline(c: &mut Criterion) {
         threads: 2,
         run_date: Date::new(2025, 12, 31).unwrap(),
         progress: false,
-        inputs: vec![shown.clone()],
+        inputs: vec![shown.clone().into()],
         ei_return: None,
         dry_run: false,
     };
@@ -207,7 +207,7 @@ fn bench_pipeline(c: &mut Criterion) {
                 threads: 2,
                 run_date: Date::new(2025, 12, 31).unwrap(),
                 progress: false,
-                inputs: vec![shown.clone()],
+                inputs: vec![shown.clone().into()],
                 ei_return: None,
                 dry_run: false,
             };

@@ -121,9 +121,10 @@ pub struct ProcessArgs {
     /// The whole run, outputs written, but nothing committed to the ledger (what-if runs).
     #[arg(long)]
     pub dry_run: bool,
-    /// Declaration files (CSV, XML or Vektis PM304), processed in this order.
+    /// Declaration files (CSV, XML or Vektis PM304), processed in this order. Paths are taken
+    /// as the operating system gives them (a name need not be UTF-8).
     #[arg(required = true)]
-    pub inputs: Vec<String>,
+    pub inputs: Vec<PathBuf>,
 }
 
 impl ProcessArgs {

@@ -873,3 +873,149 @@ fn the_reconciliation_catches_a_lost_or_repeated_row_in_the_written_files() {
         "after the faults",
     );
 }
+
+/// An input file whose name is not UTF-8 once stopped the whole night (exit 3, "invalid UTF-8
+/// was detected"). It is read like any other; outputs name it with the odd byte replaced.
+#[cfg(unix)]
+#[test]
+fn an_input_file_whose_name_is_not_utf8_is_processed() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"n\xe9e.csv");
+    let odd = dir.path().join(name);
+    std::fs::copy(util::root().join("fixtures/claims/2024-asr.csv"), &odd).unwrap();
+    let out = dir.path().join("out");
+    let o = declaro()
+        .args(["process", "--quiet", "--policy", "fixtures/policies"])
+        .args([
+            "--members",
+            "fixtures/members.csv",
+            "--run-date",
+            "2025-12-31",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg(&odd)
+        .arg("fixtures/claims/2024-basic.csv")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&out);
+    let shown = format!("{}/n\u{fffd}e.csv", dir.path().display());
+    assert_eq!(s["input_files"][0]["file"], shown.as_str());
+    // The 15 lines of 2024-asr.csv are all in the outputs, under the replaced name.
+    let rows = read(out.join("remittance.csv")) + &read(out.join("rejections.csv"));
+    assert_eq!(rows.lines().filter(|l| l.starts_with(&shown)).count(), 15);
+}
+
+/// Every bound of a policy is checked: `authorization_from_session = 0` once underflowed in
+/// adjudication. Each bad value below is refused by `check-policy` (exit 3) with the file, the
+/// line of the benefit and what is wrong, and `process` refuses it before reading (exit 3).
+#[test]
+fn check_policy_refuses_every_out_of_bounds_value() {
+    let head = "[product]\nid = \"x\"\nname = \"X\"\nlayer = \"supplementary\"\n\n";
+    let benefit = "[[benefit]]\nid = \"a\"\nname = \"A\"\ncodes = [\"1000\"]\n";
+    let cases = [
+        (
+            "authorization_from_session = 0\nauthorization_pool = \"p\"\n",
+            "authorization_from_session counts sessions from 1, not 0",
+        ),
+        (
+            "age_min = 18\nage_max = 17\n",
+            "age_min 18 is above age_max 17",
+        ),
+        ("age_max = 1800\n", "age_max is above 130"),
+        (
+            "min_insured_months = 0\n",
+            "min_insured_months = 0 requires nothing",
+        ),
+        ("max_per_unit = \"0.00\"\n", "max_per_unit = 0 pays nothing"),
+        (
+            "limits = [{ period = \"calendar-year\", max_units = 0 }]\n",
+            "a maximum of 0 pays nothing",
+        ),
+        (
+            "limits = [{ period = \"calendar-year\", max_euros = \"0\" }]\n",
+            "a maximum of 0 pays nothing",
+        ),
+    ];
+    for (extra, says) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = if extra.contains("authorization_pool") {
+            "[[pool]]\nid = \"p\"\nperiod = \"calendar-year\"\n\n"
+        } else {
+            ""
+        };
+        let bad = write(
+            dir.path(),
+            "bad.toml",
+            &format!("{head}{pool}{benefit}{extra}"),
+        );
+        let o = declaro().args(["check-policy", &bad]).output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{extra}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("bad.toml line ") && e.contains(says),
+            "{extra}: {e}"
+        );
+        let o = process(
+            &dir.path().join("out"),
+            &["fixtures/claims/2024-asr.csv"],
+            &["--quiet", "--policy", &bad],
+        );
+        assert_eq!(o.status.code(), Some(3), "{extra}: {}", stderr(&o));
+        assert!(!dir.path().join("out/remittance.csv").exists());
+    }
+}
+
+/// A duplicate key (provider AGB + line_id) is taken only by a line that passed the screening
+/// before the duplicate check: the field checks, the register match and the run date. A line
+/// rejected for any of those leaves its line_id free for a correct line later in the night.
+#[test]
+fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code_list,code,quantity,indication,referral,authorization,amount,legal_copay,trajectory_start,debit_credit,related_line_id\n";
+    let row = |id: &str, member: &str, date: &str, qty: &str| {
+        format!("K1,{id},45678901,{member},,1999-09-09,{date},,1000,{qty},,,,26.59,,,,\n")
+    };
+    let text = [
+        h.to_string(),
+        row("K-1", "M040", "2024-03-01", "0"), // MALFORMED (quantity 0)
+        row("K-1", "M040", "2024-03-02", "1"), // paid: K-1 is free
+        row("K-2", "M040", "2026-01-05", "1"), // FUTURE_DATE (run date 2025-12-31)
+        row("K-2", "M040", "2024-03-03", "1"), // paid
+        row("K-3", "M999", "2024-03-04", "1"), // UNKNOWN_MEMBER
+        row("K-3", "M040", "2024-03-05", "1"), // paid
+        row("K-4", "M040", "2024-03-06", "1"), // paid: takes K-4
+        row("K-4", "M040", "2024-03-07", "1"), // DUPLICATE
+    ]
+    .concat();
+    let f = write(dir.path(), "keys.csv", &text);
+    let out = dir.path().join("out");
+    let o = process(&out, &[&f], &["--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let reasons: Vec<(String, String)> = csv::Reader::from_path(out.join("rejections.csv"))
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[1].to_string(), r[9].to_string())
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("1", "MALFORMED"),
+        ("3", "FUTURE_DATE"),
+        ("5", "UNKNOWN_MEMBER"),
+        ("8", "DUPLICATE"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(reasons, want);
+    let paid: Vec<String> = csv::Reader::from_path(out.join("remittance.csv"))
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap()[1].to_string())
+        .collect();
+    assert_eq!(paid, ["2", "4", "6", "7"]);
+}

@@ -299,7 +299,7 @@ fn settings(dir: &Path, inputs: Vec<String>, threads: usize, out: &str) -> Setti
         threads,
         run_date: Date::new(2026, 12, 31).unwrap(),
         progress: false,
-        inputs,
+        inputs: inputs.into_iter().map(Into::into).collect(),
         ei_return: None,
         dry_run: false,
     }

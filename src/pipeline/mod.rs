@@ -33,8 +33,9 @@ pub struct Settings {
     pub threads: usize,
     pub run_date: Date,
     pub progress: bool,
-    /// Input files as given on the command line.
-    pub inputs: Vec<String>,
+    /// Input files as given on the command line; outputs and messages name each by
+    /// [`shown`] (a name that is not UTF-8 with its odd bytes replaced).
+    pub inputs: Vec<std::path::PathBuf>,
     /// Directory for PM305 return files, one per PM304 input (`--ei-return`).
     pub ei_return: Option<PathBuf>,
     /// Write the outputs but commit nothing to the ledger (`--dry-run`).
@@ -224,4 +225,10 @@ fn timestamp() -> String {
     let day = Date::from_days_since_epoch((secs / 86_400) as i64);
     let t = secs % 86_400;
     format!("{day}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
+}
+
+/// How outputs and messages name an input file: its path as given, with any bytes that are not
+/// UTF-8 replaced (U+FFFD).
+pub fn shown(path: &std::path::Path) -> String {
+    path.to_string_lossy().into_owned()
 }

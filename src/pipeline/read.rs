@@ -7,7 +7,6 @@ use crate::input;
 use crate::ledger::Ledger;
 use crate::night::{InputFile, Night};
 use rayon::prelude::*;
-use std::path::{Path, PathBuf};
 
 /// Reads the night's input files (on the current thread pool).
 pub fn read(
@@ -30,15 +29,16 @@ pub fn read(
         .inputs
         .par_iter()
         .enumerate()
-        .map(|(i, shown)| input::read_file(Path::new(shown), shown, i as u16, &on_bytes))
+        .map(|(i, path)| input::read_file(path, &super::shown(path), i as u16, &on_bytes))
         .collect();
     // A file whose bytes a committed run processed is refused whole (contract section 11).
     let mut reads = reads;
     let mut processed_by = vec![None; reads.len()];
-    for ((read, shown), by) in reads.iter_mut().zip(&s.inputs).zip(&mut processed_by) {
+    for ((read, path), by) in reads.iter_mut().zip(&s.inputs).zip(&mut processed_by) {
         if read.refusal.is_none() {
             if let Some(run) = ledger.run_of_input(&read.sha256)? {
-                read.refusal = Some(super::rerun::already_processed(shown, &read.sha256, run));
+                let shown = super::shown(path);
+                read.refusal = Some(super::rerun::already_processed(&shown, &read.sha256, run));
                 read.batches.clear();
                 read.records = 0;
                 *by = Some(run);
@@ -54,7 +54,7 @@ pub fn read(
         batches().map(|b| b.text.len()).sum(),
         batches().map(|b| b.declared_text.len()).sum(),
     );
-    for ((shown, read), processed_by) in s.inputs.iter().zip(reads).zip(processed_by) {
+    for ((path, read), processed_by) in s.inputs.iter().zip(reads).zip(processed_by) {
         if let Some(r) = &read.refusal {
             if r.position.is_empty() {
                 tracing::warn!(file = %r.file, "input file refused: {}", r.message);
@@ -63,8 +63,8 @@ pub fn read(
             }
         }
         night.files.push(InputFile {
-            shown: shown.clone(),
-            path: PathBuf::from(shown),
+            shown: super::shown(path),
+            path: path.clone(),
             format: read.format,
             first_seq: night.lines.len() as u32,
             records: read.records,

@@ -41,7 +41,7 @@ pub fn check_out(s: &Settings, ledger: &mut dyn Ledger) -> Result<Start, Error> 
     let owner = ledger.run_of_outputs(&out_key(&s.out))?;
     let mut runs = Vec::new();
     for input in &s.inputs {
-        match ledger.run_of_input(&sha256_of(Path::new(input)))? {
+        match ledger.run_of_input(&sha256_of(input))? {
             Some(r) => runs.push(r),
             None => {
                 let whose = owner.map_or_else(

@@ -385,11 +385,23 @@ pub fn compile(file: &Path, src: &str) -> Result<Product, Vec<PolicyError>> {
             None
         }
         Some(d) => {
+            if d.exempt_under_age.is_some_and(|a| a > MAX_AGE) {
+                e(
+                    layer_at,
+                    format!("exempt_under_age is above {MAX_AGE}: not an age"),
+                );
+            }
             let mut out = Deductible {
                 exempt_under_age: d.exempt_under_age,
                 ..Deductible::default()
             };
             for y in &d.year {
+                if !(1900..=2200).contains(&y.get_ref().year) {
+                    e(
+                        y.span().start,
+                        format!("year {} is not a year", y.get_ref().year),
+                    );
+                }
                 match money(&y.get_ref().mandatory) {
                     Ok(m) => {
                         if out.mandatory.insert(y.get_ref().year, m).is_some() {
@@ -464,6 +476,9 @@ pub fn compile(file: &Path, src: &str) -> Result<Product, Vec<PolicyError>> {
     })
 }
 
+/// The highest age a policy may name (an age limit, an exemption): anything above is a typo.
+const MAX_AGE: u32 = 130;
+
 fn compile_pool(p: &PoolDef, id: &str) -> Result<Pool, String> {
     let period = Period::parse(&p.period).ok_or_else(|| {
         format!(
@@ -479,6 +494,9 @@ fn compile_pool(p: &PoolDef, id: &str) -> Result<Pool, String> {
     if p.id.is_empty() && p.max_units.is_none() && max_euros.is_none() && !p.once_per_date {
         // A shared pool without a maximum is a plain counter (for authorization_from_session).
         return Err("a limit needs max_units, max_euros or once_per_date".into());
+    }
+    if p.max_units == Some(0) || max_euros == Some(Cents::ZERO) {
+        return Err("a maximum of 0 pays nothing: leave the benefit out instead".into());
     }
     if p.once_per_date && period != Period::TreatmentDate {
         return Err("once_per_date needs period = \"treatment-date\"".into());
@@ -559,6 +577,9 @@ fn compile_benefit(
         pool_idx.push(pools.len() - 1);
     }
     let authorization_from = match (b.authorization_from_session, &b.authorization_pool) {
+        (Some(0), _) => {
+            return Err("authorization_from_session counts sessions from 1, not 0".into())
+        }
         (None, None) => None,
         (Some(n), Some(id)) => Some((find_pool(pools, id)?, n)),
         _ => return Err("authorization_from_session and authorization_pool go together".into()),
@@ -568,6 +589,40 @@ fn compile_benefit(
         (None, None) => None,
         (None, Some(_)) => return Err("min_insured_from_age needs min_insured_months".into()),
     };
+    for (what, age) in [
+        ("age_min", b.age_min),
+        ("age_max", b.age_max),
+        ("min_insured_from_age", b.min_insured_from_age),
+    ] {
+        if age.is_some_and(|a| a > MAX_AGE) {
+            return Err(format!("{what} is above {MAX_AGE}: not an age"));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (b.age_min, b.age_max) {
+        if lo > hi {
+            return Err(format!(
+                "age_min {lo} is above age_max {hi}: nobody is covered"
+            ));
+        }
+    }
+    if b.min_insured_months == Some(0) {
+        return Err("min_insured_months = 0 requires nothing: leave it out instead".into());
+    }
+    for (what, v) in [
+        ("max_per_unit", &b.max_per_unit),
+        ("max_per_line", &b.max_per_line),
+    ] {
+        if money(what, v)? == Some(Cents::ZERO) {
+            return Err(format!(
+                "{what} = 0 pays nothing: leave the benefit out instead"
+            ));
+        }
+    }
+    if let Some((code, _)) = tariffs.iter().find(|(_, m)| **m == Cents::ZERO) {
+        return Err(format!(
+            "tariff {code} = 0 pays nothing: leave the code out instead"
+        ));
+    }
     if b.deductible.is_some() && !basic {
         return Err("deductible = ... belongs on basic benefits only".into());
     }
