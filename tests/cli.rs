@@ -323,6 +323,12 @@ fn outputs_and_ledger_are_private_whatever_the_umask() {
         assert_eq!(mode & 0o007, 0, "{f} is readable by others: {mode:o}");
         assert_eq!(mode & 0o600, 0o600, "{f}: {mode:o}");
     }
+    // The directories that --out and --ei-return create were drwxrwxrwx under umask 000, so
+    // any local user could plant a link in them.
+    for d in [out.clone(), out.join("ei")] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o750, "{}: {mode:o}", d.display());
+    }
 }
 
 #[test]
@@ -1018,4 +1024,73 @@ fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
         .map(|r| r.unwrap()[1].to_string())
         .collect();
     assert_eq!(paid, ["2", "4", "6", "7"]);
+}
+
+/// A register row with birth date `19800230` once printed `field birth_date: "19800230" is not
+/// a date`. The error names the file, line and field, and never the value.
+#[test]
+fn a_bad_birth_date_in_the_register_is_named_by_line_and_field_not_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let members = write(
+        dir.path(),
+        "members.csv",
+        "member_id,bsn,birth_date,product,start_date,end_date\nM1,111222333,19800230,zvw,2024-01-01,\n",
+    );
+    let o = process_with(
+        &dir.path().join("out"),
+        &members,
+        "fixtures/providers.csv",
+        &["fixtures/claims/2024-asr.csv"],
+        &["--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("members.csv") && e.contains("line 2") && e.contains("birth_date"),
+        "{e}"
+    );
+    assert!(!e.contains("19800230") && !e.contains("1980-02-30"), "{e}");
+    assert!(!e.contains("111222333"), "{e}");
+}
+
+/// `.NAME.tmp` has a predictable name: a symlink planted there once made declaro overwrite the
+/// link's target with rejection rows (raw BSNs included) and chmod it 0640. The link is now
+/// removed, never followed: the target keeps its bytes and its mode, and the outputs are right.
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_at_a_temporary_output_name_is_not_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for name in [
+        ".remittance.csv.tmp",
+        ".rejections.csv.tmp",
+        ".summary.json.tmp",
+    ] {
+        std::os::unix::fs::symlink(&victim, out.join(name)).unwrap();
+    }
+    let o = process(&out, &["fixtures/claims/2024-bad-lines.csv"], &["--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(read(&victim), "precious\n");
+    let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    assert_same_csv(
+        &read(out.join("rejections.csv")),
+        &expected("2024-bad-lines", "rejections.csv"),
+        "rejections",
+    );
+    for name in [
+        ".remittance.csv.tmp",
+        ".rejections.csv.tmp",
+        ".summary.json.tmp",
+    ] {
+        assert!(
+            std::fs::symlink_metadata(out.join(name)).is_err(),
+            "{name} left behind"
+        );
+    }
 }
