@@ -927,3 +927,177 @@ fn summary_json_holds_no_bsn_birth_date_member_number_or_name() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// B. Boundaries that no test guarded (mutants killed)
+// ---------------------------------------------------------------------------------------------
+
+/// `adjudicate::charge_deductible`: `paid.min(cap - used).max(ZERO)`. The room can be below
+/// zero when the cap falls under what a year used: V1 (born 1980) holds zvw with a voluntary
+/// deductible of 500.00 until 2024-06-30 and without one from 2024-07-01.
+/// - PHARMA 900.00 on 2024-03-01: cap 385.00 + 500.00 = 885.00, all of it charged.
+/// - PHARMA 20.00 on 2024-08-01: cap 385.00, used 885.00, room -500.00: nothing is charged
+///   (not -500.00), basic pays 20.00 in full.
+#[test]
+fn a_deductible_used_beyond_a_lowered_cap_charges_nothing_more_and_gives_nothing_back() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}{}",
+            member(1, "V1", b, "zvw", "2024-01-01", "2024-06-30", "500"),
+            member(1, "V1", b, "zvw", "2024-07-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line(
+                "1",
+                "56789012",
+                "V1",
+                b,
+                "2024-03-01",
+                "PHARMA",
+                1,
+                "900.00",
+            ),
+            line("2", "56789012", "V1", b, "2024-08-01", "PHARMA", 1, "20.00"),
+        ],
+    );
+    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        [
+            "F,1,56789012,V1,2024-03-01,PHARMA,1,2024,900.00,900.00,885.00,0.00,0.00,zvw,DEDUCTIBLE",
+            "F,2,56789012,V1,2024-08-01,PHARMA,1,2024,20.00,20.00,0.00,0.00,0.00,zvw,",
+        ]
+    );
+}
+
+/// Contract 4.1: `line_id` is "unique per provider"; README: the duplicate key is "provider AGB +
+/// `line_id`". Within one night: provider 56789012's line X and provider 67890123's line X are
+/// two lines, both paid; 56789012's X again is DUPLICATE. PHARMA for D1 (born 1980, 2024
+/// deductible 385.00): 10.00 and 11.00 charged to the deductible in full (21.00 < 385.00).
+#[test]
+fn one_line_id_from_two_providers_is_two_lines_and_from_one_provider_a_duplicate() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "D1", b, "zvw", "2024-01-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line("X", "56789012", "D1", b, "2024-05-01", "PHARMA", 1, "10.00"),
+            line("X", "67890123", "D1", b, "2024-05-02", "PHARMA", 1, "11.00"),
+            line("X", "56789012", "D1", b, "2024-05-03", "PHARMA", 1, "12.00"),
+        ],
+    );
+    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        [
+            "F,X,56789012,D1,2024-05-01,PHARMA,1,2024,10.00,10.00,10.00,0.00,0.00,zvw,DEDUCTIBLE",
+            "F,X,67890123,D1,2024-05-02,PHARMA,1,2024,11.00,11.00,11.00,0.00,0.00,zvw,DEDUCTIBLE",
+        ]
+    );
+    let rej = case.rejected("out");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(rej[0].1, "DUPLICATE");
+    assert!(rej[0].2.contains("earlier in this run"), "{}", rej[0].2);
+}
+
+/// The same across runs (the key paid in an earlier run): night 1 pays 56789012's line Y
+/// (10.00); night 2 pays 67890123's line Y (11.00, 10.00 + 11.00 < 385.00, all deductible) and
+/// refuses 56789012's Y again as DUPLICATE.
+#[test]
+fn one_line_id_paid_in_an_earlier_run_is_a_duplicate_only_for_the_same_provider() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "D1", b, "zvw", "2024-01-01", "", "")
+        ),
+    );
+    let n1 = case.claims(
+        "n1.csv",
+        &[line(
+            "Y",
+            "56789012",
+            "D1",
+            b,
+            "2024-05-01",
+            "PHARMA",
+            1,
+            "10.00",
+        )],
+    );
+    let n2 = case.claims(
+        "n2.csv",
+        &[
+            line("Y", "67890123", "D1", b, "2024-05-02", "PHARMA", 1, "11.00"),
+            line("Y", "56789012", "D1", b, "2024-05-03", "PHARMA", 1, "12.00"),
+        ],
+    );
+    let ledger = case.path("ledger.db").display().to_string();
+    case.run(
+        "m.csv",
+        "2025-12-31",
+        "o1",
+        &[&n1],
+        &["--quiet", "--ledger", &ledger],
+    );
+    case.run(
+        "m.csv",
+        "2025-12-31",
+        "o2",
+        &[&n2],
+        &["--quiet", "--ledger", &ledger],
+    );
+    assert_eq!(
+        case.paid("o2"),
+        ["F,Y,67890123,D1,2024-05-02,PHARMA,1,2024,11.00,11.00,11.00,0.00,0.00,zvw,DEDUCTIBLE"]
+    );
+    let rej = case.rejected("o2");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("Y", "DUPLICATE"));
+}
+
+/// README "Screening": "service date not after `--run-date`". Run date 2024-06-30: a PHARMA line
+/// of that date is paid (20.00, all deductible for F1, born 1980); one of 2024-07-01 is
+/// FUTURE_DATE.
+#[test]
+fn a_line_dated_on_the_run_date_is_paid_and_one_a_day_later_is_future_date() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "F1", b, "zvw", "2024-01-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line("1", "56789012", "F1", b, "2024-06-30", "PHARMA", 1, "20.00"),
+            line("2", "56789012", "F1", b, "2024-07-01", "PHARMA", 1, "20.00"),
+        ],
+    );
+    case.run("m.csv", "2024-06-30", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        ["F,1,56789012,F1,2024-06-30,PHARMA,1,2024,20.00,20.00,20.00,0.00,0.00,zvw,DEDUCTIBLE"]
+    );
+    let rej = case.rejected("out");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("2", "FUTURE_DATE"));
+}
