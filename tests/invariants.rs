@@ -2,14 +2,16 @@
 //! members and lines on the fixture policies, through the real `process` run:
 //! every line in exactly one output; euro totals reconcile; per remittance row
 //! `claimed = paid_basic + paid_supplementary + member_pays` (all >= 0 on debit lines,
-//! `deductible <= paid_basic`); no counter above its limit or below zero; per member and year
-//! the deductible within mandatory + voluntary. And determinism: the same lines give the same
-//! rows whatever `--threads` and however they are split over files.
+//! `deductible <= paid_basic`); no limit exceeded, recomputed from the remittance rows and the
+//! policy definitions (not from the program's counters), and no ledger counter above its limit
+//! or below zero; per member and year the deductible within mandatory + voluntary. And
+//! determinism: the same lines give the same rows whatever `--threads` and however they are
+//! split over files.
 
 mod util;
 use declaro::cmd::process::{self, Settings};
 use declaro::model::{Cents, Date};
-use declaro::policy::{self, Period};
+use declaro::policy::{self, Period, PolicySet};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -109,14 +111,57 @@ fn member_strategy() -> impl Strategy<Value = GenMember> {
         })
 }
 
+/// Codes under a count or euro limit in some product: drawn as often as all codes together,
+/// so that limits are reached.
+const LIMITED: [&str; 26] = [
+    "1000",
+    "1001",
+    "1100",
+    "1200",
+    "1700",
+    "OMG",
+    "2000",
+    "ACNE",
+    "ALT-ACU",
+    "ALT-CHIRO",
+    "GLASSES",
+    "FRAME",
+    "HEARING",
+    "WIG",
+    "ORTHO",
+    "PODO",
+    "PSYCH",
+    "C11",
+    "M03",
+    "M50",
+    "X10",
+    "P21",
+    "ENURESIS-ALARM",
+    "ROLLATOR",
+    "HEART-TRAINING",
+    "RECOVERY-DAY",
+];
+
+fn limited_code() -> impl Strategy<Value = usize> {
+    let idx: Vec<usize> = LIMITED
+        .iter()
+        .map(|c| CODES.iter().position(|x| x == c).unwrap())
+        .collect();
+    prop::sample::select(idx)
+}
+
 fn line_strategy(members: usize) -> impl Strategy<Value = GenLine> {
     (
         (
             0..members,
-            0..CODES.len(),
-            0u32..700,
-            1u32..4,
-            1u32..60_000,
+            prop_oneof![0..CODES.len(), limited_code()],
+            // 2024-01-01 to 2025-12-30: two calendar years, for the 2- and 5-year limits.
+            0u32..730,
+            // Mostly a unit or a few; sometimes a long line; now and then the input's upper
+            // bound (`input`: quantity 1-9999), which no limit has room for.
+            prop_oneof![8 => 1u32..4, 2 => 4u32..41, 1 => Just(9999u32)],
+            // 1.00 to 600.00: a pro-rata line's member share is never rounded away.
+            100u32..60_000,
             0u32..4,
         ),
         (
@@ -150,9 +195,9 @@ fn line_strategy(members: usize) -> impl Strategy<Value = GenLine> {
 }
 
 fn night_strategy() -> impl Strategy<Value = (Vec<GenMember>, Vec<GenLine>)> {
-    prop::collection::vec(member_strategy(), 1..5).prop_flat_map(|ms| {
+    prop::collection::vec(member_strategy(), 1..21).prop_flat_map(|ms| {
         let n = ms.len();
-        (Just(ms), prop::collection::vec(line_strategy(n), 1..60))
+        (Just(ms), prop::collection::vec(line_strategy(n), 1..400))
     })
 }
 
@@ -372,8 +417,10 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
         .sum();
     assert_eq!(claimed_in, claimed_out, "euro totals reconcile");
 
-    // Counters within their limits, deductible within mandatory + voluntary.
     let policies = policy::load(&[util::root().join("fixtures/policies")]).unwrap();
+    limits_hold_by_the_rows(&rem, rows, &policies);
+
+    // The ledger's counters within their limits, deductible within mandatory + voluntary.
     let conn = rusqlite::Connection::open(dir.join(format!("{out}.db"))).unwrap();
     let mut stmt = conn
         .prepare("SELECT member_id, product, pool, bucket, units, cents FROM accumulator")
@@ -455,6 +502,174 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
     }
 }
 
+/// What one paid line adds to one limit of the product that paid it: at least `units` units
+/// (signed: a credit gives back), exactly `cents`, one line.
+#[derive(Clone, Copy, Default)]
+struct Use {
+    units: i64,
+    cents: i64,
+    lines: i64,
+}
+
+/// (product index, pool index, use) of one paid line.
+type Effect = (usize, usize, Use);
+
+impl std::ops::AddAssign for Use {
+    fn add_assign(&mut self, o: Use) {
+        self.units += o.units;
+        self.cents += o.cents;
+        self.lines += o.lines;
+    }
+}
+
+/// Every count and euro limit of the supplementary products recomputed from `remittance.csv`
+/// and the policy definitions, not from the program's counters:
+/// - a row's supplementary product (the generator gives each member at most one) is in its
+///   `products` column when it paid; the benefit that paid is the product's only benefit for
+///   the line's code and code list (codes with a choice of benefits, `when_contract`, are left
+///   out), and the limits are that benefit's pools and private limits;
+/// - the row uses `paid_supplementary` of each euro limit and, of each count limit, its
+///   `quantity` units, or at least 1 when it may have been cut to the units that fit
+///   (`SESSION_LIMIT`, `NO_AUTHORIZATION`, or nothing left to the member after basic paid a
+///   part), so the units
+///   counted are never more than the program's; a credit gives back what the line it names
+///   used;
+/// - taken per member in service-date order (ties in input order, as adjudicated), no limit
+///   exceeds its maximum at any moment, over its period: the service date, the service year
+///   and the N-1 before it, or the insurance (one register row per product here).
+///
+/// Returns how many (line, limit) uses it checked.
+fn limits_hold_by_the_rows(rem: &str, rows: &[String], policies: &PolicySet) -> usize {
+    let claim: Vec<Vec<&str>> = rows.iter().map(|r| r.split(',').collect()).collect();
+    let mut rdr = csv::Reader::from_reader(rem.as_bytes());
+    let mut paid: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    // Per member, in service-date order, ties in input order.
+    paid.sort_by(|a, b| {
+        (&a[5], &a[6], a[1].parse::<usize>().unwrap()).cmp(&(
+            &b[5],
+            &b[6],
+            b[1].parse::<usize>().unwrap(),
+        ))
+    });
+    // What each paid debit used, by (provider, line_id), for the credits that reverse it.
+    let mut used_by: BTreeMap<(String, String), Vec<Effect>> = BTreeMap::new();
+    // (member, product, pool) -> bucket -> use.
+    let mut total: BTreeMap<(String, usize, usize), BTreeMap<u32, Use>> = BTreeMap::new();
+    let mut checked = 0usize;
+    for r in &paid {
+        let c = &claim[r[1].parse::<usize>().unwrap() - 1];
+        let (member, date, code, list) = (&r[5], &r[6], &r[7], c[6]);
+        let year: u32 = date[..4].parse().unwrap();
+        let yyyymmdd: u32 = date.replace('-', "").parse().unwrap();
+        let cents = money(&r[13]).0;
+        let effects: Vec<Effect> = if c[14] == "C" {
+            let key = (c[2].to_string(), c[15].to_string());
+            let Some(orig) = used_by.get(&key) else {
+                panic!("credit {:?} of a line not paid: {r:?}", &r[3]);
+            };
+            orig.iter()
+                .map(|&(p, pool, u)| {
+                    let back = Use {
+                        units: -u.units,
+                        cents,
+                        lines: -1,
+                    };
+                    (p, pool, back)
+                })
+                .collect()
+        } else {
+            let quantity: i64 = r[8].parse().unwrap();
+            // Cut to the units that fit: SESSION_LIMIT, or NO_AUTHORIZATION for the units from
+            // the session that needs one (AV-Top from the 19th), unless the member was left
+            // nothing to pay because basic paid its part and the supplement the rest (README:
+            // a layer's refusal is listed only when the member is left to pay something).
+            // Without basic, a cut line always leaves the member a share (amounts from 1.00,
+            // at most 40 units or 9999 of which at most 42 fit).
+            let cut = r[16]
+                .split(';')
+                .any(|x| x == "SESSION_LIMIT" || x == "NO_AUTHORIZATION")
+                || (money(&r[11]) != Cents::ZERO && money(&r[14]) == Cents::ZERO);
+            let units = if cut { 1 } else { quantity };
+            let mut effects = Vec::new();
+            for id in r[15].split('+').filter(|p| *p != "zvw" && !p.is_empty()) {
+                let p = policies.index_of(id).unwrap();
+                let product = &policies.products[p];
+                let candidates = product.candidates(list, code);
+                if let [b] = candidates[..] {
+                    for &pool in &product.benefits[usize::from(b)].pools {
+                        let u = Use {
+                            units,
+                            cents,
+                            lines: 1,
+                        };
+                        effects.push((p, pool, u));
+                    }
+                }
+            }
+            used_by.insert((r[4].to_string(), r[3].to_string()), effects.clone());
+            effects
+        };
+        for (p, pool_index, u) in effects {
+            let pool = &policies.products[p].pools[pool_index];
+            let buckets = total
+                .entry((member.to_string(), p, pool_index))
+                .or_default();
+            let bucket = match pool.period {
+                Period::TreatmentDate => yyyymmdd,
+                Period::CalendarYears(_) => year,
+                Period::InsuranceDuration => 0,
+            };
+            *buckets.entry(bucket).or_default() += u;
+            // Every window this line's bucket is in.
+            let windows: Vec<(u32, Use)> = match pool.period {
+                Period::CalendarYears(n) => (year..year + n)
+                    .map(|end| {
+                        let mut sum = Use::default();
+                        for (_, v) in buckets.range(end + 1 - n..=end) {
+                            sum += *v;
+                        }
+                        (end, sum)
+                    })
+                    .collect(),
+                _ => vec![(bucket, buckets[&bucket])],
+            };
+            for (end, sum) in windows {
+                let what = format!(
+                    "{member} {} {} ({:?}, bucket {end}) after line {} (record {})",
+                    policies.products[p].id, pool.id, pool.period, &r[3], &r[1]
+                );
+                if let Some(max) = pool.max_units {
+                    assert!(
+                        sum.units <= i64::from(max),
+                        "{what}: at least {} units paid, the maximum is {max}",
+                        sum.units
+                    );
+                }
+                if let Some(max) = pool.max_euros {
+                    assert!(
+                        Cents(sum.cents) <= max,
+                        "{what}: {} paid, the maximum is {max}",
+                        Cents(sum.cents)
+                    );
+                }
+                if pool.once_per_date {
+                    assert!(
+                        sum.lines <= 1,
+                        "{what}: {} lines paid on one date",
+                        sum.lines
+                    );
+                }
+                assert!(
+                    sum.units >= 0 && sum.cents >= 0 && sum.lines >= 0,
+                    "{what}: below zero"
+                );
+            }
+            checked += 1;
+        }
+    }
+    checked
+}
+
 fn write_night(dir: &Path, ms: &[GenMember], rows: &[String]) -> String {
     std::fs::write(dir.join("members.csv"), members_csv(ms)).unwrap();
     let p = dir.join("claims.csv");
@@ -463,7 +678,7 @@ fn write_night(dir: &Path, ms: &[GenMember], rows: &[String]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold_for_any_night((ms, ls) in night_strategy()) {
@@ -485,7 +700,7 @@ fn without_origin(text: &str) -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Same lines: one file with 1, 2 or 8 threads, or three files in the same order, give the
     /// same rows (byte for byte for one file; apart from file and record when split).
@@ -523,4 +738,53 @@ proptest! {
             prop_assert_eq!(one, split, "{} differs when split over files", f);
         }
     }
+}
+
+/// The limit check of [`limits_hold_by_the_rows`] is not vacuous: on a real night of 20
+/// sessions (code 1000, DSW AV-Standaard, at most 18 of `fysio-manueel` per calendar year) it
+/// sees 18 paid sessions in the pool, and a remittance with a 19th paid session added (the
+/// 19th line, refused SESSION_LIMIT, written as paid) makes it fail.
+#[test]
+fn the_limit_check_counts_the_paid_sessions_and_fails_on_a_19th() {
+    let dir = tempfile::tempdir().unwrap();
+    let ms = vec![GenMember {
+        birth_year: 1980,
+        voluntary: 0,
+        product: 2,
+        late_start: false,
+    }];
+    assert_eq!(PRODUCTS[2], "dsw-2009-av-standaard");
+    let ls: Vec<GenLine> = (0..20)
+        .map(|i| GenLine {
+            member: 0,
+            code: 0,
+            day: 10 + 7 * i,
+            quantity: 1,
+            cents: 3000,
+            copay_pct: 0,
+            indication: 0,
+            referral: false,
+            authorization: false,
+            provider: 0,
+            kind: 0,
+            earlier: 0,
+        })
+        .collect();
+    let rows = claim_rows(&ms, &ls);
+    let input = write_night(dir.path(), &ms, &rows);
+    process::run(&settings(dir.path(), vec![input], 2, "out")).unwrap();
+    check_run(dir.path(), "out", &rows, &ms);
+    let policies = policy::load(&[util::root().join("fixtures/policies")]).unwrap();
+    let rem = util::read(dir.path().join("out/remittance.csv"));
+    // 18 paid sessions, each in the one pool of `fysiotherapie`.
+    assert_eq!(rem.lines().count(), 1 + 18, "{rem}");
+    assert_eq!(limits_hold_by_the_rows(&rem, &rows, &policies), 18);
+    // The 19th line (record 19, L18) as if paid like the 18th.
+    let last = rem.lines().last().unwrap();
+    let f: Vec<&str> = last.split(',').collect();
+    let date19 = rows[18].split(',').nth(5).unwrap();
+    let forged = [&[f[0], "19", f[2], "L18", f[4], f[5], date19][..], &f[7..]].concat();
+    let doctored = format!("{rem}{}\n", forged.join(","));
+    let caught = std::panic::catch_unwind(|| limits_hold_by_the_rows(&doctored, &rows, &policies));
+    assert!(caught.is_err(), "a 19th paid session went unnoticed");
 }

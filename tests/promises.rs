@@ -1,0 +1,1103 @@
+//! Promises of the README (and the contract) that no other test held the program to, and the
+//! boundaries that mutation testing found unguarded: each test writes its own registers and
+//! declarations, runs the binary and compares with values worked out by hand from the policies
+//! in `fixtures/policies/` (the arithmetic is in the comments).
+
+#[path = "util/formats.rs"]
+mod formats;
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use util::{declaro, read, root, stderr, summary};
+
+/// A case: a temporary directory with its own registers and declaration files, and runs of
+/// `declaro process` on the fixture policies into it.
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+/// The declaration columns every test here writes.
+const HEADER: &str =
+    "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,quantity,amount\n";
+
+/// The member register's header (contract section 3).
+const REGISTER: &str =
+    "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n";
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `text` to `name` in the case directory; its path as a string.
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    /// A declaration file of `lines` under [`HEADER`].
+    fn claims(&self, name: &str, lines: &[String]) -> String {
+        self.file(name, &format!("{HEADER}{}", lines.concat()))
+    }
+
+    /// `declaro process` on the fixture policies and provider register, the member register
+    /// `members` (a file in the case directory), into `out` (in the case directory).
+    fn command(&self, members: &str, run_date: &str, out: &str, inputs: &[&str]) -> Command {
+        let mut c = declaro();
+        c.args(["process", "--policy", "fixtures/policies", "--members"]);
+        c.arg(self.path(members));
+        c.args([
+            "--providers",
+            "fixtures/providers.csv",
+            "--run-date",
+            run_date,
+        ]);
+        c.arg("--out").arg(self.path(out));
+        c.args(inputs);
+        c
+    }
+
+    /// Runs [`Case::command`] with `extra` options; asserts exit 0.
+    fn run(
+        &self,
+        members: &str,
+        run_date: &str,
+        out: &str,
+        inputs: &[&str],
+        extra: &[&str],
+    ) -> Output {
+        let o = self
+            .command(members, run_date, out, inputs)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        o
+    }
+
+    /// Remittance rows of `out` without `file` and `record`.
+    fn paid(&self, out: &str) -> Vec<String> {
+        read(self.path(out).join("remittance.csv"))
+            .lines()
+            .skip(1)
+            .map(without_origin)
+            .collect()
+    }
+
+    /// (line_id, reason, message) of every rejection of `out`.
+    fn rejected(&self, out: &str) -> Vec<(String, String, String)> {
+        let text = read(self.path(out).join("rejections.csv"));
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        r.records()
+            .map(|row| {
+                let row = row.unwrap();
+                (row[3].to_string(), row[9].to_string(), row[10].to_string())
+            })
+            .collect()
+    }
+
+    /// The names of the files in `out` (none when it does not exist).
+    fn files_in(&self, out: &str) -> Vec<String> {
+        std::fs::read_dir(self.path(out))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A row without its first two columns (`file`, `record`).
+fn without_origin(row: &str) -> String {
+    row.splitn(3, ',').nth(2).unwrap().to_string()
+}
+
+/// One declaration line (columns of [`HEADER`]); batch `F`.
+#[allow(clippy::too_many_arguments)]
+fn line(
+    line_id: &str,
+    agb: &str,
+    member: &str,
+    birth: &str,
+    date: &str,
+    code: &str,
+    quantity: u32,
+    amount: &str,
+) -> String {
+    format!("F,{line_id},{agb},{member},{birth},{date},{code},{quantity},{amount}\n")
+}
+
+/// A valid BSN (elfproef: 9*d1 + 8*d2 + ... + 2*d8 - d9 divisible by 11) for member `i`.
+fn bsn(i: u64) -> String {
+    let mut head = 30_000_000 + i * 7919;
+    loop {
+        let sum: u64 = format!("{head:08}")
+            .bytes()
+            .enumerate()
+            .map(|(k, b)| u64::from(b - b'0') * (9 - k as u64))
+            .sum();
+        if sum % 11 < 10 {
+            return format!("{head:08}{}", sum % 11);
+        }
+        head += 1;
+    }
+}
+
+/// A member register row; `voluntary` empty for none.
+fn member(
+    i: u64,
+    id: &str,
+    birth: &str,
+    product: &str,
+    start: &str,
+    end: &str,
+    voluntary: &str,
+) -> String {
+    format!(
+        "{id},{},{birth},{product},{start},{end},{voluntary}\n",
+        bsn(i)
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// A. README promises
+// ---------------------------------------------------------------------------------------------
+
+/// README "Workload": "The same seed and night give the same files." Twice the same arguments
+/// (CSV and XML, nights 1 and 2) give byte-identical files; another seed gives other lines, so
+/// the comparison is not between two empty or constant files.
+#[test]
+fn generate_gives_byte_identical_files_for_the_same_seed_and_night() {
+    let case = Case::new();
+    let generate = |out: &str, seed: &str, night: &str, format: &str| -> PathBuf {
+        let dir = case.path(out);
+        let o = declaro()
+            .args([
+                "generate",
+                "--lines",
+                "400",
+                "--members",
+                "60",
+                "--seed",
+                seed,
+            ])
+            .args(["--night", night, "--format", format, "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        dir
+    };
+    let bytes = |dir: &Path, f: &str| std::fs::read(dir.join(f)).unwrap();
+    for (night, format, claims) in [
+        ("1", "csv", "claims.csv"),
+        ("2", "csv", "claims.csv"),
+        ("1", "xml", "claims.xml"),
+    ] {
+        let a = generate(&format!("a{night}{format}"), "7", night, format);
+        let b = generate(&format!("b{night}{format}"), "7", night, format);
+        for f in ["members.csv", claims] {
+            assert_eq!(
+                bytes(&a, f),
+                bytes(&b, f),
+                "{f} of night {night} ({format}) differs between two runs of one seed"
+            );
+        }
+    }
+    let a = case.path("a1csv");
+    // 400 lines under a header row.
+    assert_eq!(read(a.join("claims.csv")).lines().count(), 401);
+    let other = generate("other", "8", "1", "csv");
+    assert_ne!(
+        bytes(&a, "claims.csv"),
+        bytes(&other, "claims.csv"),
+        "seeds 7 and 8 gave the same night"
+    );
+}
+
+/// README "The ledger": `declaro ledger runs --ledger FILE` lists the committed runs; the `run`
+/// table holds for each its start time, run date, input files with sha256, counts and euro
+/// totals. Two nights of different inputs on one ledger give two runs, worked out by hand:
+///
+/// M-R1 (born 1980, zvw from 2024, mandatory deductible 2024 = 385.00):
+/// - night 1: PHARMA 20.00 and 30.00, both charged to the deductible in full (50.00 used);
+///   a line of an unknown code (5.00) rejected. 3 lines, 2 paid, 1 rejected; claimed, basic and
+///   deductible 50.00, supplementary and member 0.00 (the euro totals are those of the
+///   remittance: claimed = basic + supplementary + member).
+/// - night 2: GP 35.00 (exempt from the deductible) and PHARMA 400.00, of which the remaining
+///   385.00 - 50.00 = 335.00 of the deductible is charged. 2 lines, 2 paid, 0 rejected; claimed
+///   and basic 435.00, deductible 335.00, supplementary and member 0.00.
+#[test]
+fn ledger_runs_lists_each_committed_run_with_date_counts_totals_and_inputs() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "R1", b, "zvw", "2024-01-01", "", "")
+        ),
+    );
+    let n1 = case.claims(
+        "n1.csv",
+        &[
+            line("1", "56789012", "R1", b, "2024-05-01", "PHARMA", 1, "20.00"),
+            line("2", "56789012", "R1", b, "2024-06-01", "PHARMA", 1, "30.00"),
+            line(
+                "3",
+                "56789012",
+                "R1",
+                b,
+                "2024-06-02",
+                "NO-SUCH-CODE",
+                1,
+                "5.00",
+            ),
+        ],
+    );
+    let n2 = case.claims(
+        "n2.csv",
+        &[
+            line("4", "56789012", "R1", b, "2024-07-01", "GP", 1, "35.00"),
+            line(
+                "5",
+                "56789012",
+                "R1",
+                b,
+                "2024-08-01",
+                "PHARMA",
+                1,
+                "400.00",
+            ),
+        ],
+    );
+    let ledger = case.path("ledger.db").display().to_string();
+    case.run(
+        "m.csv",
+        "2025-12-31",
+        "o1",
+        &[&n1],
+        &["--quiet", "--ledger", &ledger],
+    );
+    case.run(
+        "m.csv",
+        "2025-06-30",
+        "o2",
+        &[&n2],
+        &["--quiet", "--ledger", &ledger],
+    );
+    assert_eq!(case.rejected("o1")[0].1, "UNKNOWN_CODE");
+
+    let o = declaro()
+        .args(["ledger", "runs", "--ledger", &ledger])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let mut at = 0;
+    for col in [
+        "run",
+        "started",
+        "run date",
+        "lines",
+        "paid",
+        "rejected",
+        "claimed",
+        "basic",
+        "deductible",
+        "supplementary",
+        "member",
+    ] {
+        let i = header[at..]
+            .find(col)
+            .unwrap_or_else(|| panic!("no column {col:?} (in order) in {header:?}"));
+        at += i + col.len();
+    }
+    let sha = |p: &str| {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(std::fs::read(p).unwrap());
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let rest: Vec<&str> = lines.collect();
+    assert_eq!(rest.len(), 4, "two runs of one input file each: {text}");
+    let expect = [
+        (
+            "1",
+            "2025-12-31",
+            ["3", "2", "1", "50.00", "50.00", "50.00", "0.00", "0.00"],
+            &n1,
+        ),
+        (
+            "2",
+            "2025-06-30",
+            ["2", "2", "0", "435.00", "435.00", "335.00", "0.00", "0.00"],
+            &n2,
+        ),
+    ];
+    for (k, (id, run_date, figures, input)) in expect.iter().enumerate() {
+        let cols: Vec<&str> = rest[2 * k].split_whitespace().collect();
+        assert_eq!(cols.len(), 11, "{:?}", rest[2 * k]);
+        assert_eq!(cols[0], *id, "{text}");
+        // The start time: a date and time (ISO 8601), not the run date.
+        assert!(
+            cols[1].len() >= 19 && cols[1].as_bytes()[4] == b'-' && cols[1].contains('T'),
+            "start time {:?}",
+            cols[1]
+        );
+        assert_eq!(cols[2], *run_date, "{text}");
+        assert_eq!(&cols[3..], figures, "run {id}: {text}");
+        let file_line: Vec<&str> = rest[2 * k + 1].split_whitespace().collect();
+        assert_eq!(
+            file_line,
+            [input.as_str(), "sha256", &sha(input)],
+            "run {id}: {text}"
+        );
+    }
+}
+
+/// The BSNs (9 digits) and birth dates (`YYYY-MM-DD` and `YYYYMMDD`) of every member of a
+/// register and of every declaration CSV given: the personal data that must not leak.
+fn personal_data(register: &Path, claims: &[&Path]) -> Vec<String> {
+    let mut found = Vec::new();
+    for p in std::iter::once(register).chain(claims.iter().copied()) {
+        let text = read(p);
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+        for rec in r.records().flatten() {
+            for (h, v) in header.iter().zip(rec.iter()) {
+                let v = v.trim();
+                if h == "bsn" && v.len() == 9 && v.bytes().all(|b| b.is_ascii_digit()) {
+                    found.push(v.to_string());
+                }
+                if h == "birth_date" && v.len() == 10 && v.as_bytes()[4] == b'-' {
+                    found.push(v.to_string());
+                    found.push(v.replace('-', ""));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    assert!(found.len() > 20, "too few values to look for: {found:?}");
+    found
+}
+
+/// `--log-format json` with the closing summary off (`--quiet`) and every log level on: each
+/// stderr line is one JSON object, the rejected lines are logged, and no BSN or birth date of
+/// the register or the inputs appears (README "Personal data": "BSNs, names and birth dates
+/// never reach the terminal").
+#[test]
+fn log_format_json_gives_one_json_object_per_log_line_without_bsn_or_birth_date() {
+    let case = Case::new();
+    let out = case.path("out");
+    let o = declaro()
+        .env("RUST_LOG", "trace")
+        .args(["process", "--quiet", "--log-format", "json"])
+        .args([
+            "--policy",
+            "fixtures/policies",
+            "--members",
+            "fixtures/members.csv",
+        ])
+        .args(["--run-date", "2025-12-31", "--out"])
+        .arg(&out)
+        .args([
+            "fixtures/claims/2024-bad-lines.csv",
+            "fixtures/claims/2024-basic.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let mut messages = Vec::new();
+    for l in err.lines() {
+        let v: serde_json::Value = serde_json::from_str(l)
+            .unwrap_or_else(|e| panic!("not a JSON object ({e}): {l:?}\nall of stderr:\n{err}"));
+        assert!(v.is_object(), "not an object: {l}");
+        messages.push(v["fields"]["message"].as_str().unwrap_or("").to_string());
+    }
+    assert!(
+        messages.iter().any(|m| m.contains("line rejected")),
+        "trace logging is on and lines are rejected: {messages:?}"
+    );
+    let pd = personal_data(
+        &root().join("fixtures/members.csv"),
+        &[
+            &root().join("fixtures/claims/2024-bad-lines.csv"),
+            &root().join("fixtures/claims/2024-basic.csv"),
+        ],
+    );
+    for v in pd {
+        assert!(
+            !err.contains(&v),
+            "{v} (a BSN or birth date) reached stderr"
+        );
+    }
+}
+
+/// Read strictly, `--log-format json` makes stderr machine-readable: every line a JSON object.
+/// It is not: the closing summary ("declaro: run 1 committed", "lines read ...") is printed as
+/// text on the same stderr, as are the exit-2 note and every fatal error (`main.rs`'s `eprint!`
+/// and `fail`).
+#[test]
+#[ignore = "the closing summary and error messages are plain text on stderr even with --log-format json"]
+fn log_format_json_makes_every_stderr_line_a_json_object() {
+    let case = Case::new();
+    let o = declaro()
+        .args(["process", "--log-format", "json"])
+        .args([
+            "--policy",
+            "fixtures/policies",
+            "--members",
+            "fixtures/members.csv",
+        ])
+        .args(["--run-date", "2025-12-31", "--out"])
+        .arg(case.path("out"))
+        .arg("fixtures/claims/2024-basic.csv")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for l in stderr(&o).lines() {
+        let v: Result<serde_json::Value, _> = serde_json::from_str(l);
+        assert!(v.is_ok_and(|v| v.is_object()), "not a JSON object: {l:?}");
+    }
+}
+
+/// A register or policy error stops a run before anything is read (exit 3): nothing in `--out`,
+/// a ledger that exists keeps its bytes, and a ledger that did not exist is not created.
+fn assert_refused_before_anything(
+    case: &Case,
+    o: &Output,
+    names: &str,
+    ledger: &Path,
+    before: &[u8],
+) {
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(o));
+    assert!(
+        stderr(o).contains(names),
+        "{names} not named: {}",
+        stderr(o)
+    );
+    for out in ["o-used", "o-new"] {
+        assert!(
+            case.files_in(out).is_empty(),
+            "{out}: {:?}",
+            case.files_in(out)
+        );
+    }
+    assert_eq!(std::fs::read(ledger).unwrap(), before, "the ledger changed");
+}
+
+/// Runs the a.s.r. fixture night into `o-used` on a ledger that holds run 1, and into `o-new`
+/// with its default ledger (`o-new/ledger.db`, which does not exist), with the policy and
+/// provider register given; returns the two outputs.
+fn refused_twice(case: &Case, policy: &str, providers: &str) -> (Output, Output) {
+    let ledger = case.path("ledger.db");
+    let mut runs = Vec::new();
+    for (out, ledger) in [("o-used", Some(&ledger)), ("o-new", None)] {
+        let mut c = declaro();
+        c.args(["process", "--quiet", "--policy", policy]);
+        c.args([
+            "--members",
+            "fixtures/members.csv",
+            "--providers",
+            providers,
+        ]);
+        c.args(["--run-date", "2025-12-31", "--out"]);
+        c.arg(case.path(out));
+        if let Some(l) = ledger {
+            c.arg("--ledger").arg(l);
+        }
+        c.arg("fixtures/claims/2024-asr.csv");
+        runs.push(c.output().unwrap());
+    }
+    assert!(
+        !case.path("o-new").join("ledger.db").exists(),
+        "a ledger was created"
+    );
+    let second = runs.pop().unwrap();
+    (runs.pop().unwrap(), second)
+}
+
+/// A ledger holding one committed run (of the basic fixture night), and its bytes.
+fn committed_ledger(case: &Case) -> (PathBuf, Vec<u8>) {
+    let ledger = case.path("ledger.db");
+    let o = util::process(
+        &case.path("first"),
+        &["fixtures/claims/2024-basic.csv"],
+        &["--quiet", "--ledger", &ledger.display().to_string()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bytes = std::fs::read(&ledger).unwrap();
+    (ledger, bytes)
+}
+
+/// README "Inputs": "A bad register or policy stops the run before anything is read (exit 3)";
+/// exit code 3 "usage or configuration error (nothing committed)". A provider register with a
+/// 7-digit AGB.
+#[test]
+fn a_bad_provider_register_is_exit_3_with_nothing_written_and_the_ledger_unchanged() {
+    let case = Case::new();
+    let (ledger, before) = committed_ledger(&case);
+    let bad = case.file(
+        "providers.csv",
+        "provider_agb,contracts\n12345678,\n4567890,zk-plus\n",
+    );
+    let (used, new) = refused_twice(&case, "fixtures/policies", &bad);
+    for o in [&used, &new] {
+        assert_refused_before_anything(&case, o, "providers.csv line 3", &ledger, &before);
+    }
+}
+
+/// The same for a policy directory holding the fixture policies and one broken file (an amount
+/// with a decimal comma).
+#[test]
+fn a_bad_policy_directory_is_exit_3_with_nothing_written_and_the_ledger_unchanged() {
+    let case = Case::new();
+    let (ledger, before) = committed_ledger(&case);
+    let dir = case.path("policies");
+    std::fs::create_dir(&dir).unwrap();
+    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    std::fs::write(
+        dir.join("broken.toml"),
+        "[product]\nid = \"broken\"\nname = \"B\"\nlayer = \"supplementary\"\n\n[[benefit]]\nid = \"a\"\nname = \"A\"\ncodes = [\"1000\"]\nmax_per_unit = \"27,50\"\n",
+    )
+    .unwrap();
+    let (used, new) = refused_twice(&case, &dir.display().to_string(), "fixtures/providers.csv");
+    for o in [&used, &new] {
+        assert_refused_before_anything(&case, o, "broken.toml", &ledger, &before);
+    }
+}
+
+/// README "Field checks": "quantity 1-9999" (`input::Raw::parse`: `(1..=9999).contains(&q)`,
+/// else MALFORMED "field quantity ... must be a whole number from 1 to 9999"). VISIT-KM counts
+/// kilometres at 0.18 per km (DSW AV-Standaard 2009, children up to 17). Member Q1, born 2000:
+/// - 9999 km declared at 2000.00: at most 9999 x 0.18 = 1799.82, the member pays
+///   2000.00 - 1799.82 = 200.18 (TARIFF_CAP); the count really is 9999 (9999 x 0.18 < 2000.00).
+/// - 10000 km: MALFORMED, naming the field and the value.
+#[test]
+fn quantity_9999_is_accepted_and_10000_is_rejected_as_malformed() {
+    let case = Case::new();
+    let b = "2000-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}{}",
+            member(1, "Q1", b, "zvw", "2008-01-01", "", ""),
+            member(1, "Q1", b, "dsw-2009-av-standaard", "2008-01-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line(
+                "Q-1",
+                "12345678",
+                "Q1",
+                b,
+                "2009-05-01",
+                "VISIT-KM",
+                9999,
+                "2000.00",
+            ),
+            line(
+                "Q-2",
+                "12345678",
+                "Q1",
+                b,
+                "2009-05-02",
+                "VISIT-KM",
+                10000,
+                "2000.00",
+            ),
+        ],
+    );
+    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        ["F,Q-1,12345678,Q1,2009-05-01,VISIT-KM,9999,2009,2000.00,0.00,0.00,1799.82,200.18,dsw-2009-av-standaard,TARIFF_CAP"]
+    );
+    let rej = case.rejected("out");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(rej[0].0, "Q-2");
+    assert_eq!(rej[0].1, "MALFORMED");
+    assert!(
+        rej[0].2.contains("quantity") && rej[0].2.contains("10000") && rej[0].2.contains("9999"),
+        "{}",
+        rej[0].2
+    );
+}
+
+/// README "The ledger": "the next run on that ledger finishes an interrupted rename". The
+/// retry of the same night is `tests/ledger.rs`'s
+/// `a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_more`; here the
+/// next run is another night into another directory, and it too puts run 1's outputs in place,
+/// equal to those of run 1 done without the crash.
+#[test]
+fn the_next_run_of_another_night_finishes_the_renames_of_a_run_killed_after_its_commit() {
+    let case = Case::new();
+    let ledger = case.path("ledger.db").display().to_string();
+    let (n1, n2) = (
+        "fixtures/claims/2024-asr.csv",
+        "fixtures/claims/2024-basic.csv",
+    );
+    let o = util::process(&case.path("o1"), &[n1], &["--quiet", "--ledger", &ledger])
+        .status
+        .success();
+    assert!(o, "uninterrupted run on its own ledger");
+    // Redo with a crash into `crashed`, on a ledger of its own.
+    let crash_ledger = case.path("crash.db").display().to_string();
+    let mut c = declaro();
+    c.env("DECLARO_CRASH_AT", "after-commit");
+    c.args(["process", "--quiet", "--policy", "fixtures/policies"]);
+    c.args([
+        "--members",
+        "fixtures/members.csv",
+        "--providers",
+        "fixtures/providers.csv",
+    ]);
+    c.args([
+        "--run-date",
+        "2025-12-31",
+        "--ledger",
+        &crash_ledger,
+        "--out",
+    ]);
+    c.arg(case.path("crashed")).arg(n1);
+    let o = c.output().unwrap();
+    assert!(!o.status.success(), "the run was to die after its commit");
+    assert!(!case.path("crashed").join("remittance.csv").exists());
+    let o = util::process(
+        &case.path("next"),
+        &[n2],
+        &["--quiet", "--ledger", &crash_ledger],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in ["remittance.csv", "rejections.csv"] {
+        assert_eq!(
+            read(case.path("crashed").join(f)),
+            read(case.path("o1").join(f)),
+            "{f} of the interrupted run"
+        );
+    }
+    let no_timing = |p: &Path| {
+        let mut v = summary(p);
+        v["timing"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(
+        no_timing(&case.path("crashed")),
+        no_timing(&case.path("o1"))
+    );
+    let left: Vec<String> = case
+        .files_in("crashed")
+        .into_iter()
+        .filter(|f| f.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // And the next night itself was processed as on any ledger.
+    assert_eq!(
+        read(case.path("next").join("remittance.csv"))
+            .lines()
+            .count(),
+        read(root().join("tests/expected/2024-basic/remittance.csv"))
+            .lines()
+            .count()
+    );
+}
+
+/// An age limit at its edges (contract 2: "a member born 2006-03-01 is 18 from 2024-03-01 on").
+/// DSW AV-Standaard 2009 `brilmontuur`: FRAME, `age_max = 17`, one frame of at most 46.00 per
+/// calendar year. A1 and A2 are born 1991-06-15 (two members, so the one-per-year limit plays
+/// no part): A1's frame on 2009-06-14 (age 17) is paid 40.00 in full; A2's on 2009-06-15 (18
+/// that day) is AGE_LIMIT (zvw does not cover FRAME).
+/// `tand-c-codes`: C11, `age_min = 22`, 100%. A3, born 1987-03-10: C11 on 2009-03-09 (age 21)
+/// is AGE_LIMIT; on 2009-03-10 (22) it is paid 21.00 in full.
+#[test]
+fn an_age_limited_benefit_pays_up_to_its_edge_birthday_and_not_past_it() {
+    let case = Case::new();
+    let (kid, adult) = ("1991-06-15", "1987-03-10");
+    let mut reg = String::from(REGISTER);
+    for (i, id, birth) in [(1, "A1", kid), (2, "A2", kid), (3, "A3", adult)] {
+        reg += &member(i, id, birth, "zvw", "2008-01-01", "", "");
+        reg += &member(i, id, birth, "dsw-2009-av-standaard", "2008-01-01", "", "");
+    }
+    case.file("m.csv", &reg);
+    let f = case.claims(
+        "c.csv",
+        &[
+            line(
+                "1",
+                "12345678",
+                "A1",
+                kid,
+                "2009-06-14",
+                "FRAME",
+                1,
+                "40.00",
+            ),
+            line(
+                "2",
+                "12345678",
+                "A2",
+                kid,
+                "2009-06-15",
+                "FRAME",
+                1,
+                "40.00",
+            ),
+            line(
+                "3",
+                "12345678",
+                "A3",
+                adult,
+                "2009-03-09",
+                "C11",
+                1,
+                "21.00",
+            ),
+            line(
+                "4",
+                "12345678",
+                "A3",
+                adult,
+                "2009-03-10",
+                "C11",
+                1,
+                "21.00",
+            ),
+        ],
+    );
+    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        [
+            "F,1,12345678,A1,2009-06-14,FRAME,1,2009,40.00,0.00,0.00,40.00,0.00,dsw-2009-av-standaard,",
+            "F,4,12345678,A3,2009-03-10,C11,1,2009,21.00,0.00,0.00,21.00,0.00,dsw-2009-av-standaard,",
+        ]
+    );
+    let rej: Vec<(String, String)> = case
+        .rejected("out")
+        .into_iter()
+        .map(|(id, r, _)| (id, r))
+        .collect();
+    assert_eq!(
+        rej,
+        [
+            ("2".to_string(), "AGE_LIMIT".to_string()),
+            ("3".to_string(), "AGE_LIMIT".to_string())
+        ]
+    );
+}
+
+/// The deductible exemption (zvw `exempt_under_age = 18`: "The deductible does not apply to
+/// members under 18 on the service date"). E1, born 2006-03-01, zvw from 2024 (mandatory
+/// 385.00): PHARMA 20.00 on 2024-02-29 (age 17) is paid by basic with no deductible; PHARMA
+/// 30.00 on 2024-03-01 (18 that day) is charged to the deductible in full (30.00 < 385.00).
+/// Also mutation-tests `adjudicate::charge_deductible`'s `age < a` (as `<=` the 18th birthday
+/// would still be exempt).
+#[test]
+fn the_deductible_applies_from_the_18th_birthday_not_the_day_before() {
+    let case = Case::new();
+    let b = "2006-03-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "E1", b, "zvw", "2024-01-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line("1", "56789012", "E1", b, "2024-02-29", "PHARMA", 1, "20.00"),
+            line("2", "56789012", "E1", b, "2024-03-01", "PHARMA", 1, "30.00"),
+        ],
+    );
+    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        [
+            "F,1,56789012,E1,2024-02-29,PHARMA,1,2024,20.00,20.00,0.00,0.00,0.00,zvw,",
+            "F,2,56789012,E1,2024-03-01,PHARMA,1,2024,30.00,30.00,30.00,0.00,0.00,zvw,DEDUCTIBLE",
+        ]
+    );
+}
+
+/// The exemption in a year the basic policy has no mandatory deductible for (2018): README
+/// "Lines the basic product does not charge (... members under the exemption age) do not need
+/// the year". E2, born 2000-05-10: PHARMA 10.00 on 2018-05-09 (17) is paid without a
+/// deductible; on 2018-05-10 (18) it would be charged, so it is YEAR_NOT_CONFIGURED.
+/// Mutation-tests `adjudicate::unconfigured_year`'s `age < a`.
+#[test]
+fn a_year_without_a_deductible_is_needed_from_the_18th_birthday_not_the_day_before() {
+    let case = Case::new();
+    let b = "2000-05-10";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "E2", b, "zvw", "2017-01-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line("1", "56789012", "E2", b, "2018-05-09", "PHARMA", 1, "10.00"),
+            line("2", "56789012", "E2", b, "2018-05-10", "PHARMA", 1, "10.00"),
+        ],
+    );
+    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        ["F,1,56789012,E2,2018-05-09,PHARMA,1,2018,10.00,10.00,0.00,0.00,0.00,zvw,"]
+    );
+    let rej = case.rejected("out");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(
+        (rej[0].0.as_str(), rej[0].1.as_str()),
+        ("2", "YEAR_NOT_CONFIGURED")
+    );
+}
+
+/// README "Outputs": `summary.json` holds "No personal data"; "Personal data": "summary.json
+/// holds counts and totals only" (and `output::summary`: "no BSN, no member number, no birth
+/// date"). Every fixture night in CSV, the a.s.r. night in XML and a PM304 file whose 02 record
+/// carries a name (Jansen), a BSN and a birth date: none of the BSNs, birth dates, member
+/// numbers or the name appears in summary.json, which does count the lines.
+#[test]
+fn summary_json_holds_no_bsn_birth_date_member_number_or_name() {
+    let case = Case::new();
+    let d = formats::Decl {
+        line_id: "P-1".into(),
+        member_id: "M001".into(),
+        bsn: "100023757".into(),
+        birth_date: "19700412".into(),
+        service_date: "20090120".into(),
+        code: "1000".into(),
+        quantity: 1,
+        cents: 3000,
+        ..Default::default()
+    };
+    let pm304 = case.path("practice.dat");
+    std::fs::write(&pm304, formats::pm304("12345678", "F1", &[d])).unwrap();
+    assert!(read(&pm304).contains("Jansen"), "the name is in the input");
+    let csvs: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures/claims"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let mut inputs: Vec<String> = csvs.iter().map(|p| p.display().to_string()).collect();
+    inputs.push("fixtures/xml/2024-asr.xml".into());
+    inputs.push(pm304.display().to_string());
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let out = case.path("out");
+    let o = util::process(&out, &inputs, &["--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = read(out.join("summary.json"));
+    assert!(
+        summary(&out)["lines"].as_u64().unwrap() > 300,
+        "the night was read: {text}"
+    );
+    let csv_refs: Vec<&Path> = csvs.iter().map(PathBuf::as_path).collect();
+    let mut look_for = personal_data(&root().join("fixtures/members.csv"), &csv_refs);
+    look_for.push("Jansen".into());
+    // Member numbers (M001 ... M069: no other text of summary.json holds such a string).
+    for row in read(root().join("fixtures/members.csv")).lines().skip(1) {
+        look_for.push(row.split(',').next().unwrap().to_string());
+    }
+    for v in &look_for {
+        assert!(
+            !text.contains(v.as_str()),
+            "{v} is in summary.json:\n{text}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// B. Boundaries that no test guarded (mutants killed)
+// ---------------------------------------------------------------------------------------------
+
+/// `adjudicate::charge_deductible`: `paid.min(cap - used).max(ZERO)`. The room can be below
+/// zero when the cap falls under what a year used: V1 (born 1980) holds zvw with a voluntary
+/// deductible of 500.00 until 2024-06-30 and without one from 2024-07-01.
+/// - PHARMA 900.00 on 2024-03-01: cap 385.00 + 500.00 = 885.00, all of it charged.
+/// - PHARMA 20.00 on 2024-08-01: cap 385.00, used 885.00, room -500.00: nothing is charged
+///   (not -500.00), basic pays 20.00 in full.
+#[test]
+fn a_deductible_used_beyond_a_lowered_cap_charges_nothing_more_and_gives_nothing_back() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}{}",
+            member(1, "V1", b, "zvw", "2024-01-01", "2024-06-30", "500"),
+            member(1, "V1", b, "zvw", "2024-07-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line(
+                "1",
+                "56789012",
+                "V1",
+                b,
+                "2024-03-01",
+                "PHARMA",
+                1,
+                "900.00",
+            ),
+            line("2", "56789012", "V1", b, "2024-08-01", "PHARMA", 1, "20.00"),
+        ],
+    );
+    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        [
+            "F,1,56789012,V1,2024-03-01,PHARMA,1,2024,900.00,900.00,885.00,0.00,0.00,zvw,DEDUCTIBLE",
+            "F,2,56789012,V1,2024-08-01,PHARMA,1,2024,20.00,20.00,0.00,0.00,0.00,zvw,",
+        ]
+    );
+}
+
+/// Contract 4.1: `line_id` is "unique per provider"; README: the duplicate key is "provider AGB +
+/// `line_id`". Within one night: provider 56789012's line X and provider 67890123's line X are
+/// two lines, both paid; 56789012's X again is DUPLICATE. PHARMA for D1 (born 1980, 2024
+/// deductible 385.00): 10.00 and 11.00 charged to the deductible in full (21.00 < 385.00).
+#[test]
+fn one_line_id_from_two_providers_is_two_lines_and_from_one_provider_a_duplicate() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "D1", b, "zvw", "2024-01-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line("X", "56789012", "D1", b, "2024-05-01", "PHARMA", 1, "10.00"),
+            line("X", "67890123", "D1", b, "2024-05-02", "PHARMA", 1, "11.00"),
+            line("X", "56789012", "D1", b, "2024-05-03", "PHARMA", 1, "12.00"),
+        ],
+    );
+    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        [
+            "F,X,56789012,D1,2024-05-01,PHARMA,1,2024,10.00,10.00,10.00,0.00,0.00,zvw,DEDUCTIBLE",
+            "F,X,67890123,D1,2024-05-02,PHARMA,1,2024,11.00,11.00,11.00,0.00,0.00,zvw,DEDUCTIBLE",
+        ]
+    );
+    let rej = case.rejected("out");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(rej[0].1, "DUPLICATE");
+    assert!(rej[0].2.contains("earlier in this run"), "{}", rej[0].2);
+}
+
+/// The same across runs (the key paid in an earlier run): night 1 pays 56789012's line Y
+/// (10.00); night 2 pays 67890123's line Y (11.00, 10.00 + 11.00 < 385.00, all deductible) and
+/// refuses 56789012's Y again as DUPLICATE.
+#[test]
+fn one_line_id_paid_in_an_earlier_run_is_a_duplicate_only_for_the_same_provider() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "D1", b, "zvw", "2024-01-01", "", "")
+        ),
+    );
+    let n1 = case.claims(
+        "n1.csv",
+        &[line(
+            "Y",
+            "56789012",
+            "D1",
+            b,
+            "2024-05-01",
+            "PHARMA",
+            1,
+            "10.00",
+        )],
+    );
+    let n2 = case.claims(
+        "n2.csv",
+        &[
+            line("Y", "67890123", "D1", b, "2024-05-02", "PHARMA", 1, "11.00"),
+            line("Y", "56789012", "D1", b, "2024-05-03", "PHARMA", 1, "12.00"),
+        ],
+    );
+    let ledger = case.path("ledger.db").display().to_string();
+    case.run(
+        "m.csv",
+        "2025-12-31",
+        "o1",
+        &[&n1],
+        &["--quiet", "--ledger", &ledger],
+    );
+    case.run(
+        "m.csv",
+        "2025-12-31",
+        "o2",
+        &[&n2],
+        &["--quiet", "--ledger", &ledger],
+    );
+    assert_eq!(
+        case.paid("o2"),
+        ["F,Y,67890123,D1,2024-05-02,PHARMA,1,2024,11.00,11.00,11.00,0.00,0.00,zvw,DEDUCTIBLE"]
+    );
+    let rej = case.rejected("o2");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("Y", "DUPLICATE"));
+}
+
+/// README "Screening": "service date not after `--run-date`". Run date 2024-06-30: a PHARMA line
+/// of that date is paid (20.00, all deductible for F1, born 1980); one of 2024-07-01 is
+/// FUTURE_DATE.
+#[test]
+fn a_line_dated_on_the_run_date_is_paid_and_one_a_day_later_is_future_date() {
+    let case = Case::new();
+    let b = "1980-01-01";
+    case.file(
+        "m.csv",
+        &format!(
+            "{REGISTER}{}",
+            member(1, "F1", b, "zvw", "2024-01-01", "", "")
+        ),
+    );
+    let f = case.claims(
+        "c.csv",
+        &[
+            line("1", "56789012", "F1", b, "2024-06-30", "PHARMA", 1, "20.00"),
+            line("2", "56789012", "F1", b, "2024-07-01", "PHARMA", 1, "20.00"),
+        ],
+    );
+    case.run("m.csv", "2024-06-30", "out", &[&f], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        ["F,1,56789012,F1,2024-06-30,PHARMA,1,2024,20.00,20.00,20.00,0.00,0.00,zvw,DEDUCTIBLE"]
+    );
+    let rej = case.rejected("out");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("2", "FUTURE_DATE"));
+}
