@@ -24,6 +24,31 @@ fn fail(e: Error) -> ExitStatus {
     e.exit_status()
 }
 
+/// What `process` says to the operator on stderr besides its log: plain lines, or with
+/// `--log-format json` log events, so that every line on stderr is one JSON object.
+struct Say {
+    json: bool,
+}
+
+impl Say {
+    fn info(&self, text: &str) {
+        for line in text.lines() {
+            match self.json {
+                true => tracing::info!("{line}"),
+                false => eprintln!("{line}"),
+            }
+        }
+    }
+
+    fn fail(&self, e: Error) -> ExitStatus {
+        match self.json {
+            true => tracing::error!(exit_code = e.exit_status() as u8, "{e}"),
+            false => eprintln!("declaro: {e}"),
+        }
+        e.exit_status()
+    }
+}
+
 /// Big allocations straight from the kernel and back to it when freed. glibc otherwise raises
 /// its mmap threshold after the first big free, and the chunks that the parallel readers build
 /// and hand over then stay resident after they are freed: 640 MB instead of 430 MB peak for a
@@ -64,22 +89,29 @@ fn main() -> std::process::ExitCode {
     let status = match cli.command {
         Command::Process(args) => {
             init_logging(args.quiet, args.log_format);
+            let say = Say {
+                json: args.log_format == LogFormat::Json,
+            };
             match args.settings().and_then(|s| cmd::process::run(&s)) {
                 Ok(report) => {
                     if let (Some(summary), false) = (&report.summary, args.quiet) {
-                        eprint!("{}", summary.closing(report.run_id, &args.out));
+                        say.info(&summary.closing(report.run_id, &args.out));
                     }
                     if report.refused_files > 0 {
-                        eprintln!(
-                            "declaro: {} input file(s) refused; see summary.json",
+                        let note = format!(
+                            "{} input file(s) refused; see summary.json",
                             report.refused_files
                         );
+                        match say.json {
+                            true => tracing::warn!("{note}"),
+                            false => eprintln!("declaro: {note}"),
+                        }
                         ExitStatus::FilesRefused
                     } else {
                         ExitStatus::Success
                     }
                 }
-                Err(f) => fail(f),
+                Err(f) => say.fail(f),
             }
         }
         Command::Generate {

@@ -447,31 +447,72 @@ fn log_format_json_gives_one_json_object_per_log_line_without_bsn_or_birth_date(
     }
 }
 
-/// Read strictly, `--log-format json` makes stderr machine-readable: every line a JSON object.
-/// It is not: the closing summary ("declaro: run 1 committed", "lines read ...") is printed as
-/// text on the same stderr, as are the exit-2 note and every fatal error (`main.rs`'s `eprint!`
-/// and `fail`).
+/// `--log-format json` makes stderr machine-readable: every line a JSON object, also the
+/// closing summary, the note on refused files (exit 2) and a fatal error (exit 3), which were
+/// plain text once.
 #[test]
-#[ignore = "the closing summary and error messages are plain text on stderr even with --log-format json"]
 fn log_format_json_makes_every_stderr_line_a_json_object() {
     let case = Case::new();
-    let o = declaro()
-        .args(["process", "--log-format", "json"])
-        .args([
-            "--policy",
-            "fixtures/policies",
-            "--members",
-            "fixtures/members.csv",
-        ])
-        .args(["--run-date", "2025-12-31", "--out"])
-        .arg(case.path("out"))
-        .arg("fixtures/claims/2024-basic.csv")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for l in stderr(&o).lines() {
-        let v: Result<serde_json::Value, _> = serde_json::from_str(l);
-        assert!(v.is_ok_and(|v| v.is_object()), "not a JSON object: {l:?}");
+    let run = |inputs: &[&str], members: &str, out: &str| {
+        declaro()
+            .args(["process", "--log-format", "json"])
+            .args(["--policy", "fixtures/policies", "--members", members])
+            .args(["--run-date", "2025-12-31", "--out"])
+            .arg(case.path(out))
+            .args(inputs)
+            .output()
+            .unwrap()
+    };
+    let cases = [
+        (
+            run(
+                &["fixtures/claims/2024-basic.csv"],
+                "fixtures/members.csv",
+                "a",
+            ),
+            0,
+            "run 1 committed",
+        ),
+        (
+            run(
+                &[
+                    "fixtures/xml/refused-trailer-total.xml",
+                    "fixtures/claims/2024-asr.csv",
+                ],
+                "fixtures/members.csv",
+                "b",
+            ),
+            2,
+            "1 input file(s) refused; see summary.json",
+        ),
+        (
+            run(
+                &["fixtures/claims/2024-asr.csv"],
+                "no-such-register.csv",
+                "c",
+            ),
+            3,
+            "no-such-register.csv",
+        ),
+    ];
+    for (o, code, says) in cases {
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        let mut messages = Vec::new();
+        for l in stderr(&o).lines() {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("exit {code}: not JSON ({e}): {l:?}"));
+            assert!(v.is_object(), "exit {code}: not a JSON object: {l:?}");
+            messages.push(
+                v["fields"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        assert!(
+            messages.iter().any(|m| m.contains(says)),
+            "exit {code}: no event says {says:?}: {messages:?}"
+        );
     }
 }
 
