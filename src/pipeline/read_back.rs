@@ -245,12 +245,22 @@ fn parse_chunk(bytes: &[u8], offset: u64, kind: Kind, lines: &Lines) -> Result<C
                         "paid_basic + paid_supplementary + member_pays is not claimed",
                     ));
                 }
+                let d = amount(deductible, "deductible")?;
+                // A debit's parts are never negative and a credit's never positive; the
+                // deductible is a part of what basic insurance awarded.
+                let same_sign = |v: Cents| v == Cents::ZERO || (v.0 > 0) == (c.0 > 0);
+                if !parts.iter().copied().all(same_sign) || !same_sign(d) {
+                    return Err(bad("an amount has the other sign than claimed"));
+                }
+                if d.abs() > parts[0].abs() {
+                    return Err(bad("the deductible is more than paid_basic"));
+                }
                 sums.claimed.add(c.abs());
                 sums.claimed_paid.add(c);
                 sums.paid_basic.add(parts[0]);
                 sums.paid_supplementary.add(parts[1]);
                 sums.member_pays.add(parts[2]);
-                sums.deductible.add(amount(deductible, "deductible")?);
+                sums.deductible.add(d);
             }
         }
     }
