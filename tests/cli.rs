@@ -1094,3 +1094,56 @@ fn a_symlink_planted_at_a_temporary_output_name_is_not_followed() {
         );
     }
 }
+
+/// Run totals are exact: `to_cents` once saturated at i64::MAX, so the run's claimed total was
+/// wrong while the summary said otherwise. 93,000 PHARMA lines of 999,999,999,999.99 (the
+/// largest amount a line may carry) over the fixture members insured under zvw claim
+/// 93,000 x 99,999,999,999,999 = 9,299,999,999,999,907,000 cents, above i64::MAX
+/// (9,223,372,036,854,775,807). A dry run reports that total exactly; a real run cannot record
+/// it in the ledger's 64-bit columns and stops (exit 1) with nothing committed, never a
+/// saturated number.
+#[test]
+fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
+    let dir = tempfile::tempdir().unwrap();
+    let members: Vec<(String, String)> =
+        csv::Reader::from_path(util::root().join("fixtures/members.csv"))
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap())
+            .filter(|r| &r[3] == "zvw" && &r[4] <= "2024-01-01" && r[5].is_empty())
+            .map(|r| (r[0].to_string(), r[2].to_string()))
+            .collect();
+    assert!(members.len() > 20, "{members:?}");
+    let mut text = String::from(
+        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount\n",
+    );
+    for i in 0..93_000 {
+        let (id, birth) = &members[i % members.len()];
+        text.push_str(&format!(
+            "B,L{i},45678901,{id},{birth},2024-06-01,PHARMA,999999999999.99\n"
+        ));
+    }
+    let f = write(dir.path(), "huge.csv", &text);
+    let ledger = dir.path().join("ledger.db").display().to_string();
+    let dry = dir.path().join("dry");
+    let o = process(&dry, &[&f], &["--quiet", "--dry-run", "--ledger", &ledger]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&dry);
+    assert_eq!(s["totals"]["claimed"], "92999999999999070.00");
+    assert_eq!(s["reconciliation"]["claimed_read"], "92999999999999070.00");
+    assert_eq!(s["reconciliation"]["balanced"], true);
+    let out = dir.path().join("out");
+    let o = process(&out, &[&f], &["--quiet", "--ledger", &ledger]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not fit a 64-bit number of cents"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.join("remittance.csv").exists());
+    let runs = declaro()
+        .args(["ledger", "--ledger", &ledger, "runs"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&runs.stdout).contains("huge.csv"));
+}
