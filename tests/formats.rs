@@ -334,12 +334,13 @@ fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
 
     // PM305, worked by hand from the layout (docs/vektis-ei.md, positions 311-370):
     // 01: 311-334 reference "DECLARO" + run date + input number 0001 (19 chars + 5 spaces),
-    //     335-342 run date 20251231, 343-346 retourcode 0000 (file accepted), rest spaces.
+    //     335-342 run date 20251231, 343-346 retourcode 0200 (some 04 carries a remark; 8001
+    //     only when every line is awarded in full), rest spaces.
     // 02, 98: no return codes: 60 spaces.
     // 04: computed (8) D/C, awarded (8) D/C, retourcodes 3 x 4:
     //   P-001 paid 26.59 = 2659 cents, TARIFF_CAP -> 0611
-    //   P-002 paid 37.73 in full -> 0000
-    //   P-003 credit of P-001, reversed: 2659 and 2659 with sign C as declared, 0000
+    //   P-002 paid 37.73 in full -> no retourcode (blanks)
+    //   P-003 credit of P-001, reversed: 2659 and 2659 with sign C as declared, no retourcode
     //   P-004 paid 35.25 = 3525 cents, TARIFF_CAP -> 0611
     //   P-005 rejected UNKNOWN_CODE -> 0582
     // 99: positions 1-45 as sent; 46-56 total awarded 2659 + 3773 - 2659 + 3525 = 7298 ->
@@ -350,12 +351,12 @@ fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
     let expected = pm305(
         &expected_recs,
         &[
-            &ret("DECLARO202512310001     202512310000"),
+            &ret("DECLARO202512310001     202512310200"),
             &ret(""),
             &ret("00002659D00002659D0611"),
             &ret(""),
-            &ret("00003773D00003773D0000"),
-            &ret("00002659C00002659C0000"),
+            &ret("00003773D00003773D"),
+            &ret("00002659C00002659C"),
             &ret(""),
             &ret("00003525D00003525D0611"),
             &ret("00000000D00000000D0582"),
@@ -430,26 +431,31 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
             name,
         );
         assert!(!read(out.join("rejections.csv")).contains(&f), "{name}");
-        // PM305: 0001 on the 01 and on every 04, nothing awarded.
+        // PM305: the 01 and the 99 only (COD954 0001), 0001 and the specific code on the 01,
+        // nothing awarded on the 99.
         let stem = name.trim_end_matches(".dat");
         let got = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
         let lines: Vec<&[u8]> = got
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
             .collect();
-        assert_eq!(lines.len(), 10, "{name}");
+        assert_eq!(lines.len(), 2, "{name}");
         assert!(
             lines.iter().all(|l| l.len() == 371 && l.ends_with(b"\r")),
             "{name}"
         );
         assert_eq!(
-            &lines[0][310..346],
-            b"DECLARO202512310001     202512310001",
+            lines[0][310..350],
+            *format!("DECLARO202512310001     202512310001{code}").as_bytes(),
             "{name}"
         );
-        assert_eq!(&lines[2][310..332], b"00000000D00000000D0001", "{name}");
-        assert_eq!(&lines[5][310..332], b"00000000C00000000C0001", "{name}");
-        assert_eq!(&lines[9][45..57], b"00000000000D", "{name}");
+        assert_eq!(&lines[1][..2], b"99", "{name}");
+        assert_eq!(
+            lines[1][2..33],
+            [b'0'; 31],
+            "{name}: the return's counts are zero"
+        );
+        assert_eq!(&lines[1][45..57], b"00000000000D", "{name}");
     }
 }
 
@@ -612,7 +618,11 @@ fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
         assert!(!stderr(&o).contains("100601844"), "no BSN on stderr");
         let stem = name.trim_end_matches(".dat");
         let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
-        assert_eq!(&pm305[310..346], b"DECLARO202512310001     202512310001");
+        assert_eq!(
+            &pm305[310..350],
+            b"DECLARO202512310001     2025123100018026"
+        );
+        assert_eq!(pm305.len(), 2 * 372, "{name}: the 01 and the 99 only");
     }
 }
 
@@ -772,4 +782,39 @@ fn a_generated_xml_night_with_credits_and_broken_lines_passes_its_trailer_check(
             "night {night}: {s}"
         );
     }
+}
+
+/// A line awarded in full carries no retourcode, also when the member's deductible was charged
+/// on it (the provider is awarded the full amount; the insurer collects the deductible from the
+/// member), and a file whose every line is so awarded gets 8001 on its 01 record.
+/// M020 (zvw, no earlier lines): PHARMA 30.00 on 2024-02-01 is paid 30.00 by basic insurance,
+/// of which 30.00 is deductible (385.00 left before it): remittance reason DEDUCTIBLE, PM305
+/// 04 `00003000D00003000D` and blanks.
+#[test]
+fn pm305_a_line_awarded_in_full_has_no_code_even_with_the_deductible_and_the_file_8001() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = decl(0, "D-1", "20240201", "PHARMA", 3000);
+    let recs = pm304_records("45678901", "D2024", &[line]);
+    let f = write(dir.path(), "d.dat", &join(&recs));
+    let o = run_pm304(dir.path(), &[&f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rem = read(dir.path().join("out/remittance.csv"));
+    assert!(
+        rem.contains(",30.00,30.00,30.00,0.00,0.00,zvw,DEDUCTIBLE\n"),
+        "{rem}"
+    );
+    let got = std::fs::read(dir.path().join("ei/d.pm305")).unwrap();
+    let lines: Vec<&[u8]> = got
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(
+        &lines[0][310..350],
+        b"DECLARO202512310001     202512318001    "
+    );
+    assert_eq!(
+        lines[2][310..370],
+        *format!("{:<60}", "00003000D00003000D").as_bytes()
+    );
 }

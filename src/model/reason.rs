@@ -92,31 +92,35 @@ impl Reason {
         }
     }
 
-    /// The Vektis retourcode (COD954) for the EI return file.
-    pub fn vektis(self) -> &'static str {
-        match self {
+    /// The Vektis retourcode (COD954) for the EI return file (contract section 7); `None` for a
+    /// reason that is no remark to the provider (the deductible).
+    pub fn vektis(self) -> Option<&'static str> {
+        Some(match self {
             Reason::Malformed | Reason::MissingField => "0801",
             Reason::BadBsn => "0435",
             Reason::BadAgb => "8011",
-            Reason::BadDate | Reason::FutureDate => "8007",
+            Reason::BadDate => "8007",
+            Reason::FutureDate => "8176",
             Reason::UnknownMember | Reason::NotInsured => "0320",
             Reason::BirthDateMismatch => "8004",
             Reason::UnknownCode => "0582",
             Reason::NoReferral => "8014",
-            Reason::NoAuthorization => "0550",
-            Reason::Duplicate => "0587",
-            Reason::SameDay | Reason::SessionLimit => "0584",
+            Reason::NoAuthorization => "0551",
+            Reason::Duplicate => "8021",
+            Reason::SameDay => "0634",
+            Reason::SessionLimit => "0584",
+            Reason::AmountLimit => "0589",
             Reason::TariffCap => "0611",
-            Reason::UnmatchedCredit => "0631",
+            Reason::UnmatchedCredit => "8017",
+            // The provider is awarded the full amount; the member pays the deductible.
+            Reason::Deductible => return None,
             Reason::NotCovered
             | Reason::WaitingPeriod
             | Reason::AgeLimit
-            | Reason::AmountLimit
             | Reason::Percentage
-            | Reason::Deductible
             | Reason::LegalCopay
             | Reason::YearNotConfigured => "0613",
-        }
+        })
     }
 }
 

@@ -297,8 +297,8 @@ fn write_ei_returns(s: &Settings, night: &Night) -> Result<Vec<(Staged, std::fs:
                 .map(|seq| Some(line_return(night.outcomes[seq as usize])))
                 .collect(),
         };
-        let fate = match f.refusal {
-            Some(_) => FileFate::Refused,
+        let fate = match &f.refusal {
+            Some(r) => FileFate::Refused(r.vektis),
             None => FileFate::Accepted(&returns),
         };
         let stem = f
@@ -345,11 +345,13 @@ fn line_return(o: Outcome) -> LineReturn {
             LineReturn {
                 computed: awarded,
                 awarded,
-                codes: LineReturn::codes_of(p.reasons.iter().map(crate::model::Reason::vektis)),
+                codes: LineReturn::codes_of(
+                    p.reasons.iter().filter_map(crate::model::Reason::vektis),
+                ),
             }
         }
         Outcome::Rejected(r, _) => LineReturn {
-            codes: vec![r.vektis()],
+            codes: r.vektis().into_iter().collect(),
             ..LineReturn::default()
         },
         Outcome::Pending => LineReturn::default(),
