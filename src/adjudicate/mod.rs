@@ -96,13 +96,6 @@ impl Accumulators {
         key
     }
 
-    /// The deductible charged in a year.
-    pub fn deductible_in(&self, year: u32) -> Cents {
-        self.deductible
-            .binary_search_by_key(&year, |(y, _)| *y)
-            .map_or(Cents::ZERO, |i| self.deductible[i].1)
-    }
-
     fn deductible_mut(&mut self, year: u32) -> &mut Cents {
         let i = match self.deductible.binary_search_by_key(&year, |(y, _)| *y) {
             Ok(i) => i,
