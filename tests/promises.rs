@@ -1142,3 +1142,31 @@ fn a_line_dated_on_the_run_date_is_paid_and_one_a_day_later_is_future_date() {
     assert_eq!(rej.len(), 1, "{rej:?}");
     assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("2", "FUTURE_DATE"));
 }
+
+/// `adjudicate_line`: each layer covers what the earlier layers left, `amount - paid_basic -
+/// paid_supplementary` (cargo-mutants: `- paid_supplementary` -> `+` was missed). T1 holds two
+/// supplements that both cover code 1000 (since 2020, so no waiting period): a.s.r. pays its
+/// maximum 26.59 of a 35.00 session, DSW AV-Standaard (at most 27.50 per session) the 8.41 left.
+/// The member pays nothing, and the line is never paid more than it claims (the mutant paid
+/// 26.59 + 27.50 = 54.09).
+#[test]
+fn a_second_supplement_covers_only_what_the_first_left() {
+    let case = Case::new();
+    case.file(
+        "members.csv",
+        "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n\
+         T1,111222333,1980-01-01,zvw,2020-01-01,,\n\
+         T1,111222333,1980-01-01,asr-2024-paramedisch,2020-01-01,,\n\
+         T1,111222333,1980-01-01,dsw-2009-av-standaard,2020-01-01,,\n",
+    );
+    let claims = case.file(
+        "c.csv",
+        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount\n\
+         B,1,45678901,T1,1980-01-01,2024-03-01,1000,35.00\n",
+    );
+    case.run("members.csv", "2025-12-31", "out", &[&claims], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        ["B,1,45678901,T1,2024-03-01,1000,1,2024,35.00,0.00,0.00,35.00,0.00,asr-2024-paramedisch+dsw-2009-av-standaard,"]
+    );
+}
