@@ -1170,3 +1170,32 @@ fn a_second_supplement_covers_only_what_the_first_left() {
         ["B,1,45678901,T1,2024-03-01,1000,1,2024,35.00,0.00,0.00,35.00,0.00,asr-2024-paramedisch+dsw-2009-av-standaard,"]
     );
 }
+
+/// `screen::wanted`: a line that names its member by BSN only makes the register keep that
+/// member (cargo-mutants: `p.bsn != 0` -> `==` was missed, since every other test's member was
+/// also named by number). T2 is named by no member_id tonight; its PHARMA line of 12.00 on
+/// 2024-05-01 is paid by zvw, all of it deductible (385.00 left).
+#[test]
+fn a_member_named_by_bsn_only_is_found_in_the_register() {
+    let case = Case::new();
+    case.file(
+        "members.csv",
+        "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n\
+         T1,111222333,1980-01-01,zvw,2020-01-01,,\n\
+         T2,123456782,1981-02-02,zvw,2020-01-01,,\n",
+    );
+    let claims = case.file(
+        "c.csv",
+        "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code,amount\n\
+         B,1,45678901,T1,,1980-01-01,2024-05-01,PHARMA,10.00\n\
+         B,2,45678901,,123456782,1981-02-02,2024-05-01,PHARMA,12.00\n",
+    );
+    case.run("members.csv", "2025-12-31", "out", &[&claims], &["--quiet"]);
+    assert_eq!(
+        case.paid("out"),
+        [
+            "B,1,45678901,T1,2024-05-01,PHARMA,1,2024,10.00,10.00,10.00,0.00,0.00,zvw,DEDUCTIBLE",
+            "B,2,45678901,T2,2024-05-01,PHARMA,1,2024,12.00,12.00,12.00,0.00,0.00,zvw,DEDUCTIBLE",
+        ]
+    );
+}
