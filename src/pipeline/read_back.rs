@@ -127,15 +127,10 @@ impl Lines {
 type Chunk = (ReadBack, Vec<(u32, u32)>);
 
 fn read_file(path: &Path, kind: Kind, lines: &Lines) -> Result<Vec<Chunk>, String> {
-    let shown = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| {
-            n.to_string_lossy()
-                .trim_start_matches('.')
-                .trim_end_matches(".tmp")
-                .to_string()
-        },
-    );
+    let shown = match kind {
+        Kind::Remittance => "remittance.csv",
+        Kind::Rejections => "rejections.csv",
+    };
     let fail = |e: String| format!("reading {shown} back: {e}");
     let mut f = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
     let header = match kind {
