@@ -1199,3 +1199,46 @@ fn a_member_named_by_bsn_only_is_found_in_the_register() {
         ]
     );
 }
+
+/// `Layer::pay`: an authorization needed "from session 19" (DSW AV-Top 2009, physiotherapy)
+/// leaves sessions 1-18 untouched (cargo-mutants: `room < allowed` -> `<=` was missed, which
+/// marks session 18 NO_AUTHORIZATION although it fits). A1 holds zvw and AV-Top since 2008;
+/// 19 sessions of code 1000 at 30.00 in 2009 without an authorization number: sessions 1-18 are
+/// paid AV-Top's 27.50 per session, the member pays 2.50 and the only reason is TARIFF_CAP (a
+/// reason is listed where the member is left something, so the mutant's NO_AUTHORIZATION would
+/// show); session 19 is NO_AUTHORIZATION.
+#[test]
+fn sessions_before_the_authorization_threshold_carry_no_authorization_reason() {
+    let case = Case::new();
+    case.file(
+        "m.csv",
+        "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n\
+         A1,111222333,1970-01-01,zvw,2008-01-01,,\n\
+         A1,111222333,1970-01-01,dsw-2009-av-top,2008-01-01,,\n",
+    );
+    let mut text = String::from(
+        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount\n",
+    );
+    for i in 1..=19u32 {
+        let (month, day) = (i.div_ceil(2), if i % 2 == 1 { 10 } else { 20 });
+        text.push_str(&format!(
+            "B,{i},45678901,A1,1970-01-01,2009-{month:02}-{day},1000,30.00\n"
+        ));
+    }
+    let claims = case.file("c.csv", &text);
+    case.run("m.csv", "2009-12-31", "out", &[&claims], &["--quiet"]);
+    let paid = case.paid("out");
+    assert_eq!(paid.len(), 18, "{paid:?}");
+    for row in &paid {
+        assert!(
+            row.ends_with(",30.00,0.00,0.00,27.50,2.50,dsw-2009-av-top,TARIFF_CAP"),
+            "{row}"
+        );
+    }
+    let rej = case.rejected("out");
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(
+        (rej[0].0.as_str(), rej[0].1.as_str()),
+        ("19", "NO_AUTHORIZATION")
+    );
+}
