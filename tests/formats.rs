@@ -698,9 +698,8 @@ fn pm304_a_trailer_that_cannot_be_verified_refuses_the_file_with_0150() {
         let stem = name.trim_end_matches(".dat");
         let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
         assert_eq!(&pm305[342..346], b"0001", "{name}");
-        let debris: Vec<_> = std::fs::read_dir(dir.path().join("ei"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        let debris: Vec<_> = files_in(&dir.path().join("ei"))
+            .into_iter()
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(debris.is_empty(), "{name}: {debris:?}");
@@ -725,10 +724,7 @@ fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
     let args: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let o = run_pm304(dir.path(), &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("ei"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names = files_in(&dir.path().join("ei"));
     names.sort();
     assert_eq!(names, ["a-3-2.pm305", "a-3.pm305", "a.pm305"]);
     // Each answers its own input: the 01 record carries the input's factuurnummer (81-92).

@@ -63,6 +63,32 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A `declaro process` command on the fixture policies and member register, run date
+/// 2025-12-31, into `out`; the caller adds options, environment and inputs.
+pub fn process_command(out: &Path) -> Command {
+    let mut c = declaro();
+    c.args(["process", "--policy", "fixtures/policies"])
+        .args([
+            "--members",
+            "fixtures/members.csv",
+            "--run-date",
+            "2025-12-31",
+        ])
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+/// The names of the entries of `dir` (none when it does not exist).
+pub fn files_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `declaro process` on the fixture policies with the given member and provider registers,
 /// run date 2025-12-31.
 pub fn process_with(
