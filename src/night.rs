@@ -247,6 +247,8 @@ pub enum Outcome {
 #[derive(Clone, Debug)]
 pub struct ParseRejection {
     pub message: String,
+    /// The Vektis retourcode of the field at fault, where it has its own (contract 7).
+    pub vektis: Option<&'static str>,
     pub echo: crate::input::EchoFields,
 }
 
@@ -263,6 +265,8 @@ pub struct InputFile {
     pub records: u32,
     pub sha256: String,
     pub refusal: Option<crate::input::Refusal>,
+    /// How the records of an EI file ended.
+    pub line_ends: Option<crate::input::ei::LineEnds>,
     /// The committed run that processed the same bytes (the file is refused then).
     pub processed_by: Option<i64>,
 }

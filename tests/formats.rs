@@ -6,37 +6,6 @@ mod util;
 use std::path::Path;
 use util::*;
 
-/// The CSV columns after `file` and `record`.
-fn without_file_and_record(text: &str) -> Vec<String> {
-    text.lines()
-        .skip(1)
-        .map(|r| {
-            let mut rec = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_reader(r.as_bytes());
-            let row = rec.records().next().unwrap().unwrap();
-            row.iter().skip(2).collect::<Vec<_>>().join("|")
-        })
-        .collect()
-}
-
-/// Rejection rows without `file` and `raw` (the record text differs by format).
-fn rejections_without_file_and_raw(text: &str) -> Vec<String> {
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    r.records()
-        .map(|row| {
-            let row = row.unwrap();
-            let n = row.len();
-            row.iter()
-                .enumerate()
-                .filter(|(i, _)| *i != 0 && *i != n - 1)
-                .map(|(_, v)| v)
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
-
 #[test]
 fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,12 +144,6 @@ fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
         assert!(!read(dir.path().join("rejections.csv")).contains(&input));
         assert!(stderr(&o).contains(&input), "{name}: {}", stderr(&o));
     }
-}
-
-fn write(dir: &Path, name: &str, text: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
 }
 
 #[test]
@@ -658,7 +621,7 @@ fn pm304_a_trailer_that_cannot_be_verified_refuses_the_file_with_0150() {
             "amount.dat",
             amount,
             "record 5 byte 1248 (04 prestatierecord)",
-            "bedrag (positions 183-190) \"-0000001\" is not a number, so the 99 sluitrecord's \
+            "declaratiebedrag (positions 183-190) \"-0000001\" is not a number, so the 99 sluitrecord's \
              totaal declaratiebedrag cannot be verified",
         ),
         (

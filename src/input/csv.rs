@@ -5,7 +5,7 @@
 //! respected, as the csv crate would cut it) and rejected `MALFORMED` with its first
 //! [`MAX_RECORD`] bytes as `raw`; a field over [`MAX_FIELD`] bytes rejects its line too.
 
-use super::{RawFields, Refusal, Sink, MAX_FIELD, MAX_RECORD};
+use super::{Fault, RawFields, Refusal, Sink, MAX_FIELD, MAX_RECORD};
 use crate::model::{Reason, Span};
 use std::io::{self, BufRead};
 
@@ -423,21 +423,21 @@ impl Header {
             if let Some(f) = long_field {
                 msg = format!("{f}; {msg}");
             }
-            sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
+            sink.push(raw, &raw_fields, Some(Fault::new(Reason::Malformed, msg)));
             return;
         }
         if let Some(msg) = long_field {
-            sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
+            sink.push(raw, &raw_fields, Some(Fault::new(Reason::Malformed, msg)));
             return;
         }
         if info.fields != width {
             let msg = format!("{} fields where the header has {width}", info.fields);
-            sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
+            sink.push(raw, &raw_fields, Some(Fault::new(Reason::Malformed, msg)));
             return;
         }
         if let Some(c) = bad_utf8 {
             let msg = format!("field {} is not valid UTF-8", COLUMNS[c]);
-            sink.push(raw, &raw_fields, Some((Reason::Malformed, msg)));
+            sink.push(raw, &raw_fields, Some(Fault::new(Reason::Malformed, msg)));
             return;
         }
         sink.push(raw, &raw_fields, None);
@@ -496,6 +496,7 @@ pub fn read_chunked(mut input: Input<'_>, shown: &str, file: u16) -> super::File
         records: sinks.iter().map(|s| s.records).sum(),
         batches: sinks.into_iter().map(Sink::finish).collect(),
         refusal: None,
+        line_ends: None,
     }
 }
 

@@ -1,5 +1,7 @@
-//! Vektis EI PM304 v3.2 declaration files (contract 10, layouts in `docs/vektis-ei.md`):
-//! fixed-width records of 310 positions ending in CR LF (a bare LF is accepted too).
+//! Vektis EI declaration files: PM304 v3.2 (paramedical, contract 10, `docs/vektis-ei.md`) and
+//! MZ301 v1.3 (dental, `docs/vektis-mz301.md`). Both are fixed-width records of 310 positions
+//! ending in CR LF (a bare LF, and no line end after the last record, are read too and noted
+//! in [`LineEnds`]); only the `04` record's positions differ ([`Message`]).
 //!
 //! Records `01` (voorloop), `02` (verzekerde), `03` (debiteur, counted only), `04` (prestatie),
 //! `98` (commentaar, counted only) and `99` (sluitrecord). Each `04` becomes one line, with the
@@ -8,7 +10,7 @@
 //! `99` whose counts or total disagree with the records refuses the file whole (Vektis 0001).
 //! Positions are bytes (the standard's character set is single-byte).
 
-use super::{RawFields, Refusal, Sink};
+use super::{Fault, RawFields, Refusal, Sink};
 use crate::model::{Cents, Reason, Span};
 use std::borrow::Cow;
 use std::fs::File;
@@ -70,6 +72,8 @@ pub struct Records<R> {
     inner: R,
     offset: u64,
     len: u64,
+    /// How the records read so far ended.
+    pub ends: LineEnds,
 }
 
 impl<R: BufRead> Records<R> {
@@ -78,6 +82,7 @@ impl<R: BufRead> Records<R> {
             inner,
             offset: 0,
             len: 0,
+            ends: LineEnds::default(),
         }
     }
 
@@ -120,7 +125,11 @@ impl<R: BufRead> Records<R> {
             if buf.len() as u64 > n {
                 buf.pop();
             }
+            self.ends.crlf += 1;
+        } else if ended {
+            self.ends.lf += 1;
         }
+        self.ends.final_end = ended;
         self.len = n;
         Ok(Some(at))
     }
@@ -152,6 +161,185 @@ fn kind_name(kind: &[u8]) -> &'static str {
     }
 }
 
+/// The Vektis EI declaration messages declaro reads. Their record structure is the same
+/// (`01 ( 02 98* [03 98*] (04 98*)+ )+ 99`, 310 positions); the `04` positions differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// PM304 v3.2, paramedical care (code EI-bericht 107), answered with PM305 (108).
+    Pm304,
+    /// MZ301 v1.3, dental care (code 176), answered with MZ302 (177).
+    Mz301,
+}
+
+/// Where a message's `04` prestatierecord keeps the fields of a line, as (from, to).
+struct Layout {
+    authorization: (usize, usize),
+    code_list: (usize, usize),
+    code: (usize, usize),
+    quantity: (usize, usize),
+    /// Code soort indicatie (CSI); MZ301 has none.
+    indication: Option<(usize, usize)>,
+    behandelaar: (usize, usize),
+    /// Filled when a referral exists (verwijsdatum, verwijzer).
+    referral: [(usize, usize); 2],
+    /// The berekend bedrag's indicatie debet/credit, which must equal the declaratiebedrag's.
+    first_sign: usize,
+    amount: (usize, usize),
+    sign: usize,
+    line_id: (usize, usize),
+    related_line_id: (usize, usize),
+    /// The `01`'s AGB codes tried in order when the `04` names no behandelaar.
+    header_agb: &'static [(usize, usize)],
+}
+
+const PM304: Layout = Layout {
+    authorization: (43, 57),
+    code_list: (67, 69),
+    code: (70, 75),
+    quantity: (76, 79),
+    indication: Some((125, 127)),
+    behandelaar: (128, 135),
+    referral: [(140, 147), (148, 155)],
+    first_sign: 178,
+    amount: (183, 190),
+    sign: 191,
+    line_id: (192, 211),
+    related_line_id: (212, 231),
+    header_agb: &[(39, 46)],
+};
+
+const MZ301: Layout = Layout {
+    authorization: (43, 57),
+    code_list: (73, 75),
+    code: (76, 81),
+    quantity: (131, 134),
+    indication: None,
+    behandelaar: (99, 106),
+    referral: [(111, 118), (119, 122)],
+    first_sign: 143,
+    amount: (156, 163),
+    sign: 164,
+    line_id: (165, 184),
+    related_line_id: (185, 204),
+    header_agb: &[(39, 46), (47, 54), (55, 62)],
+};
+
+impl Message {
+    /// The message's name (`PM304`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Message::Pm304 => "PM304",
+            Message::Mz301 => "MZ301",
+        }
+    }
+
+    /// Code EI-bericht (positions 3-5 of the `01`).
+    pub fn code(self) -> &'static [u8; 3] {
+        match self {
+            Message::Pm304 => b"107",
+            Message::Mz301 => b"176",
+        }
+    }
+
+    /// The return message's name and code EI-bericht.
+    pub fn answer(self) -> (&'static str, &'static [u8; 3]) {
+        match self {
+            Message::Pm304 => ("PM305", b"108"),
+            Message::Mz301 => ("MZ302", b"177"),
+        }
+    }
+
+    /// The message a file's first bytes announce (`01` + code EI-bericht).
+    pub fn of(head: &[u8]) -> Option<Message> {
+        match head.get(..5)? {
+            b"01107" => Some(Message::Pm304),
+            b"01176" => Some(Message::Mz301),
+            _ => None,
+        }
+    }
+
+    fn layout(self) -> &'static Layout {
+        match self {
+            Message::Pm304 => &PM304,
+            Message::Mz301 => &MZ301,
+        }
+    }
+
+    /// Positions 183-191 (PM304) or 156-164 (MZ301) of a `04`: the declaratiebedrag and its
+    /// indicatie debet/credit.
+    pub fn amount_and_sign(self, rec: &[u8]) -> (&[u8], &[u8]) {
+        let l = self.layout();
+        (
+            field(rec, l.amount.0, l.amount.1),
+            field(rec, l.sign, l.sign),
+        )
+    }
+}
+
+/// The Vektis EI messages that declaro knows by code but does not read, with their standard.
+const OTHER_MESSAGES: [(&[u8; 3], &str); 4] = [
+    (
+        b"108",
+        "PM305, the return to a PM304 paramedical declaration",
+    ),
+    (b"177", "MZ302, the return to an MZ301 dental declaration"),
+    (b"193", "AP304, a pharmacy declaration"),
+    (b"195", "GZ321, a GGZ (mental health care) declaration"),
+];
+
+/// The code EI-bericht of a file that starts like a Vektis EI file (`01`, three digits of code
+/// EI-bericht, four of version, a letter for soort bericht), whatever the message.
+pub fn ei_code(head: &[u8]) -> Option<[u8; 3]> {
+    let h = head.get(..10)?;
+    let digits = h.get(..9)?.iter().all(u8::is_ascii_digit);
+    (h.starts_with(b"01") && digits && h[9].is_ascii_uppercase()).then(|| [h[2], h[3], h[4]])
+}
+
+/// The refusal of a Vektis EI file of a message declaro does not read.
+pub fn unsupported(shown: &str, code: [u8; 3]) -> Refusal {
+    let code_text = String::from_utf8_lossy(&code).into_owned();
+    let standard = OTHER_MESSAGES
+        .iter()
+        .find(|(c, _)| **c == code)
+        .map_or_else(
+            || "a standard declaro does not know".to_string(),
+            |(_, s)| (*s).to_string(),
+        );
+    Refusal {
+        file: shown.to_string(),
+        position: "record 1 byte 0 (01 voorlooprecord)".into(),
+        message: format!(
+            "Vektis EI message with code EI-bericht {code_text} ({standard}): declaro reads PM304 \
+             (107) and MZ301 (176) only"
+        ),
+        reason: super::RefusalReason::UnsupportedFormat,
+        vektis: Some("0010"),
+    }
+}
+
+/// How an EI file's records end, as `summary.json` notes it for the sender.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineEnds {
+    /// Records ended by CR LF, as the standard wants.
+    pub crlf: u64,
+    /// Records ended by a bare LF.
+    pub lf: u64,
+    /// Whether the last record has a line end.
+    pub final_end: bool,
+}
+
+impl LineEnds {
+    /// `CR LF`, `LF` or `mixed`; `none` for a file of one record without a line end.
+    pub fn style(&self) -> &'static str {
+        match (self.crlf, self.lf) {
+            (0, 0) => "none",
+            (_, 0) => "CR LF",
+            (0, _) => "LF",
+            _ => "mixed",
+        }
+    }
+}
+
 /// The insured person of the `02` record the following `04` records belong to.
 #[derive(Default)]
 struct Insured {
@@ -160,8 +348,36 @@ struct Insured {
     birth_date: String,
 }
 
-/// Reads a PM304 file from a byte stream (`shown` names it in refusals).
-pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<(), Refusal> {
+/// The BSN of a record: `999999999` means "no BSN" (the member is then matched on the
+/// verzekerdennummer), as do zeros.
+fn bsn(rec: &[u8]) -> Cow<'_, str> {
+    match field(rec, 15, 23) {
+        b"999999999" => Cow::Borrowed(""),
+        _ => opt_text(rec, 15, 23),
+    }
+}
+
+/// Reads a PM304 or MZ301 file from a byte stream (`shown` names it in refusals); `ends` tells
+/// how its records ended, also for a refused file.
+pub fn read_from(
+    input: impl BufRead,
+    shown: &str,
+    message: Message,
+    sink: &mut Sink,
+    ends: &mut LineEnds,
+) -> Result<(), Refusal> {
+    let mut records = Records::new(input);
+    let read = read_records(&mut records, shown, message, sink);
+    *ends = records.ends;
+    read
+}
+
+fn read_records(
+    records: &mut Records<impl BufRead>,
+    shown: &str,
+    message: Message,
+    sink: &mut Sink,
+) -> Result<(), Refusal> {
     let refuse = |n: u64, at: u64, kind: &[u8], message: String| Refusal {
         file: shown.to_string(),
         position: format!("record {n} byte {at} ({})", kind_name(kind)),
@@ -173,7 +389,7 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
         vektis: Some(code),
         ..refuse(n, at, kind, message)
     };
-    let mut records = Records::new(input);
+    let layout = message.layout();
     let mut rec: Vec<u8> = Vec::with_capacity(RECORD_LEN + 2);
     let mut n = 0u64;
     let (mut batch_id, mut provider) = (String::new(), String::new());
@@ -181,8 +397,8 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
     // Counts per record type: 02, 03, 04, 98.
     let mut counts = [0u64; 4];
     // The 04 records' amounts in cents, debits and credits apart: every one is counted, so the
-    // 99 record's total is always checked, and each sum must fit the 11 positions of a PM305
-    // total, so that no answer can fail to be written after the night was adjudicated.
+    // 99 record's total is always checked, and each sum must fit the 11 positions of a return
+    // file's total, so that no answer can fail to be written after the night was adjudicated.
     let mut sums = Sums::default();
     let mut closed = false;
     let mut amount = String::with_capacity(16);
@@ -216,24 +432,45 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
                 n,
                 at,
                 kind,
-                format!(
-                    "record is {} positions long, expected {RECORD_LEN}",
-                    records.record_len()
-                ),
+                wrong_length(&rec, records.record_len()),
             ));
         }
         match (n, kind) {
             (1, b"01") => {
-                if field(&rec, 3, 5) != b"107" {
-                    return Err(refuse(
+                if field(&rec, 3, 5) != message.code() {
+                    return Err(refuse_as(
+                        "0010",
                         n,
                         at,
                         kind,
-                        "code EI-bericht (positions 3-5) is not 107 (PM304)".into(),
+                        format!(
+                            "code EI-bericht (positions 3-5) is not {} ({})",
+                            String::from_utf8_lossy(message.code()),
+                            message.name()
+                        ),
+                    ));
+                }
+                if message == Message::Mz301 && field(&rec, 6, 9) != b"0103" {
+                    return Err(refuse_as(
+                        "0011",
+                        n,
+                        at,
+                        kind,
+                        format!(
+                            "versie {:?} (positions 6-9): declaro reads MZ301 versie 01 \
+                             subversie 03 (0103)",
+                            String::from_utf8_lossy(field(&rec, 6, 9))
+                        ),
                     ));
                 }
                 batch_id = text(&rec, 81, 92).into_owned();
-                provider = opt_text(&rec, 39, 46).into_owned();
+                provider = layout
+                    .header_agb
+                    .iter()
+                    .map(|&(from, to)| opt_text(&rec, from, to))
+                    .find(|agb| !agb.is_empty())
+                    .unwrap_or_default()
+                    .into_owned();
             }
             (1, _) | (_, b"01") => {
                 return Err(refuse_as(
@@ -247,7 +484,7 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
             (_, b"02") => {
                 counts[0] += 1;
                 insured = Some(Insured {
-                    bsn: opt_text(&rec, 15, 23).into_owned(),
+                    bsn: bsn(&rec).into_owned(),
                     member_id: text(&rec, 28, 42).into_owned(),
                     birth_date: text(&rec, 54, 61).into_owned(),
                 });
@@ -269,24 +506,31 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
                     start: at,
                     len: RECORD_LEN as u32,
                 };
-                let credit = field(&rec, 191, 191) == b"C";
+                let (cents_field, sign_field) = message.amount_and_sign(&rec);
+                let credit = sign_field == b"C";
                 let cents = sums
-                    .add(field(&rec, 183, 190), field(&rec, 191, 191))
+                    .add(message, cents_field, sign_field)
                     .map_err(|(code, m)| refuse_as(code, n, at, kind, m))?;
                 amount.clear();
                 euros(&mut amount, cents);
+                let f = |(from, to): (usize, usize)| text(&rec, from, to);
+                let opt = |(from, to): (usize, usize)| opt_text(&rec, from, to);
                 let member_04 = text(&rec, 28, 42);
-                let behandelaar = opt_text(&rec, 128, 135);
-                let referral = filled(field(&rec, 140, 147)) || filled(field(&rec, 148, 155));
-                let debit_credit = text(&rec, 191, 191);
+                let behandelaar = opt(layout.behandelaar);
+                let referral = layout
+                    .referral
+                    .iter()
+                    .any(|&(from, to)| filled(field(&rec, from, to)));
+                let debit_credit = text(&rec, layout.sign, layout.sign);
                 let related = if credit {
-                    text(&rec, 212, 231)
+                    f(layout.related_line_id)
                 } else {
                     Cow::Borrowed("")
                 };
+                let indication = layout.indication.map(opt).unwrap_or_default();
                 let fields = RawFields {
                     batch_id: &batch_id,
-                    line_id: &text(&rec, 192, 211),
+                    line_id: &f(layout.line_id),
                     provider_agb: if behandelaar.is_empty() {
                         &provider
                     } else {
@@ -300,26 +544,43 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
                     bsn: &ins.bsn,
                     birth_date: &ins.birth_date,
                     service_date: &text(&rec, 59, 66),
-                    code_list: &opt_text(&rec, 67, 69),
-                    code: &text(&rec, 70, 75),
-                    quantity: &text(&rec, 76, 79),
-                    indication: &opt_text(&rec, 125, 127),
+                    code_list: &opt(layout.code_list),
+                    code: &f(layout.code),
+                    quantity: &f(layout.quantity),
+                    indication: &indication,
                     referral: if referral { "Y" } else { "" },
-                    authorization: &opt_text(&rec, 43, 57),
+                    authorization: &opt(layout.authorization),
                     amount: &amount,
                     legal_copay: "",
                     trajectory_start: "",
                     debit_credit: &debit_credit,
                     related_line_id: &related,
                 };
-                let bsn_04 = opt_text(&rec, 15, 23);
-                let rejected = (!bsn_04.is_empty() && *bsn_04 != *ins.bsn).then(|| {
-                    (
+                let bsn_04 = bsn(&rec);
+                let first_sign = field(&rec, layout.first_sign, layout.first_sign);
+                let rejected = if !bsn_04.is_empty() && *bsn_04 != *ins.bsn {
+                    Some(Fault::new(
                         Reason::Malformed,
-                        "the BSN of the 04 prestatierecord differs from its 02 verzekerdenrecord"
-                            .to_string(),
+                        "the BSN of the 04 prestatierecord differs from its 02 verzekerdenrecord",
+                    ))
+                } else if message == Message::Mz301 && first_sign != sign_field {
+                    Some(
+                        Fault::new(
+                            Reason::Malformed,
+                            format!(
+                                "indicatie debet/credit (01) (position {}) {:?} differs from \
+                                 indicatie debet/credit (02) (position {}) {:?}",
+                                layout.first_sign,
+                                String::from_utf8_lossy(first_sign),
+                                layout.sign,
+                                String::from_utf8_lossy(sign_field)
+                            ),
+                        )
+                        .vektis("8064"),
                     )
-                });
+                } else {
+                    None
+                };
                 sink.push(raw, &fields, rejected);
             }
             (_, b"99") => {
@@ -353,6 +614,23 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
     Ok(())
 }
 
+/// The message for a record that is not 310 bytes, saying so when it would be 310 characters
+/// in UTF-8 (a name written in UTF-8 instead of one byte per character).
+fn wrong_length(rec: &[u8], len: u64) -> String {
+    let mut m = format!("record is {len} positions long, expected {RECORD_LEN}");
+    let kept = rec.len() as u64 == len;
+    if let (true, Ok(text)) = (kept, std::str::from_utf8(rec)) {
+        let chars = text.chars().count();
+        if chars == RECORD_LEN && !text.is_ascii() {
+            m.push_str(&format!(
+                ": it is {RECORD_LEN} characters written in UTF-8, where the standard counts one \
+                 byte per character (Latin-1 / Windows-1252)"
+            ));
+        }
+    }
+    m
+}
+
 /// The largest amount of an 11-position total (a `99` record's), in cents.
 pub const MAX_TOTAL: i64 = 99_999_999_999;
 
@@ -364,10 +642,16 @@ struct Sums {
 }
 
 impl Sums {
-    /// Counts one 04 record's bedrag (positions 183-190) and indicator (191), and gives the
+    /// Counts one 04 record's declaratiebedrag and its indicatie debet/credit, and gives the
     /// amount. An amount or sign that cannot be read refuses the file: without it the 99
     /// record's total cannot be verified (Vektis 0150).
-    fn add(&mut self, cents: &[u8], sign: &[u8]) -> Result<i64, (&'static str, String)> {
+    fn add(
+        &mut self,
+        message: Message,
+        cents: &[u8],
+        sign: &[u8],
+    ) -> Result<i64, (&'static str, String)> {
+        let l = message.layout();
         let unverifiable = |what: String| {
             (
                 "0150",
@@ -382,7 +666,9 @@ impl Sums {
             .and_then(|c| i64::try_from(c).ok())
             .ok_or_else(|| {
                 unverifiable(format!(
-                    "bedrag (positions 183-190) {:?} is not a number",
+                    "declaratiebedrag (positions {}-{}) {:?} is not a number",
+                    l.amount.0,
+                    l.amount.1,
                     String::from_utf8_lossy(cents)
                 ))
             })?;
@@ -391,7 +677,8 @@ impl Sums {
             b"C" => &mut self.credits,
             _ => {
                 return Err(unverifiable(format!(
-                    "indicatie debet/credit (position 191) {:?} is not D or C",
+                    "indicatie debet/credit (position {}) {:?} is not D or C",
+                    l.sign,
                     String::from_utf8_lossy(sign)
                 )))
             }

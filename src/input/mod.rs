@@ -81,6 +81,8 @@ pub enum RefusalReason {
     UnreadableFile,
     /// The same bytes (sha256) were processed by a committed run.
     AlreadyProcessed,
+    /// A Vektis EI message that declaro does not read.
+    UnsupportedFormat,
 }
 
 impl RefusalReason {
@@ -89,6 +91,7 @@ impl RefusalReason {
             RefusalReason::MalformedFile => "MALFORMED_FILE",
             RefusalReason::UnreadableFile => "UNREADABLE_FILE",
             RefusalReason::AlreadyProcessed => "ALREADY_PROCESSED",
+            RefusalReason::UnsupportedFormat => "UNSUPPORTED_FORMAT",
         }
     }
 }
@@ -104,7 +107,11 @@ impl fmt::Display for Refusal {
 pub enum Format {
     Csv,
     Xml,
-    Pm304,
+    /// A Vektis EI declaration that declaro reads.
+    Ei(ei::Message),
+    /// A Vektis EI file of another message (its code EI-bericht): refused as
+    /// `UNSUPPORTED_FORMAT`.
+    OtherEi([u8; 3]),
 }
 
 impl Format {
@@ -113,7 +120,9 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Xml => "xml",
-            Format::Pm304 => "pm304",
+            Format::Ei(ei::Message::Pm304) => "pm304",
+            Format::Ei(ei::Message::Mz301) => "mz301",
+            Format::OtherEi(_) => "vektis-ei",
         }
     }
 }
@@ -132,8 +141,10 @@ pub(crate) fn unreadable(shown: &str, e: &std::io::Error) -> Refusal {
 /// Recognises the format from the first bytes (after a UTF-8 BOM).
 pub fn sniff(head: &[u8]) -> Format {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    if head.starts_with(b"01107") {
-        Format::Pm304
+    if let Some(message) = ei::Message::of(head) {
+        Format::Ei(message)
+    } else if let Some(code) = ei::ei_code(head) {
+        Format::OtherEi(code)
     } else if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
         Format::Xml
     } else {
@@ -152,6 +163,8 @@ pub struct FileRead {
     pub records: u32,
     pub batches: Vec<Batch>,
     pub refusal: Option<Refusal>,
+    /// How an EI file's records ended.
+    pub line_ends: Option<ei::LineEnds>,
 }
 
 impl FileRead {
@@ -180,10 +193,15 @@ pub fn read_file(path: &Path, shown: &str, file: u16, progress: Progress<'_>) ->
         Err(e) => return FileRead::refused(None, String::new(), unreadable(shown, &e)),
     };
     let mut sink = Sink::new(file);
+    let mut line_ends = None;
     let read = match format {
         Format::Csv => return csv::read_chunked(input, shown, file),
         Format::Xml => xml::read_from(&mut input, shown, &mut sink),
-        Format::Pm304 => ei::read_from(&mut input, shown, &mut sink),
+        Format::Ei(message) => {
+            let ends = line_ends.insert(ei::LineEnds::default());
+            ei::read_from(&mut input, shown, message, &mut sink, ends)
+        }
+        Format::OtherEi(code) => Err(ei::unsupported(shown, code)),
     };
     let sha256 = input.into_inner().finish();
     match read {
@@ -193,8 +211,12 @@ pub fn read_file(path: &Path, shown: &str, file: u16, progress: Progress<'_>) ->
             records: sink.records,
             batches: vec![sink.finish()],
             refusal: None,
+            line_ends,
         },
-        Err(r) => FileRead::refused(Some(format), sha256, r),
+        Err(r) => FileRead {
+            line_ends,
+            ..FileRead::refused(Some(format), sha256, r)
+        },
     }
 }
 
@@ -279,7 +301,7 @@ impl Sink {
 
     /// Files a line record at bytes `raw` of the file: validated, unless the reader already
     /// found it bad (`rejected`).
-    pub fn push(&mut self, raw: Span, fields: &RawFields<'_>, rejected: Option<(Reason, String)>) {
+    pub fn push(&mut self, raw: Span, fields: &RawFields<'_>, rejected: Option<Fault>) {
         self.records += 1;
         let i = self.batch.lines.len() as u32;
         let checked = match rejected {
@@ -305,12 +327,13 @@ impl Sink {
                 });
                 line
             }
-            Err((reason, message)) => {
+            Err(fault) => {
                 self.batch.rejections.push((
                     i,
-                    reason,
+                    fault.reason,
                     ParseRejection {
-                        message,
+                        message: fault.message,
+                        vektis: fault.vektis,
                         echo: fields.echo(),
                     },
                 ));
@@ -346,6 +369,62 @@ impl Sink {
         b.declared_text.shrink_to_fit();
         self.batch
     }
+}
+
+/// Why a line record was rejected while reading: the reason, a message naming the field and
+/// value, and the Vektis retourcode (COD954) of the field at fault where there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub reason: Reason,
+    pub message: String,
+    /// The specific code for the EI return file; `None` = the reason's own code.
+    pub vektis: Option<&'static str>,
+}
+
+impl Fault {
+    /// A fault with the reason's own Vektis code.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Fault {
+        Fault {
+            reason,
+            message: message.into(),
+            vektis: None,
+        }
+    }
+
+    /// The same fault with a specific Vektis code.
+    pub fn vektis(self, code: &'static str) -> Fault {
+        Fault {
+            vektis: Some(code),
+            ..self
+        }
+    }
+
+    /// A fault of the named field (a column name of contract 4.1), with the field's Vektis
+    /// code (contract section 7).
+    pub fn of_field(reason: Reason, field: &str, message: impl Into<String>) -> Fault {
+        Fault {
+            vektis: field_code(field),
+            ..Fault::new(reason, message)
+        }
+    }
+}
+
+/// The Vektis retourcode of a field that is empty or cannot be read (contract section 7:
+/// `MALFORMED` and `MISSING_FIELD` carry the code of the field at fault, else 0801).
+pub fn field_code(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "service_date" | "birth_date" | "trajectory_start" => "8007",
+        "amount" | "legal_copay" => "8033",
+        "quantity" => "0638",
+        "debit_credit" => "0631",
+        "code_list" => "0581",
+        "code" => "0582",
+        "bsn" => "0435",
+        "provider_agb" => "8011",
+        // "Creditering zonder referentie naar debitering" (vektis-mz301.md).
+        "related_line_id" => "0651",
+        _ => return None,
+    })
 }
 
 /// The fields of one line as text, before validation. Empty string = absent.
@@ -412,8 +491,8 @@ impl<'a> RawFields<'a> {
     }
 
     /// Checks every field (contract 4.1) and builds the line (with the declared birth date,
-    /// which the register checks); the first problem is the reason.
-    pub fn validate(&self, out: &mut Batch) -> Result<(Line, Date), (Reason, String)> {
+    /// which the register checks); the first problem is the fault.
+    pub fn validate(&self, out: &mut Batch) -> Result<(Line, Date), Fault> {
         let required = [
             ("batch_id", self.batch_id),
             ("line_id", self.line_id),
@@ -425,11 +504,15 @@ impl<'a> RawFields<'a> {
         ];
         for (name, v) in required {
             if v.is_empty() {
-                return Err((Reason::MissingField, format!("field {name} is empty")));
+                return Err(Fault::of_field(
+                    Reason::MissingField,
+                    name,
+                    format!("field {name} is empty"),
+                ));
             }
         }
         if !agb_valid(self.provider_agb) {
-            return Err((
+            return Err(Fault::new(
                 Reason::BadAgb,
                 format!(
                     "field provider_agb {:?}: an AGB code is 8 digits",
@@ -438,26 +521,26 @@ impl<'a> RawFields<'a> {
             ));
         }
         if self.member_id.is_empty() && self.bsn.is_empty() {
-            return Err((
+            return Err(Fault::new(
                 Reason::BadBsn,
-                "fields member_id and bsn are both empty".into(),
+                "fields member_id and bsn are both empty",
             ));
         }
         if !self.bsn.is_empty() && !bsn_valid(self.bsn) {
             // The value itself stays out of the message: it may be a real BSN with a typo.
-            return Err((
+            return Err(Fault::new(
                 Reason::BadBsn,
-                "field bsn fails the elfproef (9 digits, 11-check)".into(),
+                "field bsn fails the elfproef (9 digits, 11-check)",
             ));
         }
         if self.member_id.len() > 15 && self.member_id.chars().count() > 15 {
-            return Err((
+            return Err(Fault::new(
                 Reason::Malformed,
-                "field member_id is longer than 15 characters".into(),
+                "field member_id is longer than 15 characters",
             ));
         }
         let service_date = Date::parse(self.service_date).ok_or_else(|| {
-            (
+            Fault::new(
                 Reason::BadDate,
                 format!(
                     "field service_date {:?} is not a valid date (YYYY-MM-DD or YYYYMMDD)",
@@ -467,8 +550,9 @@ impl<'a> RawFields<'a> {
         })?;
         let date = |name: &str, v: &str| {
             Date::parse(v).ok_or_else(|| {
-                (
+                Fault::of_field(
                     Reason::Malformed,
+                    name,
                     format!("field {name} is not a valid date (YYYY-MM-DD or YYYYMMDD)"),
                 )
             })
@@ -483,8 +567,9 @@ impl<'a> RawFields<'a> {
             v => match v.parse::<u32>() {
                 Ok(q) if (1..=9999).contains(&q) && v.bytes().all(|c| c.is_ascii_digit()) => q,
                 _ => {
-                    return Err((
+                    return Err(Fault::of_field(
                         Reason::Malformed,
+                        "quantity",
                         format!("field quantity {v:?} must be a whole number from 1 to 9999"),
                     ))
                 }
@@ -494,7 +579,7 @@ impl<'a> RawFields<'a> {
             [] => None,
             [a, b, c] if self.indication.bytes().all(|x| x.is_ascii_digit()) => Some([*a, *b, *c]),
             _ => {
-                return Err((
+                return Err(Fault::new(
                     Reason::Malformed,
                     format!(
                         "field indication {:?} must be a 3-digit CSI code",
@@ -507,20 +592,27 @@ impl<'a> RawFields<'a> {
             "" | "N" => false,
             "Y" => true,
             v => {
-                return Err((
+                return Err(Fault::new(
                     Reason::Malformed,
                     format!("field referral {v:?} must be Y, N or empty"),
                 ))
             }
         };
-        let money = |name: &str, v: &str| -> Result<Cents, (Reason, String)> {
-            Cents::parse(v).map_err(|why| (Reason::Malformed, format!("field {name} {v:?}: {why}")))
+        let money = |name: &str, v: &str| -> Result<Cents, Fault> {
+            Cents::parse(v).map_err(|why| {
+                Fault::of_field(
+                    Reason::Malformed,
+                    name,
+                    format!("field {name} {v:?}: {why}"),
+                )
+            })
         };
         let amount = money("amount", self.amount)?;
         if amount.is_zero() {
-            return Err((
+            return Err(Fault::of_field(
                 Reason::Malformed,
-                "field amount is 0.00: nothing to pay".into(),
+                "amount",
+                "field amount is 0.00: nothing to pay",
             ));
         }
         let legal_copay = match self.legal_copay {
@@ -528,8 +620,9 @@ impl<'a> RawFields<'a> {
             v => money("legal_copay", v)?,
         };
         if legal_copay > amount {
-            return Err((
+            return Err(Fault::of_field(
                 Reason::Malformed,
+                "legal_copay",
                 format!(
                     "field legal_copay {} is more than amount {}",
                     self.legal_copay, self.amount
@@ -540,16 +633,18 @@ impl<'a> RawFields<'a> {
             "" | "D" => false,
             "C" => true,
             v => {
-                return Err((
+                return Err(Fault::of_field(
                     Reason::Malformed,
+                    "debit_credit",
                     format!("field debit_credit {v:?} must be D or C"),
                 ))
             }
         };
         if credit && self.related_line_id.is_empty() {
-            return Err((
+            return Err(Fault::of_field(
                 Reason::MissingField,
-                "field related_line_id is empty on a credit line".into(),
+                "related_line_id",
+                "field related_line_id is empty on a credit line",
             ));
         }
         let mut flags = 0;

@@ -17,7 +17,7 @@
 //! `<line>`, another namespace, no trailer, a trailer that does not match) refuses the file whole:
 //! the lines are collected and only handed over once the trailer matched.
 
-use super::{RawFields, Refusal, Sink, MAX_FIELD, MAX_RECORD};
+use super::{Fault, RawFields, Refusal, Sink, MAX_FIELD, MAX_RECORD};
 use crate::model::{Cents, Reason, Span, Total};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -650,12 +650,12 @@ where
         if let Some(f) = long {
             msg = format!("{f}; {msg}");
         }
-        Some((Reason::Malformed, msg))
+        Some(Fault::new(Reason::Malformed, msg))
     } else if let Some(msg) = long {
-        Some((Reason::Malformed, msg))
+        Some(Fault::new(Reason::Malformed, msg))
     } else {
         unknown.map(|name| {
-            (
+            Fault::new(
                 Reason::Malformed,
                 format!("unknown attribute {name} on <line>"),
             )

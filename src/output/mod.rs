@@ -2,8 +2,8 @@
 //! files in the output directory (mode 0640) and renamed into place only after the ledger
 //! committed.
 
+pub mod ei_return;
 pub mod messages;
-pub mod pm305;
 pub mod rows;
 pub mod summary;
 

@@ -20,6 +20,13 @@ pub struct FileSummary {
     /// For a refused Vektis file: the specific retourcode (COD954), such as `0150`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vektis_code: Option<&'static str>,
+    /// For a Vektis EI file: how its records ended (`CR LF` as the standard wants, `LF`,
+    /// `mixed`), so that the sender can be told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_ends: Option<&'static str>,
+    /// For a Vektis EI file: whether its last record ends in a line end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_line_end: Option<bool>,
 }
 
 /// Euro totals as strings with two decimals.

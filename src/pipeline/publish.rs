@@ -10,8 +10,8 @@ use super::Settings;
 use crate::error::Error;
 use crate::ledger::{Ledger, MemberChange, RunRecord};
 use crate::night::{Night, Outcome};
+use crate::output::ei_return::{self, FileFate, LineReturn};
 use crate::output::messages;
-use crate::output::pm305::{self, FileFate, LineReturn};
 use crate::output::rows::{self, RowContext};
 use crate::output::summary::{Summary, Tally};
 use crate::output::{Staged, REJECTIONS_HEADER, REMITTANCE_HEADER};
@@ -272,43 +272,42 @@ fn write_summary(
     Ok((file, f))
 }
 
-/// With `--ei-return DIR`: a PM305 return file for each PM304 input (refused ones included),
-/// staged like the other outputs and renamed into place after the ledger commit.
+/// With `--ei-return DIR`: a return file (PM305 or MZ302) for each PM304 or MZ301 input (refused
+/// ones included), staged like the other outputs and renamed into place after the ledger commit.
 fn write_ei_returns(s: &Settings, night: &Night) -> Result<Vec<(Staged, std::fs::File)>, Error> {
     use std::collections::HashSet;
     let Some(dir) = &s.ei_return else {
         return Ok(Vec::new());
     };
     let failed = |e: &dyn std::fmt::Display| {
-        Error::Internal(format!("writing PM305 files in {}: {e}", dir.display()))
+        Error::Internal(format!("writing return files in {}: {e}", dir.display()))
     };
     crate::output::create_private_dir(dir).map_err(|e| failed(&e))?;
     let mut staged = Vec::new();
     let mut names: HashSet<String> = HashSet::new();
-    for (i, f) in night
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.format == Some(crate::input::Format::Pm304))
-    {
+    for (i, f) in night.files.iter().enumerate() {
+        let Some(crate::input::Format::Ei(message)) = f.format else {
+            continue;
+        };
         let returns: Vec<Option<LineReturn>> = match f.refusal {
             Some(_) => Vec::new(),
             None => (f.first_seq..f.first_seq + f.records)
-                .map(|seq| Some(line_return(night.outcomes[seq as usize])))
+                .map(|seq| Some(line_return(night, seq)))
                 .collect(),
         };
         let fate = match &f.refusal {
             Some(r) => FileFate::Refused(r.vektis),
             None => FileFate::Accepted(&returns),
         };
-        let stem = f
-            .path
-            .file_stem()
-            .map_or_else(|| "pm304".into(), |n| n.to_string_lossy().into_owned());
-        let name = return_name(&stem, i + 1, &mut names);
+        let extension = message.answer().0.to_ascii_lowercase();
+        let stem = f.path.file_stem().map_or_else(
+            || "declaration".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let name = return_name(&stem, &extension, i + 1, &mut names);
         let reference = format!("DECLARO{}{:04}", s.run_date.as_u32(), i + 1);
         let (file, mut w) = Staged::create(&dir.join(&name)).map_err(|e| failed(&e))?;
-        pm305::write(&f.path, &mut w, &fate, s.run_date, &reference)
+        ei_return::write(&f.path, message, &mut w, &fate, s.run_date, &reference)
             .and_then(|()| file.finish(w))
             .map(|out| staged.push((file, out)))
             .map_err(|e| failed(&format!("{name}: {e}")))?;
@@ -316,29 +315,30 @@ fn write_ei_returns(s: &Settings, night: &Night) -> Result<Vec<(Staged, std::fs:
     Ok(staged)
 }
 
-/// The name of a PM305 file, unique among `taken` by construction: `STEM.pm305`, else
-/// `STEM-N.pm305` with N the input's position, else `STEM-N-K.pm305` for the first free K.
+/// The name of a return file, unique among `taken` by construction: `STEM.EXT`, else
+/// `STEM-N.EXT` with N the input's position, else `STEM-N-K.EXT` for the first free K.
 /// (Inputs `a.dat`, `a-3.dat`, `a.dat` would otherwise both answer into `a-3.pm305`.)
 fn return_name(
     stem: &str,
+    extension: &str,
     position: usize,
     taken: &mut std::collections::HashSet<String>,
 ) -> String {
-    let mut name = format!("{stem}.pm305");
+    let mut name = format!("{stem}.{extension}");
     let mut k = 1;
     while !taken.insert(name.clone()) {
         name = match k {
-            1 => format!("{stem}-{position}.pm305"),
-            _ => format!("{stem}-{position}-{k}.pm305"),
+            1 => format!("{stem}-{position}.{extension}"),
+            _ => format!("{stem}-{position}-{k}.{extension}"),
         };
         k += 1;
     }
     name
 }
 
-/// The PM305 answer for one line.
-fn line_return(o: Outcome) -> LineReturn {
-    match o {
+/// The return file's answer for line `seq`.
+fn line_return(night: &Night, seq: u32) -> LineReturn {
+    match night.outcomes[seq as usize] {
         Outcome::Paid(p) => {
             // PM305 amounts are unsigned; a credit's sign is its declared indicator.
             let awarded = (p.paid_basic + p.paid_supplementary).abs().0;
@@ -350,10 +350,17 @@ fn line_return(o: Outcome) -> LineReturn {
                 ),
             }
         }
-        Outcome::Rejected(r, _) => LineReturn {
-            codes: r.vektis().into_iter().collect(),
-            ..LineReturn::default()
-        },
+        Outcome::Rejected(r, detail) => {
+            // A line rejected while reading may carry the code of the field at fault.
+            let field = match detail {
+                crate::night::Detail::Parse => night.parse_rejection(seq).and_then(|p| p.vektis),
+                _ => None,
+            };
+            LineReturn {
+                codes: field.or(r.vektis()).into_iter().collect(),
+                ..LineReturn::default()
+            }
+        }
         Outcome::Pending => LineReturn::default(),
     }
 }
@@ -367,7 +374,7 @@ mod tests {
         let mut taken = std::collections::HashSet::new();
         let names: Vec<String> = [("a", 1), ("a-3", 2), ("a", 3), ("a-3", 4), ("a", 3)]
             .iter()
-            .map(|(stem, n)| return_name(stem, *n, &mut taken))
+            .map(|(stem, n)| return_name(stem, "pm305", *n, &mut taken))
             .collect();
         assert_eq!(
             names,

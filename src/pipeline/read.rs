@@ -70,6 +70,7 @@ pub fn read(
             records: read.records,
             sha256: read.sha256,
             refusal: read.refusal,
+            line_ends: read.line_ends,
             processed_by,
         });
         for b in read.batches {

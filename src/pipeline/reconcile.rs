@@ -75,6 +75,8 @@ pub fn reconcile(
                 refused: f.refusal.as_ref().map(ToString::to_string),
                 reason: f.refusal.as_ref().map(|r| r.reason.code()),
                 vektis_code: f.refusal.as_ref().and_then(|r| r.vektis),
+                line_ends: f.line_ends.map(|e| e.style()),
+                final_line_end: f.line_ends.map(|e| e.final_end),
             })
             .collect(),
         lines: lines_read,

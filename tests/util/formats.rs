@@ -1,6 +1,6 @@
 //! Writers for test and bench inputs: the same declaration lines as CSV (contract 4.1), XML
-//! (contract 4.2) and Vektis PM304 v3.2 (`docs/vektis-ei.md`), written field by field here,
-//! never copied from elsewhere.
+//! (contract 4.2), Vektis PM304 v3.2 (`docs/vektis-ei.md`) and Vektis MZ301 v1.3
+//! (`docs/vektis-mz301.md`), written field by field here, never copied from elsewhere.
 #![allow(dead_code)]
 
 /// One declaration line, as the three formats can all express it.
@@ -175,6 +175,156 @@ pub fn pm304_records(provider_agb: &str, batch_id: &str, lines: &[Decl]) -> Vec<
     recs
 }
 
+/// MZ301 01 voorlooprecord: dental declaration v1.3 to an insurer, paid to the practice.
+pub fn mz01(provider_agb: &str, batch_id: &str) -> Rec {
+    Rec::new("01")
+        .an(3, 5, "176")
+        .an(6, 7, "01")
+        .an(8, 9, "03")
+        .an(10, 10, "P")
+        .n(11, 16, 7)
+        .an(17, 26, "tests 1.0")
+        .n(27, 30, UZOVI)
+        .n(31, 38, 0)
+        .an(39, 46, provider_agb)
+        .an(47, 54, provider_agb)
+        .n(55, 62, 0)
+        .n(63, 64, 3)
+        .an(65, 72, "20090101")
+        .an(73, 80, "20091231")
+        .an(81, 92, batch_id)
+        .an(93, 100, "20091231")
+        .an(115, 117, "EUR")
+}
+
+/// MZ301 02 verzekerdenrecord (`debtor`: the debiteurnummer of a 03 that follows).
+pub fn mz02(detail: u64, d: &Decl, debtor: &str) -> Rec {
+    Rec::new("02")
+        .n(3, 14, detail)
+        .an(15, 23, &d.bsn)
+        .n(24, 27, UZOVI)
+        .an(28, 42, &d.member_id)
+        .an(43, 53, "P1")
+        .an(54, 61, &d.birth_date)
+        .an(62, 62, "2")
+        .an(63, 63, "1")
+        .an(64, 88, "Jansen")
+        .n(99, 99, 0)
+        .an(135, 140, "J")
+        .n(141, 141, 0)
+        .an(142, 147, "1234AB")
+        .n(157, 161, 1)
+        .an(170, 180, debtor)
+        .n(181, 181, 2)
+}
+
+/// MZ301 03 debiteurrecord.
+pub fn mz03(detail: u64, debtor: &str) -> Rec {
+    Rec::new("03")
+        .n(3, 14, detail)
+        .an(15, 25, debtor)
+        .n(26, 33, 0)
+        .n(34, 34, 0)
+        .n(35, 35, 1)
+        .an(36, 60, "Jansen")
+        .n(71, 71, 0)
+        .n(113, 113, 1)
+        .n(114, 115, 0)
+        .an(116, 139, "Dorpsstraat")
+        .n(140, 144, 1)
+        .an(166, 189, "Utrecht")
+        .n(207, 209, 0)
+        .n(280, 295, 0)
+        .n(296, 297, 0)
+}
+
+/// MZ301 04 prestatierecord.
+pub fn mz04(detail: u64, d: &Decl) -> Rec {
+    let dc = if d.credit { "C" } else { "D" };
+    let tariff = d.cents as u64 / u64::from(d.quantity.max(1));
+    let mut r = Rec::new("04")
+        .n(3, 14, detail)
+        .an(15, 23, &d.bsn)
+        .n(24, 27, UZOVI)
+        .an(28, 42, &d.member_id)
+        .an(43, 57, &d.authorization)
+        .n(58, 58, 1)
+        .an(59, 66, &d.service_date)
+        .n(67, 68, 1)
+        .an(69, 69, "N")
+        .n(70, 72, 0)
+        .an(73, 75, &d.code_list)
+        .an(76, 81, &d.code)
+        .n(82, 82, 0)
+        .n(83, 84, 0)
+        .n(91, 93, 0)
+        .n(94, 97, 0)
+        .an(98, 98, "N")
+        .n(99, 106, 0)
+        .n(107, 110, 0)
+        .n(111, 118, 0)
+        .n(119, 122, 0)
+        .n(123, 130, tariff)
+        .n(131, 134, u64::from(d.quantity))
+        .n(135, 142, d.cents as u64)
+        .an(143, 143, dc)
+        .n(144, 151, 0)
+        .n(152, 155, 0)
+        .n(156, 163, d.cents as u64)
+        .an(164, 164, dc)
+        .an(165, 184, &d.line_id);
+    if !d.behandelaar.is_empty() {
+        r = r.an(99, 106, &d.behandelaar);
+    }
+    if d.referral {
+        r = r.an(111, 118, "01999999");
+    }
+    if d.credit {
+        r = r.an(185, 204, &d.related_line_id);
+    }
+    r
+}
+
+/// The records of an MZ301 file for `lines`: a 02 whenever the insured changes (with a 03
+/// debiteurrecord after it when `debtors`), the 04s, a 99.
+pub fn mz301_records(
+    provider_agb: &str,
+    batch_id: &str,
+    lines: &[Decl],
+    debtors: bool,
+) -> Vec<Rec> {
+    let mut recs = vec![mz01(provider_agb, batch_id)];
+    let (mut detail, mut n02, mut n03, mut total) = (0u64, 0u64, 0u64, 0i64);
+    let mut current: Option<(&str, &str)> = None;
+    for d in lines {
+        if current != Some((&d.member_id, &d.bsn)) {
+            detail += 1;
+            n02 += 1;
+            let debtor = if debtors {
+                format!("DEB{n02}")
+            } else {
+                String::new()
+            };
+            recs.push(mz02(detail, d, &debtor));
+            if debtors {
+                detail += 1;
+                n03 += 1;
+                recs.push(mz03(detail, &debtor));
+            }
+            current = Some((&d.member_id, &d.bsn));
+        }
+        detail += 1;
+        recs.push(mz04(detail, d));
+        total += if d.credit { -d.cents } else { d.cents };
+    }
+    recs.push(rec99(n02, n03, lines.len() as u64, 0, total));
+    recs
+}
+
+pub fn mz301(provider_agb: &str, batch_id: &str, lines: &[Decl]) -> Vec<u8> {
+    join(&mz301_records(provider_agb, batch_id, lines, false))
+}
+
 /// Records joined with CR LF.
 pub fn join(recs: &[Rec]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -291,9 +441,41 @@ pub const MEMBERS: [(&str, &str, &str); 6] = [
     ("M052", "101306635", "20080212"),
 ];
 
+/// Fixture members (`fixtures/members.csv`) holding zvw and a DSW 2009 product (dental care).
+pub const DENTAL_MEMBERS: [(&str, &str, &str); 5] = [
+    ("M001", "100023757", "19700412"),
+    ("M002", "100039595", "19650930"),
+    ("M004", "100174218", "19900601"),
+    ("M010", "100419707", "19600202"),
+    ("M011", "100475140", "19850707"),
+];
+
 /// A deterministic pseudo-random set of `n` lines over [`MEMBERS`] in 2024, lines of one member
 /// together: paid, capped, unknown codes, duplicates, credits, referrals, authorizations.
 pub fn generate(seed: u64, n: usize) -> Vec<Decl> {
+    const CODES: [&str; 10] = [
+        "1000", "1001", "1100", "1200", "1400", "1864", "2000", "2802", "1319", "4000",
+    ];
+    generate_over(seed, n, &MEMBERS, &CODES, "2024", "012")
+}
+
+/// As [`generate`], dental lines of 2009 (code list 010) over [`DENTAL_MEMBERS`]: 100% codes,
+/// C-codes against their yearly pool, M-codes capped, unknown codes.
+pub fn generate_dental(seed: u64, n: usize) -> Vec<Decl> {
+    const CODES: [&str; 10] = [
+        "C11", "C12", "M50", "M55", "V11", "X10", "E02", "H10", "A10", "Q99",
+    ];
+    generate_over(seed, n, &DENTAL_MEMBERS, &CODES, "2009", "010")
+}
+
+fn generate_over(
+    seed: u64,
+    n: usize,
+    members: &[(&str, &str, &str)],
+    codes: &[&str],
+    year: &str,
+    code_list: &str,
+) -> Vec<Decl> {
     let mut x = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
@@ -303,28 +485,25 @@ pub fn generate(seed: u64, n: usize) -> Vec<Decl> {
             .wrapping_add(1442695040888963407);
         (x >> 33) % m
     };
-    const CODES: [&str; 10] = [
-        "1000", "1001", "1100", "1200", "1400", "1864", "2000", "2802", "1319", "4000",
-    ];
     let mut out: Vec<Decl> = Vec::with_capacity(n);
     let mut member = 0usize;
     for i in 0..n {
         if i == 0 || next(4) == 0 {
-            member = next(MEMBERS.len() as u64) as usize;
+            member = next(members.len() as u64) as usize;
         }
-        let (id, bsn, birth) = MEMBERS[member];
+        let (id, bsn, birth) = members[member];
         let mut d = Decl {
             line_id: format!("G{seed}-{i:06}"),
             member_id: id.into(),
             bsn: bsn.into(),
             birth_date: birth.into(),
-            service_date: format!("2024{:02}{:02}", 1 + next(12), 1 + next(28)),
+            service_date: format!("{year}{:02}{:02}", 1 + next(12), 1 + next(28)),
             code_list: if next(2) == 0 {
-                "012".into()
+                code_list.into()
             } else {
                 String::new()
             },
-            code: CODES[next(CODES.len() as u64) as usize].into(),
+            code: codes[next(codes.len() as u64) as usize].into(),
             quantity: 1 + next(2) as u32,
             indication: String::new(),
             referral: next(3) == 0,

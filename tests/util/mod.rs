@@ -118,3 +118,41 @@ pub fn process_with(
     c.args(inputs);
     c.output().expect("run declaro")
 }
+
+/// The CSV columns after `file` and `record`.
+pub fn without_file_and_record(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(1)
+        .map(|r| {
+            let mut rec = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(r.as_bytes());
+            let row = rec.records().next().unwrap().unwrap();
+            row.iter().skip(2).collect::<Vec<_>>().join("|")
+        })
+        .collect()
+}
+
+/// Rejection rows without `file` and `raw` (the record text differs by format).
+pub fn rejections_without_file_and_raw(text: &str) -> Vec<String> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    r.records()
+        .map(|row| {
+            let row = row.unwrap();
+            let n = row.len();
+            row.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 0 && *i != n - 1)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+/// Writes `text` to `dir/name` and gives the path.
+pub fn write(dir: &Path, name: &str, text: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
