@@ -115,13 +115,14 @@ pub struct ProcessArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Write a Vektis PM305 return file for each PM304 input into this directory.
+    /// Write a Vektis return file for each PM304 (PM305) and MZ301 (MZ302) input into this
+    /// directory.
     #[arg(long, value_name = "DIR")]
     pub ei_return: Option<PathBuf>,
     /// The whole run, outputs written, but nothing committed to the ledger (what-if runs).
     #[arg(long)]
     pub dry_run: bool,
-    /// Declaration files (CSV, XML or Vektis PM304), processed in this order. Paths are taken
+    /// Declaration files (CSV, XML, Vektis PM304 or MZ301), processed in this order. Paths are taken
     /// as the operating system gives them (a name need not be UTF-8).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
