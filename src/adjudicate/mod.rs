@@ -8,7 +8,7 @@ pub use codes::CodeTable;
 use crate::model::{Cents, Date, Reason, Reasons};
 use crate::night::{Detail, Line, Night, Outcome, Payment, Products, Why};
 use crate::policy::{Basis, Benefit, Period, PolicySet, Product};
-use crate::registers::{Holding, Member, Providers};
+use crate::registers::{continuous_starts, Holding, Member, Providers};
 use rustc_hash::FxHashMap;
 
 /// What a limit has used in one bucket (a year, or a date for per-date limits).
@@ -153,6 +153,14 @@ pub struct MemberState {
     pub priors: FxHashMap<(u32, Box<str>), Prior>,
 }
 
+/// A product held on a line's service date, with the first day of the continuous insurance
+/// its register row belongs to (back-to-back rows of one product are one insurance).
+#[derive(Clone, Copy, Debug)]
+pub struct Held<'a> {
+    pub holding: &'a Holding,
+    pub since: Date,
+}
+
 /// What adjudication reads besides the member and the lines.
 pub struct Context<'a> {
     pub policies: &'a PolicySet,
@@ -204,7 +212,8 @@ pub fn adjudicate_member(
         .map(|l| (l.provider_agb, night.related_line_id(l)))
         .collect();
     let mut out = Adjudicated::default();
-    let mut active: Vec<&Holding> = Vec::with_capacity(member.holdings.len());
+    let since = continuous_starts(member.holdings, |p| ctx.policies.products[p].basic);
+    let mut active: Vec<Held<'_>> = Vec::with_capacity(member.holdings.len());
     for (&seq, outcome) in seqs.iter().zip(outcomes.iter_mut()) {
         let line = &night.lines[seq as usize];
         if line.credit() {
@@ -224,7 +233,9 @@ pub fn adjudicate_member(
             member
                 .holdings
                 .iter()
-                .filter(|h| h.covers(line.service_date)),
+                .zip(&since)
+                .filter(|(h, _)| h.covers(line.service_date))
+                .map(|(holding, &since)| Held { holding, since }),
         );
         *outcome = adjudicate_line(ctx, member, &active, line, &mut state.acc, &mut out.effects);
         match outcome {
@@ -274,7 +285,7 @@ fn reverse(night: &Night, line: &Line, state: &mut MemberState) -> Outcome {
 pub fn adjudicate_line(
     ctx: &Context<'_>,
     member: &Member<'_>,
-    active: &[&Holding],
+    active: &[Held<'_>],
     line: &Line,
     acc: &mut Accumulators,
     effects: &mut Vec<Effect>,
@@ -285,7 +296,7 @@ pub fn adjudicate_line(
     if !ctx.codes.known(line.code) {
         return Outcome::Rejected(Reason::UnknownCode, Detail::UnknownCode);
     }
-    let is_basic = |h: &&&Holding| ctx.policies.products[h.product()].basic;
+    let is_basic = |h: &&Held<'_>| ctx.policies.products[h.holding.product()].basic;
     let basic = active.iter().find(is_basic).copied();
     let layers = active
         .iter()
@@ -294,7 +305,8 @@ pub fn adjudicate_line(
 
     let year = line.year();
     let provider_tags = ctx.providers.tags(line.provider_agb);
-    if let Some(product) = basic.and_then(|h| unconfigured_year(ctx, member, h, line, year)) {
+    if let Some(product) = basic.and_then(|h| unconfigured_year(ctx, member, h.holding, line, year))
+    {
         let year = u16::try_from(year).unwrap_or(u16::MAX);
         let product = u8::try_from(product).unwrap_or(u8::MAX);
         return Outcome::Rejected(
@@ -311,7 +323,8 @@ pub fn adjudicate_line(
     let mut products = Products::default();
     let mut matched = false;
 
-    for h in layers {
+    for held in layers {
+        let h = held.holding;
         let product = &ctx.policies.products[h.product()];
         let Some(c) = ctx
             .codes
@@ -335,8 +348,8 @@ pub fn adjudicate_line(
             benefit,
             benefit_index: c.benefit,
             unit_max: c.unit_max,
-            holding: h,
-            basic,
+            since: held.since,
+            basic_since: basic.map(|b| b.since),
             member,
             line,
             provider_tags,
@@ -350,7 +363,7 @@ pub fn adjudicate_line(
                 products.push(h.product());
                 if product.basic {
                     paid_basic += amount;
-                    let d = layer.charge_deductible(amount, year, acc);
+                    let d = layer.charge_deductible(amount, year, h.voluntary_deductible(), acc);
                     if !d.is_zero() {
                         deductible += d;
                         reasons.insert(Reason::Deductible);
@@ -430,8 +443,10 @@ struct Layer<'a> {
     benefit: &'a Benefit,
     benefit_index: u16,
     unit_max: Option<Cents>,
-    holding: &'a Holding,
-    basic: Option<&'a Holding>,
+    /// The first day of the continuous insurance the product's register row belongs to.
+    since: Date,
+    /// The same for the basic insurance held on the service date.
+    basic_since: Option<Date>,
     member: &'a Member<'a>,
     line: &'a Line,
     provider_tags: u64,
@@ -442,13 +457,7 @@ type Refusal = (Reason, Detail);
 impl Layer<'_> {
     fn window(&self, acc: &Accumulators, pool: usize) -> Used {
         let period = self.product.pools[pool].period;
-        acc.window(
-            self.index,
-            pool,
-            period,
-            self.line.service_date,
-            self.holding.start,
-        )
+        acc.window(self.index, pool, period, self.line.service_date, self.since)
     }
 
     fn refuse<T>(&self, r: Reason, why: Why) -> Result<T, Refusal> {
@@ -569,19 +578,16 @@ impl Layer<'_> {
     fn check_conditions(&self) -> Result<(), Refusal> {
         let (b, line, date) = (self.benefit, self.line, self.line.service_date);
         if !self.product.basic && self.product.waiting_period_months > 0 {
-            let basic_start = self.basic.map(|h| h.start);
-            let later = basic_start.is_none_or(|s| self.holding.start > s);
-            let until = self
-                .holding
-                .start
-                .add_months(self.product.waiting_period_months);
+            // Both starts are those of the continuous insurance (back-to-back rows are one).
+            let later = self.basic_since.is_none_or(|s| self.since > s);
+            let until = self.since.add_months(self.product.waiting_period_months);
             if later && date < until {
                 return self.refuse(Reason::WaitingPeriod, Why::WaitingPeriod(until));
             }
         }
         let age = self.member.birth_date.age_on(date);
         if let Some((months, from_age)) = b.min_insured {
-            let until = self.holding.start.add_months(months);
+            let until = self.since.add_months(months);
             if age >= from_age && date < until {
                 return self.refuse(Reason::WaitingPeriod, Why::MinInsured(months, until));
             }
@@ -603,7 +609,13 @@ impl Layer<'_> {
 
     /// The part of a basic payment charged to the member as deductible: mandatory first, then
     /// voluntary, never more than what is left of both this year.
-    fn charge_deductible(&self, paid: Cents, year: u32, acc: &mut Accumulators) -> Cents {
+    fn charge_deductible(
+        &self,
+        paid: Cents,
+        year: u32,
+        voluntary: Cents,
+        acc: &mut Accumulators,
+    ) -> Cents {
         let Some(d) = &self.product.deductible else {
             return Cents::ZERO;
         };
@@ -615,7 +627,7 @@ impl Layer<'_> {
         }
         // A missing year rejected the line before (see `unconfigured_year`).
         let mandatory = d.mandatory.get(&year).copied().unwrap_or_default();
-        let cap = mandatory + self.holding.voluntary_deductible();
+        let cap = mandatory + voluntary;
         let used = acc.deductible_mut(year);
         let charge = paid.min(cap - *used).max(Cents::ZERO);
         *used += charge;

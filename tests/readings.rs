@@ -1,0 +1,354 @@
+//! The readings of issue 14 (docs/interpretations.md, "Registers"; README, "Interpretations"):
+//! back-to-back register rows are one insurance, the waiting period looks at the continuous
+//! basic insurance, a trajectory's deductible is its start year's, the Basis Plus Module's
+//! "eerste 20 zittingen" are counted per condition, and full dentures above a threshold per jaw
+//! need an authorization. Each test writes its own registers and declarations, runs the binary
+//! on the fixture policies and compares with amounts worked out by hand (in the comments).
+
+mod util;
+
+use std::path::PathBuf;
+use std::process::Output;
+use util::{declaro, read, stderr};
+
+/// The declaration columns every test here writes (contract 4.1, `diagnosis` included).
+const HEADER: &str = "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code_list,\
+code,quantity,indication,referral,authorization,amount,trajectory_start,diagnosis\n";
+
+/// The member register's header (contract section 3).
+const REGISTER: &str =
+    "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n";
+
+/// A provider without contract tags.
+const OTHER: &str = "12345678";
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `text` to `name` in the case directory; its path as a string.
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    /// The member register `members.csv` of these rows.
+    fn members(&self, rows: &[String]) {
+        self.file("members.csv", &format!("{REGISTER}{}", rows.concat()));
+    }
+
+    /// A declaration file of `lines` under [`HEADER`].
+    fn claims(&self, name: &str, lines: &[String]) -> String {
+        self.file(name, &format!("{HEADER}{}", lines.concat()))
+    }
+
+    /// `declaro process` on the fixture policies and provider register and the case's
+    /// `members.csv`, run date 2025-12-31, into `out`, with the ledger `ledger.db` of the case
+    /// directory; asserts exit 0.
+    fn run(&self, out: &str, inputs: &[&str]) -> Output {
+        let o = declaro()
+            .args(["process", "--quiet", "--policy", "fixtures/policies"])
+            .arg("--members")
+            .arg(self.path("members.csv"))
+            .args(["--providers", "fixtures/providers.csv"])
+            .args(["--run-date", "2025-12-31"])
+            .arg("--ledger")
+            .arg(self.path("ledger.db"))
+            .arg("--out")
+            .arg(self.path(out))
+            .args(inputs)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        o
+    }
+
+    /// `line_id -> (paid_basic, deductible, paid_supplementary, member_pays, products, reasons)`
+    /// for a paid line, `line_id -> (reason)` for a rejected one, in line-id order of the
+    /// input: one string per line, `"id: ..."`.
+    fn outcomes(&self, out: &str) -> Vec<String> {
+        let mut got = Vec::new();
+        let text = read(self.path(out).join("remittance.csv"));
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        for row in r.records() {
+            let row = row.unwrap();
+            got.push(format!(
+                "{}: {} {} {} {} {} {}",
+                &row[3], &row[11], &row[12], &row[13], &row[14], &row[15], &row[16]
+            ));
+        }
+        let text = read(self.path(out).join("rejections.csv"));
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        for row in r.records() {
+            let row = row.unwrap();
+            got.push(format!("{}: {}", &row[3], &row[9]));
+        }
+        got.sort_by_key(|s| {
+            let id = s.split(':').next().unwrap().to_string();
+            (id.len(), id)
+        });
+        got
+    }
+}
+
+/// A valid BSN (elfproef) for member number `i`.
+fn bsn(i: u64) -> String {
+    let mut head = 40_000_000 + i * 7919;
+    loop {
+        let sum: u64 = format!("{head:08}")
+            .bytes()
+            .enumerate()
+            .map(|(k, b)| u64::from(b - b'0') * (9 - k as u64))
+            .sum();
+        if sum % 11 < 10 {
+            return format!("{head:08}{}", sum % 11);
+        }
+        head += 1;
+    }
+}
+
+/// A register row of member `id` (number `i` for its BSN, born 1970-01-01).
+fn row(i: u64, id: &str, product: &str, start: &str, end: &str, voluntary: &str) -> String {
+    format!(
+        "{id},{},1970-01-01,{product},{start},{end},{voluntary}\n",
+        bsn(i)
+    )
+}
+
+/// A declaration line of [`HEADER`]'s columns; the fields after `amount` given as written
+/// (`trajectory_start,diagnosis`).
+#[allow(clippy::too_many_arguments)]
+fn line(
+    id: &str,
+    agb: &str,
+    member: &str,
+    date: &str,
+    list_code: (&str, &str),
+    csi_referral_auth: (&str, &str, &str),
+    amount: &str,
+    rest: &str,
+) -> String {
+    let (list, code) = list_code;
+    let (csi, referral, auth) = csi_referral_auth;
+    format!(
+        "F,{id},{agb},{member},1970-01-01,{date},{list},{code},1,{csi},{referral},{auth},{amount},{rest}\n"
+    )
+}
+
+/// A plain line: no code list, CSI, referral or authorization.
+fn plain(id: &str, member: &str, date: &str, code: &str, amount: &str) -> String {
+    line(
+        id,
+        OTHER,
+        member,
+        date,
+        ("", code),
+        ("", "", ""),
+        amount,
+        ",",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules 1 and 2: continuous insurance, waiting period
+// ---------------------------------------------------------------------------------------------
+
+/// Homeopathic medicine (HOMEO-MED) is 100% in DSW AV-Standaard 2009, which waits 2 months when
+/// it starts later than the basic insurance; zvw knows no HOMEO-MED, so the supplement pays the
+/// whole line (20.00) or nothing.
+///
+/// R1: zvw since 2008-01-01; AV-Standaard 2008-10-01..2008-12-31, renewed 2009-01-01 (back to
+/// back). One insurance since 2008-10-01: waiting until 2008-12-01. 2008-11-30 waits, 2009-01-15
+/// is paid (the renewal row starts no new waiting period, which would last until 2009-03-01).
+///
+/// R2: AV-Standaard 2008-10-01..2008-12-30, again from 2009-01-01: a gap of one day
+/// (2008-12-31), so a new insurance from 2009-01-01, later than the basic insurance's start:
+/// waiting until 2009-03-01. 2009-02-28 waits, 2009-03-01 is paid.
+///
+/// R3: AV-Standaard 2009-07-01..2009-07-31 and 2009-08-01 open (a split in the middle of the
+/// waiting period): waiting until 2009-09-01, two months after the original start, not
+/// 2009-10-01 (two months after the split). 2009-08-31 waits, 2009-09-01 is paid.
+#[test]
+fn back_to_back_rows_are_one_insurance_for_the_waiting_period_and_a_gap_starts_a_new_one() {
+    let case = Case::new();
+    case.members(&[
+        row(1, "R1", "zvw", "2008-01-01", "", ""),
+        row(
+            1,
+            "R1",
+            "dsw-2009-av-standaard",
+            "2008-10-01",
+            "2008-12-31",
+            "",
+        ),
+        row(1, "R1", "dsw-2009-av-standaard", "2009-01-01", "", ""),
+        row(2, "R2", "zvw", "2008-01-01", "", ""),
+        row(
+            2,
+            "R2",
+            "dsw-2009-av-standaard",
+            "2008-10-01",
+            "2008-12-30",
+            "",
+        ),
+        row(2, "R2", "dsw-2009-av-standaard", "2009-01-01", "", ""),
+        row(3, "R3", "zvw", "2008-01-01", "", ""),
+        row(
+            3,
+            "R3",
+            "dsw-2009-av-standaard",
+            "2009-07-01",
+            "2009-07-31",
+            "",
+        ),
+        row(3, "R3", "dsw-2009-av-standaard", "2009-08-01", "", ""),
+    ]);
+    let claims = case.claims(
+        "c.csv",
+        &[
+            plain("1", "R1", "2008-11-30", "HOMEO-MED", "20.00"),
+            plain("2", "R1", "2009-01-15", "HOMEO-MED", "20.00"),
+            plain("3", "R2", "2009-02-28", "HOMEO-MED", "20.00"),
+            plain("4", "R2", "2009-03-01", "HOMEO-MED", "20.00"),
+            plain("5", "R3", "2009-08-31", "HOMEO-MED", "20.00"),
+            plain("6", "R3", "2009-09-01", "HOMEO-MED", "20.00"),
+        ],
+    );
+    case.run("out", &[&claims]);
+    assert_eq!(
+        case.outcomes("out"),
+        [
+            "1: WAITING_PERIOD",
+            "2: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
+            "3: WAITING_PERIOD",
+            "4: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
+            "5: WAITING_PERIOD",
+            "6: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
+        ]
+    );
+}
+
+/// The waiting period compares the supplement's start with the start of the continuous basic
+/// insurance, not with the start of the basic row held on the service date.
+///
+/// W1 holds zvw since 2009-01-01, its row split on 2009-07-01 (2009-01-01..2009-06-30 and
+/// 2009-07-01 open), and adds AV-Standaard on 2009-07-01: basic since January, the supplement
+/// from July, so it waits until 2009-09-01. 2009-08-01 waits; 2009-09-01 is paid 20.00.
+///
+/// W2 took zvw and AV-Standaard together on 2009-01-01; both rows split on 2009-07-01: no
+/// waiting period at all (2009-02-01 is paid).
+///
+/// W3's basic insurance has a gap: zvw 2008-01-01..2008-12-30 and from 2009-01-01; the
+/// supplement starts 2009-01-01 with the new basic insurance: no waiting period (2009-01-10 paid).
+#[test]
+fn the_waiting_period_compares_with_the_continuous_basic_insurance() {
+    let case = Case::new();
+    case.members(&[
+        row(11, "W1", "zvw", "2009-01-01", "2009-06-30", ""),
+        row(11, "W1", "zvw", "2009-07-01", "", ""),
+        row(11, "W1", "dsw-2009-av-standaard", "2009-07-01", "", ""),
+        row(12, "W2", "zvw", "2009-01-01", "2009-06-30", ""),
+        row(12, "W2", "zvw", "2009-07-01", "", ""),
+        row(
+            12,
+            "W2",
+            "dsw-2009-av-standaard",
+            "2009-01-01",
+            "2009-06-30",
+            "",
+        ),
+        row(12, "W2", "dsw-2009-av-standaard", "2009-07-01", "", ""),
+        row(13, "W3", "zvw", "2008-01-01", "2008-12-30", ""),
+        row(13, "W3", "zvw", "2009-01-01", "", ""),
+        row(13, "W3", "dsw-2009-av-standaard", "2009-01-01", "", ""),
+    ]);
+    let claims = case.claims(
+        "c.csv",
+        &[
+            plain("1", "W1", "2009-08-01", "HOMEO-MED", "20.00"),
+            plain("2", "W1", "2009-09-01", "HOMEO-MED", "20.00"),
+            plain("3", "W2", "2009-02-01", "HOMEO-MED", "20.00"),
+            plain("4", "W2", "2009-08-01", "HOMEO-MED", "20.00"),
+            plain("5", "W3", "2009-01-10", "HOMEO-MED", "20.00"),
+        ],
+    );
+    case.run("out", &[&claims]);
+    assert_eq!(
+        case.outcomes("out"),
+        [
+            "1: WAITING_PERIOD",
+            "2: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
+            "3: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
+            "4: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
+            "5: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
+        ]
+    );
+}
+
+/// AV-Standaard's oncology programme (ONCO-REHAB): "75%, maximaal € 250,– voor de duur van de
+/// verzekering". zvw knows no ONCO-REHAB.
+///
+/// D1: AV-Standaard 2008-01-01..2008-12-31, renewed 2009-01-01. 2008-06-01, 200.00: 75% = 150.00
+/// paid (member 50.00, PERCENTAGE). 2009-03-01, 200.00: 75% = 150.00, but the insurance's 250.00
+/// has 250.00 - 150.00 = 100.00 left: paid 100.00, the member 100.00 (AMOUNT_LIMIT;PERCENTAGE).
+///
+/// D2: the same, but the first row ends 2008-12-30 (a gap of one day): from 2009-01-01 a new
+/// insurance with its own 250.00 (and a new waiting period until 2009-03-01, so the 2009 line is
+/// dated 2009-03-01): 150.00 paid.
+#[test]
+fn a_duration_limit_counts_across_a_renewal_and_starts_again_after_a_gap() {
+    let case = Case::new();
+    case.members(&[
+        row(21, "D1", "zvw", "2008-01-01", "", ""),
+        row(
+            21,
+            "D1",
+            "dsw-2009-av-standaard",
+            "2008-01-01",
+            "2008-12-31",
+            "",
+        ),
+        row(21, "D1", "dsw-2009-av-standaard", "2009-01-01", "", ""),
+        row(22, "D2", "zvw", "2008-01-01", "", ""),
+        row(
+            22,
+            "D2",
+            "dsw-2009-av-standaard",
+            "2008-01-01",
+            "2008-12-30",
+            "",
+        ),
+        row(22, "D2", "dsw-2009-av-standaard", "2009-01-01", "", ""),
+    ]);
+    let claims = case.claims(
+        "c.csv",
+        &[
+            plain("1", "D1", "2008-06-01", "ONCO-REHAB", "200.00"),
+            plain("2", "D1", "2009-03-01", "ONCO-REHAB", "200.00"),
+            plain("3", "D2", "2008-06-01", "ONCO-REHAB", "200.00"),
+            plain("4", "D2", "2009-03-01", "ONCO-REHAB", "200.00"),
+        ],
+    );
+    case.run("out", &[&claims]);
+    assert_eq!(
+        case.outcomes("out"),
+        [
+            "1: 0.00 0.00 150.00 50.00 dsw-2009-av-standaard PERCENTAGE",
+            "2: 0.00 0.00 100.00 100.00 dsw-2009-av-standaard AMOUNT_LIMIT;PERCENTAGE",
+            "3: 0.00 0.00 150.00 50.00 dsw-2009-av-standaard PERCENTAGE",
+            "4: 0.00 0.00 150.00 50.00 dsw-2009-av-standaard PERCENTAGE",
+        ]
+    );
+}
