@@ -352,3 +352,67 @@ fn a_duration_limit_counts_across_a_renewal_and_starts_again_after_a_gap() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rule 3: a trajectory's deductible is its start year's
+// ---------------------------------------------------------------------------------------------
+
+/// The mandatory deductible is 385.00 in 2024 and in 2025 (zvw.toml); DBC lines are paid in
+/// full by zvw, subject to the deductible of the trajectory's start year.
+///
+/// T1: voluntary 0 in 2024, 500 in 2025 (two rows). PHARMA 2024-03-01, 100.00: 100.00 charged
+/// (2024: 385.00 - 100.00 = 285.00 left). DBC declared 2025-02-10, trajectory from 2024-11-15,
+/// 1000.00: counts toward 2024, cap 385.00 + 0 = 385.00, 285.00 left: charged 285.00 (with 2025's
+/// voluntary 500 it would be 785.00). PHARMA 2025-03-01, 1000.00: 2025, cap 385.00 + 500.00 =
+/// 885.00: charged 885.00.
+///
+/// T2: voluntary 300 in 2024, 0 in 2025. DBC declared 2025-01-20, trajectory from 2024-12-01,
+/// 1000.00: 2024's cap 385.00 + 300.00 = 685.00, nothing used: charged 685.00 (not 385.00).
+#[test]
+fn a_trajectory_from_the_year_before_uses_that_years_voluntary_deductible() {
+    let case = Case::new();
+    case.members(&[
+        row(31, "T1", "zvw", "2024-01-01", "2024-12-31", ""),
+        row(31, "T1", "zvw", "2025-01-01", "", "500"),
+        row(32, "T2", "zvw", "2024-01-01", "2024-12-31", "300"),
+        row(32, "T2", "zvw", "2025-01-01", "", "0"),
+    ]);
+    let dbc = |id: &str, member: &str, date: &str, start: &str| {
+        line(
+            id,
+            OTHER,
+            member,
+            date,
+            ("", "DBC"),
+            ("", "", ""),
+            "1000.00",
+            &format!("{start},"),
+        )
+    };
+    let claims = case.claims(
+        "c.csv",
+        &[
+            plain("1", "T1", "2024-03-01", "PHARMA", "100.00"),
+            dbc("2", "T1", "2025-02-10", "2024-11-15"),
+            plain("3", "T1", "2025-03-01", "PHARMA", "1000.00"),
+            dbc("4", "T2", "2025-01-20", "2024-12-01"),
+        ],
+    );
+    case.run("out", &[&claims]);
+    assert_eq!(
+        case.outcomes("out"),
+        [
+            "1: 100.00 100.00 0.00 0.00 zvw DEDUCTIBLE",
+            "2: 1000.00 285.00 0.00 0.00 zvw DEDUCTIBLE",
+            "3: 1000.00 885.00 0.00 0.00 zvw DEDUCTIBLE",
+            "4: 1000.00 685.00 0.00 0.00 zvw DEDUCTIBLE",
+        ]
+    );
+    // The year column says which year's deductible the DBC counted toward.
+    let remittance = read(case.path("out").join("remittance.csv"));
+    let dbc_rows: Vec<&str> = remittance.lines().filter(|l| l.contains(",DBC,")).collect();
+    assert!(
+        dbc_rows.iter().all(|r| r.contains(",DBC,1,2024,")),
+        "{dbc_rows:?}"
+    );
+}

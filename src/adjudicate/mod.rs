@@ -363,7 +363,8 @@ pub fn adjudicate_line(
                 products.push(h.product());
                 if product.basic {
                     paid_basic += amount;
-                    let d = layer.charge_deductible(amount, year, h.voluntary_deductible(), acc);
+                    let voluntary = voluntary_deductible(ctx, member, h, line);
+                    let d = layer.charge_deductible(amount, year, voluntary, acc);
                     if !d.is_zero() {
                         deductible += d;
                         reasons.insert(Reason::Deductible);
@@ -406,6 +407,39 @@ pub fn adjudicate_line(
         products,
         year: u16::try_from(year).unwrap_or(u16::MAX),
     })
+}
+
+/// The voluntary deductible a basic payment on `line` counts toward: that of the basic row held
+/// on the service date (`h`), except for a line counted toward an earlier year's deductible (a
+/// trajectory started before the service year, contract section 2): then that of the basic
+/// row held on the trajectory's start date, else of the last basic row held in that year
+/// (else, when the member held no basic row that year, `h`'s).
+fn voluntary_deductible(ctx: &Context<'_>, member: &Member<'_>, h: &Holding, line: &Line) -> Cents {
+    let Some(start) = line
+        .trajectory()
+        .filter(|t| t.year() != line.service_date.year())
+    else {
+        return h.voluntary_deductible();
+    };
+    let basic = |r: &&Holding| ctx.policies.products[r.product()].basic;
+    let year = start.year();
+    let held_then = member
+        .holdings
+        .iter()
+        .filter(basic)
+        .find(|r| r.covers(start));
+    let in_year = || {
+        member
+            .holdings
+            .iter()
+            .filter(basic)
+            .filter(|r| r.start.year() <= year && r.end().is_none_or(|e| e.year() >= year))
+            .max_by_key(|r| r.start)
+    };
+    held_then
+        .or_else(in_year)
+        .unwrap_or(h)
+        .voluntary_deductible()
 }
 
 /// The basic product of `h` when it would charge this line to a deductible it has no mandatory
