@@ -171,6 +171,8 @@ pub enum Why {
     NoAuthorization,
     /// Authorization is needed from this session on.
     AuthorizationFrom(u32),
+    /// Authorization is needed above this amount per jaw.
+    AuthorizationAbove(Cents),
     /// The pool's maximum of units is used up.
     SessionLimit(u32),
     SameDay,

@@ -416,3 +416,183 @@ fn a_trajectory_from_the_year_before_uses_that_years_voluntary_deductible() {
         "{dbc_rows:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rule 5: full dentures above a threshold per jaw need an authorization
+// ---------------------------------------------------------------------------------------------
+
+/// Full dentures (P21 one jaw, P30 both jaws, so half its amount per jaw). DSW 2009 (seed 002):
+/// authorization above 550.00 per jaw, for the basic 75% (zvw, 2009) and for AV-Standaard's
+/// share of the remaining 25% (50%, at most 60.00 for P21, 112.50 for P30). Stad Holland 2014
+/// (seed 003): above 560.00 per jaw (Standaard: 50%, at most 61.25 / 115.00). The mandatory
+/// deductible is 155.00 in 2009, 360.00 in 2014, 385.00 in 2024; every member is 22 or older and
+/// has a line of their own, so each line meets a fresh deductible.
+///
+/// - E1 P21 549.99: basic 75% = 412.4925 -> 412.49, deductible 155.00; left 137.50, 50% = 68.75,
+///   capped 60.00; member 137.50 - 60.00 = 77.50.
+/// - E2 P21 550.00 (exactly at the threshold: no authorization needed): basic 412.50, deductible
+///   155.00; left 137.50 -> 60.00; member 77.50.
+/// - E3 P21 550.01 without authorization: NO_AUTHORIZATION (basic and supplement alike).
+/// - E4 P21 550.01 with one: basic 412.5075 -> 412.51; left 137.50 -> 60.00; member 77.50.
+/// - E5 P30 1100.00 (550.00 a jaw): basic 825.00, deductible 155.00; left 275.00, 50% = 137.50,
+///   capped 112.50; member 162.50.
+/// - E6 P30 1100.01 (550.005 a jaw) without authorization: NO_AUTHORIZATION.
+/// - E7 P30 1100.01 with one: basic 825.0075 -> 825.01; left 275.00 -> 112.50; member 162.50.
+/// - E8 (zvw only, 2009) P21 600.00 without authorization: NO_AUTHORIZATION from the basic
+///   insurance alone.
+/// - E9 (zvw only, 2024: no seed names a threshold for 2024) P21 600.00: basic 450.00, all of it
+///   within the 385.00 deductible -> 385.00; member 150.00.
+/// - H1 P21 560.00: basic 420.00, deductible 360.00; left 140.00, 50% = 70.00, capped 61.25;
+///   member 78.75.
+/// - H2 P21 560.01 without authorization: NO_AUTHORIZATION.
+/// - H3 P30 1120.00: basic 840.00, deductible 360.00; left 280.00, 50% = 140.00, capped 115.00;
+///   member 165.00.
+/// - H4 P30 1120.01 without authorization: NO_AUTHORIZATION.
+#[test]
+fn full_dentures_above_the_threshold_per_jaw_need_an_authorization() {
+    let case = Case::new();
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    let cases: [(&str, &str, &str, &str, &str, &str); 13] = [
+        (
+            "E1",
+            "dsw-2009-av-standaard",
+            "2009-05-01",
+            "P21",
+            "549.99",
+            "",
+        ),
+        (
+            "E2",
+            "dsw-2009-av-standaard",
+            "2009-05-01",
+            "P21",
+            "550.00",
+            "",
+        ),
+        (
+            "E3",
+            "dsw-2009-av-standaard",
+            "2009-05-01",
+            "P21",
+            "550.01",
+            "",
+        ),
+        (
+            "E4",
+            "dsw-2009-av-standaard",
+            "2009-05-01",
+            "P21",
+            "550.01",
+            "M-4",
+        ),
+        (
+            "E5",
+            "dsw-2009-av-standaard",
+            "2009-05-01",
+            "P30",
+            "1100.00",
+            "",
+        ),
+        (
+            "E6",
+            "dsw-2009-av-standaard",
+            "2009-05-01",
+            "P30",
+            "1100.01",
+            "",
+        ),
+        (
+            "E7",
+            "dsw-2009-av-standaard",
+            "2009-05-01",
+            "P30",
+            "1100.01",
+            "M-7",
+        ),
+        ("E8", "", "2009-05-01", "P21", "600.00", ""),
+        ("E9", "", "2024-05-01", "P21", "600.00", ""),
+        (
+            "H1",
+            "stadholland-2014-standaard",
+            "2014-05-01",
+            "P21",
+            "560.00",
+            "",
+        ),
+        (
+            "H2",
+            "stadholland-2014-standaard",
+            "2014-05-01",
+            "P21",
+            "560.01",
+            "",
+        ),
+        (
+            "H3",
+            "stadholland-2014-standaard",
+            "2014-05-01",
+            "P30",
+            "1120.00",
+            "",
+        ),
+        (
+            "H4",
+            "stadholland-2014-standaard",
+            "2014-05-01",
+            "P30",
+            "1120.01",
+            "",
+        ),
+    ];
+    for (i, (id, product, date, code, amount, auth)) in cases.into_iter().enumerate() {
+        let n = 40 + i as u64;
+        let start = format!("{}-01-01", &date[..4]);
+        rows.push(row(n, id, "zvw", &start, "", ""));
+        if !product.is_empty() {
+            rows.push(row(n, id, product, &start, "", ""));
+        }
+        lines.push(line(
+            id,
+            OTHER,
+            id,
+            date,
+            ("", code),
+            ("", "", auth),
+            amount,
+            ",",
+        ));
+    }
+    case.members(&rows);
+    let claims = case.claims("c.csv", &lines);
+    case.run("out", &[&claims]);
+    let mut got = case.outcomes("out");
+    got.sort();
+    let ds = "dsw-2009-av-standaard";
+    let sh = "stadholland-2014-standaard";
+    let paid = "TARIFF_CAP;PERCENTAGE;DEDUCTIBLE";
+    assert_eq!(
+        got,
+        [
+            format!("E1: 412.49 155.00 60.00 77.50 zvw+{ds} {paid}"),
+            format!("E2: 412.50 155.00 60.00 77.50 zvw+{ds} {paid}"),
+            "E3: NO_AUTHORIZATION".to_string(),
+            format!("E4: 412.51 155.00 60.00 77.50 zvw+{ds} {paid}"),
+            format!("E5: 825.00 155.00 112.50 162.50 zvw+{ds} {paid}"),
+            "E6: NO_AUTHORIZATION".to_string(),
+            format!("E7: 825.01 155.00 112.50 162.50 zvw+{ds} {paid}"),
+            "E8: NO_AUTHORIZATION".to_string(),
+            "E9: 450.00 385.00 0.00 150.00 zvw PERCENTAGE;DEDUCTIBLE".to_string(),
+            format!("H1: 420.00 360.00 61.25 78.75 zvw+{sh} {paid}"),
+            "H2: NO_AUTHORIZATION".to_string(),
+            format!("H3: 840.00 360.00 115.00 165.00 zvw+{sh} {paid}"),
+            "H4: NO_AUTHORIZATION".to_string(),
+        ]
+    );
+    // The message names the threshold.
+    let rejections = read(case.path("out").join("rejections.csv"));
+    assert!(
+        rejections.contains("prior authorization is required above 550.00 per jaw"),
+        "{rejections}"
+    );
+}

@@ -348,6 +348,7 @@ pub fn adjudicate_line(
             benefit,
             benefit_index: c.benefit,
             unit_max: c.unit_max,
+            jaws: c.jaws,
             since: held.since,
             basic_since: basic.map(|b| b.since),
             member,
@@ -477,6 +478,8 @@ struct Layer<'a> {
     benefit: &'a Benefit,
     benefit_index: u16,
     unit_max: Option<Cents>,
+    /// The jaws the line's code treats, for the benefit's authorization threshold (0: none).
+    jaws: u8,
     /// The first day of the continuous insurance the product's register row belongs to.
     since: Date,
     /// The same for the basic insurance held on the service date.
@@ -637,6 +640,18 @@ impl Layer<'_> {
         }
         if b.requires_authorization && !line.authorization() {
             return self.refuse(Reason::NoAuthorization, Why::NoAuthorization);
+        }
+        if let Some(limit) = b
+            .authorization_above
+            .as_ref()
+            .and_then(|a| a.amounts.in_year(date.year()))
+            .filter(|_| self.jaws > 0 && !line.authorization())
+        {
+            // Cost per jaw above the limit, exactly: amount / (jaws x quantity) > limit.
+            let jaws = u32::from(self.jaws) * u32::from(line.quantity.max(1));
+            if line.amount > limit.times(jaws) {
+                return self.refuse(Reason::NoAuthorization, Why::AuthorizationAbove(limit));
+            }
         }
         Ok(())
     }
