@@ -5,6 +5,8 @@
 //! need an authorization. Each test writes its own registers and declarations, runs the binary
 //! on the fixture policies and compares with amounts worked out by hand (in the comments).
 
+#[path = "util/formats.rs"]
+mod formats;
 mod util;
 
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ code,quantity,indication,referral,authorization,amount,trajectory_start,diagnosi
 const REGISTER: &str =
     "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n";
 
+/// A provider holding the `zk-plus` contract in `fixtures/providers.csv` (a Pluspraktijk).
+const PLUS: &str = "45678901";
 /// A provider without contract tags.
 const OTHER: &str = "12345678";
 
@@ -415,6 +419,205 @@ fn a_trajectory_from_the_year_before_uses_that_years_voluntary_deductible() {
         dbc_rows.iter().all(|r| r.contains(",DBC,1,2024,")),
         "{dbc_rows:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule 4: the Basis Plus Module's "eerste 20 zittingen" per condition
+// ---------------------------------------------------------------------------------------------
+
+/// A CSI 008 session of the Basis Plus Module: code 1000Z on list 990 at a Pluspraktijk, with a
+/// referral, 40.00, paid in full by the module (no maximum per session) while its condition has
+/// sessions left; `diagnosis` empty for none.
+fn csi_008(id: &str, member: &str, date: &str, diagnosis: &str) -> String {
+    line(
+        id,
+        PLUS,
+        member,
+        date,
+        ("990", "1000Z"),
+        ("008", "Y", ""),
+        "40.00",
+        &format!(",{diagnosis}"),
+    )
+}
+
+const MODULE: &str = "0.00 0.00 40.00 0.00 zk-basis-plus-module ";
+
+/// Sessions 1-18 of one condition (no diagnosis code) in 2024, sessions 19 and 20 in December
+/// 2024, 21 and 22 in January 2025: the count does not start again on 1 January, so 19 and 20
+/// are paid 40.00 each and 21 and 22 are SESSION_LIMIT (per calendar year they would be paid).
+#[test]
+fn csi_008_sessions_past_the_20th_of_a_condition_are_refused_across_a_year_end() {
+    let case = Case::new();
+    case.members(&[
+        row(51, "B1", "zvw", "2024-01-01", "", ""),
+        row(51, "B1", "zk-basis-plus-module", "2024-01-01", "", ""),
+    ]);
+    let mut lines: Vec<String> = (1..=18)
+        .map(|i| {
+            csi_008(
+                &i.to_string(),
+                "B1",
+                &format!("2024-{:02}-10", 1 + (i - 1) / 2),
+                "",
+            )
+        })
+        .collect();
+    lines.push(csi_008("19", "B1", "2024-12-02", ""));
+    lines.push(csi_008("20", "B1", "2024-12-16", ""));
+    lines.push(csi_008("21", "B1", "2025-01-06", ""));
+    lines.push(csi_008("22", "B1", "2025-01-20", ""));
+    let claims = case.claims("c.csv", &lines);
+    case.run("out", &[&claims]);
+    let got = case.outcomes("out");
+    assert_eq!(got.len(), 22);
+    for (i, g) in got.iter().enumerate().take(20) {
+        assert_eq!(*g, format!("{}: {MODULE}", i + 1));
+    }
+    assert_eq!(got[20..], ["21: SESSION_LIMIT", "22: SESSION_LIMIT"]);
+}
+
+/// Two conditions of one member, told apart by their diagnosis codes (3237 and 4501), each get
+/// their first 20 sessions: 21 sessions of each, alternating, in 2024 (one condition per
+/// calendar year would pay 20 of the 42 lines). Line `a21` and `b21` are SESSION_LIMIT. The
+/// other 40 are paid 40.00 each: 1600.00 in all.
+#[test]
+fn two_conditions_of_one_member_each_get_their_own_20_sessions() {
+    let case = Case::new();
+    case.members(&[
+        row(52, "B2", "zvw", "2024-01-01", "", ""),
+        row(52, "B2", "zk-basis-plus-module", "2024-01-01", "", ""),
+    ]);
+    let mut lines = Vec::new();
+    for i in 1..=21u32 {
+        let date = format!("2024-{:02}-{:02}", 1 + (i - 1) / 2, 1 + 14 * ((i - 1) % 2));
+        lines.push(csi_008(&format!("a{i}"), "B2", &date, "3237"));
+        lines.push(csi_008(&format!("b{i}"), "B2", &date, "4501"));
+    }
+    let claims = case.claims("c.csv", &lines);
+    case.run("out", &[&claims]);
+    let got = case.outcomes("out");
+    let refused: Vec<&String> = got.iter().filter(|g| !g.ends_with(MODULE)).collect();
+    assert_eq!(refused, ["a21: SESSION_LIMIT", "b21: SESSION_LIMIT"]);
+    assert_eq!(got.len(), 42);
+    let s = util::summary(&case.path("out"));
+    assert_eq!(s["totals"]["paid_supplementary"], "1600.00", "40 x 40.00");
+}
+
+/// The per-condition counts are kept in the ledger from one run to the next. Night 1 (2024):
+/// 20 sessions of diagnosis 3237 and 5 of 4501. Night 2 (2025, the same ledger): one more of
+/// 3237 (its 21st: SESSION_LIMIT), one of 4501 (its 6th: paid 40.00) and one without a code
+/// (the first of that condition: paid 40.00). `declaro ledger show` lists the counters by
+/// condition, also with `--year`.
+#[test]
+fn per_condition_counts_carry_over_to_the_next_run_and_ledger_show_lists_them() {
+    let case = Case::new();
+    case.members(&[
+        row(53, "B3", "zvw", "2024-01-01", "", ""),
+        row(53, "B3", "zk-basis-plus-module", "2024-01-01", "", ""),
+    ]);
+    let mut night1 = Vec::new();
+    for i in 1..=20u32 {
+        let date = format!("2024-{:02}-{:02}", 1 + (i - 1) / 2, 1 + 14 * ((i - 1) % 2));
+        night1.push(csi_008(&format!("a{i}"), "B3", &date, "3237"));
+        if i <= 5 {
+            night1.push(csi_008(&format!("b{i}"), "B3", &date, "4501"));
+        }
+    }
+    let first = case.claims("night1.csv", &night1);
+    case.run("out1", &[&first]);
+    assert!(case.outcomes("out1").iter().all(|g| g.ends_with(MODULE)));
+    let second = case.claims(
+        "night2.csv",
+        &[
+            csi_008("a21", "B3", "2025-02-03", "3237"),
+            csi_008("b6", "B3", "2025-02-03", "4501"),
+            csi_008("c1", "B3", "2025-02-03", ""),
+        ],
+    );
+    case.run("out2", &[&second]);
+    assert_eq!(
+        case.outcomes("out2"),
+        [
+            format!("b6: {MODULE}"),
+            format!("c1: {MODULE}"),
+            "a21: SESSION_LIMIT".to_string(),
+        ]
+    );
+    let show = |extra: &[&str]| {
+        let o = declaro()
+            .args(["ledger", "show", "--member", "B3", "--ledger"])
+            .arg(case.path("ledger.db"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    for text in [show(&[]), show(&["--year", "2025"])] {
+        let counters: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains("csi-008"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            counters,
+            [
+                "zk-basis-plus-module csi-008 dx none 1 40.00",
+                "zk-basis-plus-module csi-008 dx 3237 20 800.00",
+                "zk-basis-plus-module csi-008 dx 4501 6 240.00",
+            ],
+            "{text}"
+        );
+    }
+}
+
+/// A PM304 file declares the diagnosis in the 04 record's paramedische diagnosecode 01
+/// (positions 106-113, N8): 21 CSI 008 sessions of diagnosis 3237 (`00003237`) and one of 4501
+/// in 2024. Sessions 1-20 of 3237 and the one of 4501 are paid 40.00 each; the 21st of 3237 is
+/// SESSION_LIMIT.
+#[test]
+fn a_pm304_line_counts_toward_the_condition_of_its_paramedische_diagnosecode() {
+    let case = Case::new();
+    case.members(&[
+        row(54, "B4", "zvw", "2024-01-01", "", ""),
+        row(54, "B4", "zk-basis-plus-module", "2024-01-01", "", ""),
+    ]);
+    let decl = |id: String, date: String| formats::Decl {
+        line_id: id,
+        member_id: "B4".into(),
+        bsn: bsn(54),
+        birth_date: "19700101".into(),
+        service_date: date,
+        code_list: "990".into(),
+        code: "1000Z".into(),
+        quantity: 1,
+        indication: "008".into(),
+        referral: true,
+        cents: 4000,
+        ..formats::Decl::default()
+    };
+    let mut lines: Vec<formats::Decl> = (1..=21u32)
+        .map(|i| decl(format!("a{i}"), format!("2024{:02}10", 1 + (i - 1) / 2)))
+        .collect();
+    lines.push(decl("b1".into(), "20241120".into()));
+    let mut recs = formats::pm304_records(PLUS, "PM-1", &lines);
+    for (n, r) in recs
+        .iter_mut()
+        .filter(|r| r.0.starts_with(b"04"))
+        .enumerate()
+    {
+        let code = if n < 21 { 3237 } else { 4501 };
+        let rec = std::mem::replace(r, formats::Rec::new("04"));
+        *r = rec.an(103, 105, "060").n(106, 113, code);
+    }
+    let path = case.path("night.pm304");
+    std::fs::write(&path, formats::join(&recs)).unwrap();
+    case.run("out", &[&path.display().to_string()]);
+    let got = case.outcomes("out");
+    let refused: Vec<&String> = got.iter().filter(|g| !g.ends_with(MODULE)).collect();
+    assert_eq!(refused, ["a21: SESSION_LIMIT"]);
+    assert_eq!(got.len(), 22);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ pub use codes::CodeTable;
 
 use crate::model::{Cents, Date, Reason, Reasons};
 use crate::night::{Detail, Line, Night, Outcome, Payment, Products, Why};
-use crate::policy::{Basis, Benefit, Period, PolicySet, Product};
+use crate::policy::{condition_bucket, Basis, Benefit, Period, PolicySet, Product};
 use crate::registers::{continuous_starts, Holding, Member, Providers};
 use rustc_hash::FxHashMap;
 
@@ -38,12 +38,22 @@ pub struct Accumulators {
 }
 
 impl Accumulators {
-    /// The total used by a pool over the window of `period` that contains `date`.
-    fn window(&self, product: usize, pool: usize, period: Period, date: Date, start: Date) -> Used {
+    /// The total used by a pool over the window of `period` that contains `date` (for a
+    /// per-condition pool: the bucket `condition`).
+    fn window(
+        &self,
+        product: usize,
+        pool: usize,
+        period: Period,
+        date: Date,
+        start: Date,
+        condition: u32,
+    ) -> Used {
         let (from, to) = match period {
             Period::TreatmentDate => (date.as_u32(), date.as_u32()),
             Period::CalendarYears(n) => ((date.year() + 1).saturating_sub(n), date.year()),
             Period::InsuranceDuration => (start.year(), date.year()),
+            Period::Condition => (condition, condition),
         };
         let lo = PoolKey {
             product: product as u16,
@@ -76,15 +86,10 @@ impl Accumulators {
         &mut self,
         product: usize,
         pool: usize,
-        period: Period,
-        date: Date,
+        bucket: u32,
         units: u32,
         euros: Cents,
     ) -> PoolKey {
-        let bucket = match period {
-            Period::TreatmentDate => date.as_u32(),
-            _ => date.year(),
-        };
         let key = PoolKey {
             product: product as u16,
             pool: pool as u16,
@@ -304,6 +309,7 @@ pub fn adjudicate_line(
         .chain(active.iter().filter(|h| !is_basic(h)));
 
     let year = line.year();
+    let condition = condition_bucket(ctx.night.diagnosis(line));
     let provider_tags = ctx.providers.tags(line.provider_agb);
     if let Some(product) = basic.and_then(|h| unconfigured_year(ctx, member, h.holding, line, year))
     {
@@ -351,6 +357,7 @@ pub fn adjudicate_line(
             jaws: c.jaws,
             since: held.since,
             basic_since: basic.map(|b| b.since),
+            condition,
             member,
             line,
             provider_tags,
@@ -484,6 +491,8 @@ struct Layer<'a> {
     since: Date,
     /// The same for the basic insurance held on the service date.
     basic_since: Option<Date>,
+    /// The bucket of the line's condition, for per-condition limits.
+    condition: u32,
     member: &'a Member<'a>,
     line: &'a Line,
     provider_tags: u64,
@@ -494,7 +503,14 @@ type Refusal = (Reason, Detail);
 impl Layer<'_> {
     fn window(&self, acc: &Accumulators, pool: usize) -> Used {
         let period = self.product.pools[pool].period;
-        acc.window(self.index, pool, period, self.line.service_date, self.since)
+        acc.window(
+            self.index,
+            pool,
+            period,
+            self.line.service_date,
+            self.since,
+            self.condition,
+        )
     }
 
     fn refuse<T>(&self, r: Reason, why: Why) -> Result<T, Refusal> {
@@ -602,7 +618,13 @@ impl Layer<'_> {
         }
         for &p in &b.pools {
             let period = self.product.pools[p].period;
-            let key = acc.add(self.index, p, period, date, allowed, amount);
+            // The counter a line adds to: its date, its condition, else its year.
+            let bucket = match period {
+                Period::TreatmentDate => date.as_u32(),
+                Period::Condition => self.condition,
+                _ => date.year(),
+            };
+            let key = acc.add(self.index, p, bucket, allowed, amount);
             effects.push(Effect {
                 key,
                 units: allowed,

@@ -311,6 +311,8 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
                     trajectory_start: "",
                     debit_credit: &debit_credit,
                     related_line_id: &related,
+                    // Paramedische diagnosecode 01 (positions 106-113); zeros are none.
+                    diagnosis: &opt_text(&rec, 106, 113),
                 };
                 let bsn_04 = opt_text(&rec, 15, 23);
                 let rejected = (!bsn_04.is_empty() && *bsn_04 != *ins.bsn).then(|| {

@@ -40,6 +40,21 @@ pub enum Period {
     CalendarYears(u32),
     /// Since the start of the member's product ("voor de duur van de verzekering").
     InsuranceDuration,
+    /// Per condition treated, across calendar years ("de 1e 20 behandelingen"): per declared
+    /// diagnosis code, and the lines without one together as one condition.
+    Condition,
+}
+
+/// The bucket of a [`Period::Condition`] counter for lines without a diagnosis code. Buckets of
+/// other periods are years (below 10000) or dates (`yyyymmdd`, below 100000000).
+pub const CONDITION_NONE: u32 = 1_000_000_000;
+/// The bucket of a [`Period::Condition`] counter for diagnosis code `d` is this plus `d`
+/// (a code has at most 8 digits).
+pub const CONDITION_CODE: u32 = 2_000_000_000;
+
+/// The bucket of the condition a line with this diagnosis code (if any) counts toward.
+pub fn condition_bucket(diagnosis: Option<u32>) -> u32 {
+    diagnosis.map_or(CONDITION_NONE, |d| CONDITION_CODE + d.min(99_999_999))
 }
 
 impl Period {
@@ -48,6 +63,7 @@ impl Period {
             "treatment-date" => Some(Period::TreatmentDate),
             "calendar-year" => Some(Period::CalendarYears(1)),
             "insurance-duration" => Some(Period::InsuranceDuration),
+            "condition" => Some(Period::Condition),
             _ => {
                 let n: u32 = s.strip_suffix("-calendar-years")?.parse().ok()?;
                 (1..=10).contains(&n).then_some(Period::CalendarYears(n))
@@ -519,7 +535,7 @@ const MAX_AGE: u32 = 130;
 fn compile_pool(p: &PoolDef, id: &str) -> Result<Pool, String> {
     let period = Period::parse(&p.period).ok_or_else(|| {
         format!(
-            "period {:?}: use treatment-date, calendar-year, N-calendar-years or insurance-duration",
+            "period {:?}: use treatment-date, calendar-year, N-calendar-years, insurance-duration or condition",
             p.period
         )
     })?;
