@@ -17,6 +17,8 @@ pub mod flag {
     pub const AUTHORIZATION: u8 = 4;
     /// The line names its member by `member_id` (not only by BSN).
     pub const MEMBER_ID: u8 = 8;
+    /// The line declares a diagnosis code (in [`super::Night::text`] after the line ids).
+    pub const DIAGNOSIS: u8 = 16;
 }
 
 /// One line record, validated (or, for a line rejected while reading, only its position).
@@ -171,6 +173,8 @@ pub enum Why {
     NoAuthorization,
     /// Authorization is needed from this session on.
     AuthorizationFrom(u32),
+    /// Authorization is needed above this amount per jaw.
+    AuthorizationAbove(Cents),
     /// The pool's maximum of units is used up.
     SessionLimit(u32),
     SameDay,
@@ -442,6 +446,21 @@ impl Night {
         }
         let (_, next) = text_at(&self.text, line.text);
         std::str::from_utf8(text_at(&self.text, next).0).unwrap_or("")
+    }
+
+    /// The diagnosis code a line declares, as a number (`None` without one).
+    pub fn diagnosis(&self, line: &Line) -> Option<u32> {
+        if line.flags & flag::DIAGNOSIS == 0 {
+            return None;
+        }
+        let (_, mut next) = text_at(&self.text, line.text);
+        if line.credit() {
+            next = text_at(&self.text, next).1;
+        }
+        let digits = text_at(&self.text, next).0;
+        digits.iter().try_fold(0u32, |a, &c| {
+            c.is_ascii_digit().then(|| a * 10 + u32::from(c - b'0'))
+        })
     }
 
     /// The (code list, code) of a line.

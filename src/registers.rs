@@ -93,6 +93,35 @@ impl Holding {
     pub fn voluntary_deductible(&self) -> Cents {
         Cents(i64::from(self.voluntary))
     }
+
+    /// Whether `next` starts the day after this holding ends (back to back, no gap).
+    fn followed_by(&self, next: &Holding) -> bool {
+        self.end != OPEN
+            && Date::from_days_since_epoch(self.end.days_since_epoch() + 1) == next.start
+    }
+}
+
+/// The start of the continuous insurance each holding belongs to (in the order of `holdings`):
+/// back-to-back rows of one product (the next starts the day after the previous ends: a renewal
+/// on 1 January, a row split mid-year) are one insurance, and so are back-to-back rows of basic
+/// products (`basic` says which products are). A gap of a day or more starts a new insurance.
+pub fn continuous_starts(holdings: &[Holding], basic: impl Fn(usize) -> bool) -> Vec<Date> {
+    let same = |a: &Holding, b: &Holding| {
+        a.product == b.product || (basic(a.product()) && basic(b.product()))
+    };
+    holdings
+        .iter()
+        .map(|h| {
+            // Walk back through the rows that end the day before the current start. Rows of one
+            // product (or of basic products) never overlap (the register refuses that), so
+            // each step goes strictly back in time and the walk ends.
+            let mut at = *h;
+            while let Some(prev) = holdings.iter().find(|p| same(p, h) && p.followed_by(&at)) {
+                at = *prev;
+            }
+            at.start
+        })
+        .collect()
 }
 
 /// A verzekerde with the products held over time, in register order.

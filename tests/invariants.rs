@@ -452,7 +452,8 @@ fn check_run(dir: &Path, out: &str, rows: &[String], ms: &[GenMember]) {
         let product = &policies.products[policies.index_of(p).unwrap()];
         let pool = product.pools.iter().find(|x| x.id == *q).unwrap();
         let windows: Vec<(i64, i64)> = match pool.period {
-            Period::TreatmentDate => buckets.values().copied().collect(),
+            // Each date, or each condition (diagnosis code), is a window of its own.
+            Period::TreatmentDate | Period::Condition => buckets.values().copied().collect(),
             Period::CalendarYears(n) => buckets
                 .keys()
                 .map(|&y| {
@@ -617,7 +618,8 @@ fn limits_hold_by_the_rows(rem: &str, rows: &[String], policies: &PolicySet) -> 
             let bucket = match pool.period {
                 Period::TreatmentDate => yyyymmdd,
                 Period::CalendarYears(_) => year,
-                Period::InsuranceDuration => 0,
+                // The generated lines declare no diagnosis: one condition per member.
+                Period::InsuranceDuration | Period::Condition => 0,
             };
             *buckets.entry(bucket).or_default() += u;
             // Every window this line's bucket is in.

@@ -13,6 +13,9 @@ pub struct Candidate {
     pub benefit: u16,
     /// The benefit's maximum per unit for this code (per-code tariff, else the benefit's).
     pub unit_max: Option<Cents>,
+    /// The jaws a line of this code treats, when the benefit asks an authorization above an
+    /// amount per jaw (0: not asked).
+    pub jaws: u8,
 }
 
 /// Per interned (code list, code): known or not, and its candidate benefits per product.
@@ -41,9 +44,14 @@ impl CodeTable {
             for p in &policies.products {
                 let from = t.candidates.len() as u32;
                 for b in p.candidates(list, code) {
+                    let benefit = &p.benefits[usize::from(b)];
                     t.candidates.push(Candidate {
                         benefit: b,
-                        unit_max: p.benefits[usize::from(b)].unit_max(code),
+                        unit_max: benefit.unit_max(code),
+                        jaws: benefit
+                            .authorization_above
+                            .as_ref()
+                            .map_or(0, |a| a.jaws_of(code)),
                     });
                 }
                 t.spans.push((from, t.candidates.len() as u32));

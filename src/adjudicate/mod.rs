@@ -7,8 +7,8 @@ pub use codes::CodeTable;
 
 use crate::model::{Cents, Date, Reason, Reasons};
 use crate::night::{Detail, Line, Night, Outcome, Payment, Products, Why};
-use crate::policy::{Basis, Benefit, Period, PolicySet, Product};
-use crate::registers::{Holding, Member, Providers};
+use crate::policy::{condition_bucket, Basis, Benefit, Period, PolicySet, Product};
+use crate::registers::{continuous_starts, Holding, Member, Providers};
 use rustc_hash::FxHashMap;
 
 /// What a limit has used in one bucket (a year, or a date for per-date limits).
@@ -38,12 +38,22 @@ pub struct Accumulators {
 }
 
 impl Accumulators {
-    /// The total used by a pool over the window of `period` that contains `date`.
-    fn window(&self, product: usize, pool: usize, period: Period, date: Date, start: Date) -> Used {
+    /// The total used by a pool over the window of `period` that contains `date` (for a
+    /// per-condition pool: the bucket `condition`).
+    fn window(
+        &self,
+        product: usize,
+        pool: usize,
+        period: Period,
+        date: Date,
+        start: Date,
+        condition: u32,
+    ) -> Used {
         let (from, to) = match period {
             Period::TreatmentDate => (date.as_u32(), date.as_u32()),
             Period::CalendarYears(n) => ((date.year() + 1).saturating_sub(n), date.year()),
             Period::InsuranceDuration => (start.year(), date.year()),
+            Period::Condition => (condition, condition),
         };
         let lo = PoolKey {
             product: product as u16,
@@ -76,15 +86,10 @@ impl Accumulators {
         &mut self,
         product: usize,
         pool: usize,
-        period: Period,
-        date: Date,
+        bucket: u32,
         units: u32,
         euros: Cents,
     ) -> PoolKey {
-        let bucket = match period {
-            Period::TreatmentDate => date.as_u32(),
-            _ => date.year(),
-        };
         let key = PoolKey {
             product: product as u16,
             pool: pool as u16,
@@ -153,6 +158,14 @@ pub struct MemberState {
     pub priors: FxHashMap<(u32, Box<str>), Prior>,
 }
 
+/// A product held on a line's service date, with the first day of the continuous insurance
+/// its register row belongs to (back-to-back rows of one product are one insurance).
+#[derive(Clone, Copy, Debug)]
+pub struct Held<'a> {
+    pub holding: &'a Holding,
+    pub since: Date,
+}
+
 /// What adjudication reads besides the member and the lines.
 pub struct Context<'a> {
     pub policies: &'a PolicySet,
@@ -204,7 +217,8 @@ pub fn adjudicate_member(
         .map(|l| (l.provider_agb, night.related_line_id(l)))
         .collect();
     let mut out = Adjudicated::default();
-    let mut active: Vec<&Holding> = Vec::with_capacity(member.holdings.len());
+    let since = continuous_starts(member.holdings, |p| ctx.policies.products[p].basic);
+    let mut active: Vec<Held<'_>> = Vec::with_capacity(member.holdings.len());
     for (&seq, outcome) in seqs.iter().zip(outcomes.iter_mut()) {
         let line = &night.lines[seq as usize];
         if line.credit() {
@@ -224,7 +238,9 @@ pub fn adjudicate_member(
             member
                 .holdings
                 .iter()
-                .filter(|h| h.covers(line.service_date)),
+                .zip(&since)
+                .filter(|(h, _)| h.covers(line.service_date))
+                .map(|(holding, &since)| Held { holding, since }),
         );
         *outcome = adjudicate_line(ctx, member, &active, line, &mut state.acc, &mut out.effects);
         match outcome {
@@ -274,7 +290,7 @@ fn reverse(night: &Night, line: &Line, state: &mut MemberState) -> Outcome {
 pub fn adjudicate_line(
     ctx: &Context<'_>,
     member: &Member<'_>,
-    active: &[&Holding],
+    active: &[Held<'_>],
     line: &Line,
     acc: &mut Accumulators,
     effects: &mut Vec<Effect>,
@@ -285,7 +301,7 @@ pub fn adjudicate_line(
     if !ctx.codes.known(line.code) {
         return Outcome::Rejected(Reason::UnknownCode, Detail::UnknownCode);
     }
-    let is_basic = |h: &&&Holding| ctx.policies.products[h.product()].basic;
+    let is_basic = |h: &&Held<'_>| ctx.policies.products[h.holding.product()].basic;
     let basic = active.iter().find(is_basic).copied();
     let layers = active
         .iter()
@@ -293,8 +309,10 @@ pub fn adjudicate_line(
         .chain(active.iter().filter(|h| !is_basic(h)));
 
     let year = line.year();
+    let condition = condition_bucket(ctx.night.diagnosis(line));
     let provider_tags = ctx.providers.tags(line.provider_agb);
-    if let Some(product) = basic.and_then(|h| unconfigured_year(ctx, member, h, line, year)) {
+    if let Some(product) = basic.and_then(|h| unconfigured_year(ctx, member, h.holding, line, year))
+    {
         let year = u16::try_from(year).unwrap_or(u16::MAX);
         let product = u8::try_from(product).unwrap_or(u8::MAX);
         return Outcome::Rejected(
@@ -311,7 +329,8 @@ pub fn adjudicate_line(
     let mut products = Products::default();
     let mut matched = false;
 
-    for h in layers {
+    for held in layers {
+        let h = held.holding;
         let product = &ctx.policies.products[h.product()];
         let Some(c) = ctx
             .codes
@@ -335,8 +354,10 @@ pub fn adjudicate_line(
             benefit,
             benefit_index: c.benefit,
             unit_max: c.unit_max,
-            holding: h,
-            basic,
+            jaws: c.jaws,
+            since: held.since,
+            basic_since: basic.map(|b| b.since),
+            condition,
             member,
             line,
             provider_tags,
@@ -350,7 +371,8 @@ pub fn adjudicate_line(
                 products.push(h.product());
                 if product.basic {
                     paid_basic += amount;
-                    let d = layer.charge_deductible(amount, year, acc);
+                    let voluntary = voluntary_deductible(ctx, member, h, line);
+                    let d = layer.charge_deductible(amount, year, voluntary, acc);
                     if !d.is_zero() {
                         deductible += d;
                         reasons.insert(Reason::Deductible);
@@ -395,6 +417,39 @@ pub fn adjudicate_line(
     })
 }
 
+/// The voluntary deductible a basic payment on `line` counts toward: that of the basic row held
+/// on the service date (`h`), except for a line counted toward an earlier year's deductible (a
+/// trajectory started before the service year, contract section 2): then that of the basic
+/// row held on the trajectory's start date, else of the last basic row held in that year
+/// (else, when the member held no basic row that year, `h`'s).
+fn voluntary_deductible(ctx: &Context<'_>, member: &Member<'_>, h: &Holding, line: &Line) -> Cents {
+    let Some(start) = line
+        .trajectory()
+        .filter(|t| t.year() != line.service_date.year())
+    else {
+        return h.voluntary_deductible();
+    };
+    let basic = |r: &&Holding| ctx.policies.products[r.product()].basic;
+    let year = start.year();
+    let held_then = member
+        .holdings
+        .iter()
+        .filter(basic)
+        .find(|r| r.covers(start));
+    let in_year = || {
+        member
+            .holdings
+            .iter()
+            .filter(basic)
+            .filter(|r| r.start.year() <= year && r.end().is_none_or(|e| e.year() >= year))
+            .max_by_key(|r| r.start)
+    };
+    held_then
+        .or_else(in_year)
+        .unwrap_or(h)
+        .voluntary_deductible()
+}
+
 /// The basic product of `h` when it would charge this line to a deductible it has no mandatory
 /// amount for in `year`: such a line is rejected rather than charged a silent zero.
 fn unconfigured_year(
@@ -430,8 +485,14 @@ struct Layer<'a> {
     benefit: &'a Benefit,
     benefit_index: u16,
     unit_max: Option<Cents>,
-    holding: &'a Holding,
-    basic: Option<&'a Holding>,
+    /// The jaws the line's code treats, for the benefit's authorization threshold (0: none).
+    jaws: u8,
+    /// The first day of the continuous insurance the product's register row belongs to.
+    since: Date,
+    /// The same for the basic insurance held on the service date.
+    basic_since: Option<Date>,
+    /// The bucket of the line's condition, for per-condition limits.
+    condition: u32,
     member: &'a Member<'a>,
     line: &'a Line,
     provider_tags: u64,
@@ -447,7 +508,8 @@ impl Layer<'_> {
             pool,
             period,
             self.line.service_date,
-            self.holding.start,
+            self.since,
+            self.condition,
         )
     }
 
@@ -556,7 +618,13 @@ impl Layer<'_> {
         }
         for &p in &b.pools {
             let period = self.product.pools[p].period;
-            let key = acc.add(self.index, p, period, date, allowed, amount);
+            // The counter a line adds to: its date, its condition, else its year.
+            let bucket = match period {
+                Period::TreatmentDate => date.as_u32(),
+                Period::Condition => self.condition,
+                _ => date.year(),
+            };
+            let key = acc.add(self.index, p, bucket, allowed, amount);
             effects.push(Effect {
                 key,
                 units: allowed,
@@ -569,19 +637,16 @@ impl Layer<'_> {
     fn check_conditions(&self) -> Result<(), Refusal> {
         let (b, line, date) = (self.benefit, self.line, self.line.service_date);
         if !self.product.basic && self.product.waiting_period_months > 0 {
-            let basic_start = self.basic.map(|h| h.start);
-            let later = basic_start.is_none_or(|s| self.holding.start > s);
-            let until = self
-                .holding
-                .start
-                .add_months(self.product.waiting_period_months);
+            // Both starts are those of the continuous insurance (back-to-back rows are one).
+            let later = self.basic_since.is_none_or(|s| self.since > s);
+            let until = self.since.add_months(self.product.waiting_period_months);
             if later && date < until {
                 return self.refuse(Reason::WaitingPeriod, Why::WaitingPeriod(until));
             }
         }
         let age = self.member.birth_date.age_on(date);
         if let Some((months, from_age)) = b.min_insured {
-            let until = self.holding.start.add_months(months);
+            let until = self.since.add_months(months);
             if age >= from_age && date < until {
                 return self.refuse(Reason::WaitingPeriod, Why::MinInsured(months, until));
             }
@@ -598,12 +663,30 @@ impl Layer<'_> {
         if b.requires_authorization && !line.authorization() {
             return self.refuse(Reason::NoAuthorization, Why::NoAuthorization);
         }
+        if let Some(limit) = b
+            .authorization_above
+            .as_ref()
+            .and_then(|a| a.amounts.in_year(date.year()))
+            .filter(|_| self.jaws > 0 && !line.authorization())
+        {
+            // Cost per jaw above the limit, exactly: amount / (jaws x quantity) > limit.
+            let jaws = u32::from(self.jaws) * u32::from(line.quantity.max(1));
+            if line.amount > limit.times(jaws) {
+                return self.refuse(Reason::NoAuthorization, Why::AuthorizationAbove(limit));
+            }
+        }
         Ok(())
     }
 
     /// The part of a basic payment charged to the member as deductible: mandatory first, then
     /// voluntary, never more than what is left of both this year.
-    fn charge_deductible(&self, paid: Cents, year: u32, acc: &mut Accumulators) -> Cents {
+    fn charge_deductible(
+        &self,
+        paid: Cents,
+        year: u32,
+        voluntary: Cents,
+        acc: &mut Accumulators,
+    ) -> Cents {
         let Some(d) = &self.product.deductible else {
             return Cents::ZERO;
         };
@@ -615,7 +698,7 @@ impl Layer<'_> {
         }
         // A missing year rejected the line before (see `unconfigured_year`).
         let mandatory = d.mandatory.get(&year).copied().unwrap_or_default();
-        let cap = mandatory + self.holding.voluntary_deductible();
+        let cap = mandatory + voluntary;
         let used = acc.deductible_mut(year);
         let charge = paid.min(cap - *used).max(Cents::ZERO);
         *used += charge;

@@ -3,6 +3,7 @@
 use crate::ledger::format::{self, StoredLine, StoredMember};
 use crate::ledger::{schema_of, LedgerError, Schema};
 use crate::model::Cents;
+use crate::policy::{CONDITION_CODE, CONDITION_NONE};
 use crate::Error;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
@@ -85,12 +86,13 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Erro
         None => StoredMember::default(),
     };
 
-    // Per-date buckets are yyyymmdd; their year is bucket / 10000.
+    // Per-date buckets are yyyymmdd; their year is bucket / 10000. Per-condition buckets
+    // (from CONDITION_NONE on) span years: they are shown whatever `--year`.
     let bucket_year = |b: u32| if b > 9999 { b / 10000 } else { b };
     let mut counters: Vec<(&str, &str, u32, u32, i64)> = state
         .0
         .iter()
-        .filter(|c| in_years(bucket_year(c.1)))
+        .filter(|c| c.1 >= CONDITION_NONE || in_years(bucket_year(c.1)))
         .filter_map(|c| {
             let (product, pool) = pools.get(&c.0)?;
             Some((product.as_str(), pool.as_str(), c.1, c.2, c.3))
@@ -99,9 +101,14 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Erro
     counters.sort_unstable();
     out.push_str("accumulators (product, limit, period, units used, euros used):\n");
     for (product, pool, bucket, units, cents) in counters {
+        let period = match bucket {
+            b if b >= CONDITION_CODE => format!("dx {}", b - CONDITION_CODE),
+            b if b >= CONDITION_NONE => "dx none".to_string(),
+            b => b.to_string(),
+        };
         let _ = writeln!(
             out,
-            "  {product:<28} {pool:<28} {bucket:>8} {units:>6} {:>10}",
+            "  {product:<28} {pool:<28} {period:>8} {units:>6} {:>10}",
             Cents(cents)
         );
     }

@@ -10,7 +10,7 @@ use crate::model::{Reason, Span};
 use std::io::{self, BufRead};
 
 /// The columns of contract 4.1, in the order [`RawFields`] has them.
-pub(crate) const COLUMNS: [&str; 18] = [
+pub(crate) const COLUMNS: [&str; 19] = [
     "batch_id",
     "line_id",
     "provider_agb",
@@ -29,6 +29,7 @@ pub(crate) const COLUMNS: [&str; 18] = [
     "trajectory_start",
     "debit_credit",
     "related_line_id",
+    "diagnosis",
 ];
 const REQUIRED: [&str; 7] = [
     "batch_id",

@@ -179,6 +179,8 @@ struct Layout {
     quantity: (usize, usize),
     /// Code soort indicatie (CSI); MZ301 has none.
     indication: Option<(usize, usize)>,
+    /// Paramedische diagnosecode 01 (the treated condition); MZ301 has none.
+    diagnosis: Option<(usize, usize)>,
     behandelaar: (usize, usize),
     /// Filled when a referral exists (verwijsdatum, verwijzer).
     referral: [(usize, usize); 2],
@@ -198,6 +200,7 @@ const PM304: Layout = Layout {
     code: (70, 75),
     quantity: (76, 79),
     indication: Some((125, 127)),
+    diagnosis: Some((106, 113)),
     behandelaar: (128, 135),
     referral: [(140, 147), (148, 155)],
     first_sign: 178,
@@ -214,6 +217,7 @@ const MZ301: Layout = Layout {
     code: (76, 81),
     quantity: (131, 134),
     indication: None,
+    diagnosis: None,
     behandelaar: (99, 106),
     referral: [(111, 118), (119, 122)],
     first_sign: 143,
@@ -528,6 +532,7 @@ fn read_records(
                     Cow::Borrowed("")
                 };
                 let indication = layout.indication.map(opt).unwrap_or_default();
+                let diagnosis = layout.diagnosis.map(opt).unwrap_or_default();
                 let fields = RawFields {
                     batch_id: &batch_id,
                     line_id: &f(layout.line_id),
@@ -555,6 +560,8 @@ fn read_records(
                     trajectory_start: "",
                     debit_credit: &debit_credit,
                     related_line_id: &related,
+                    // Paramedische diagnosecode 01 (positions 106-113); zeros are none.
+                    diagnosis: &diagnosis,
                 };
                 let bsn_04 = bsn(&rec);
                 let first_sign = field(&rec, layout.first_sign, layout.first_sign);

@@ -448,12 +448,14 @@ pub struct RawFields<'a> {
     pub trajectory_start: &'a str,
     pub debit_credit: &'a str,
     pub related_line_id: &'a str,
+    /// (Addition) diagnosis code of the treated condition (paramedische diagnosecode).
+    pub diagnosis: &'a str,
 }
 
 impl<'a> RawFields<'a> {
     /// The fields in the order of [`csv::COLUMNS`].
-    pub fn from_columns(v: [&'a str; 18]) -> RawFields<'a> {
-        let [batch_id, line_id, provider_agb, member_id, bsn, birth_date, service_date, code_list, code, quantity, indication, referral, authorization, amount, legal_copay, trajectory_start, debit_credit, related_line_id] =
+    pub fn from_columns(v: [&'a str; 19]) -> RawFields<'a> {
+        let [batch_id, line_id, provider_agb, member_id, bsn, birth_date, service_date, code_list, code, quantity, indication, referral, authorization, amount, legal_copay, trajectory_start, debit_credit, related_line_id, diagnosis] =
             v;
         RawFields {
             batch_id,
@@ -474,6 +476,7 @@ impl<'a> RawFields<'a> {
             trajectory_start,
             debit_credit,
             related_line_id,
+            diagnosis,
         }
     }
 
@@ -647,7 +650,20 @@ impl<'a> RawFields<'a> {
                 "field related_line_id is empty on a credit line",
             ));
         }
+        // A diagnosis code is a number of 1-8 digits (the PM304 field's width; DCSPH codes are
+        // 4 digits), kept as written for the per-condition count.
+        let diagnosis = self.diagnosis;
+        let well_formed = diagnosis.len() <= 8 && diagnosis.bytes().all(|c| c.is_ascii_digit());
+        if !well_formed {
+            return Err(Fault::new(
+                Reason::Malformed,
+                format!("field diagnosis {diagnosis:?} must be a code of 1 to 8 digits"),
+            ));
+        }
         let mut flags = 0;
+        if !diagnosis.is_empty() {
+            flags |= flag::DIAGNOSIS;
+        }
         if credit {
             flags |= flag::CREDIT;
         }
@@ -663,6 +679,9 @@ impl<'a> RawFields<'a> {
         let text = night::push_text(&mut out.text, self.line_id.as_bytes());
         if credit {
             night::push_text(&mut out.text, self.related_line_id.as_bytes());
+        }
+        if !diagnosis.is_empty() {
+            night::push_text(&mut out.text, diagnosis.as_bytes());
         }
         let line = Line {
             amount,

@@ -126,6 +126,7 @@ fn line_attr(key: &[u8]) -> Option<usize> {
         b"trajectory_start" => 15,
         b"debit_credit" => 16,
         b"related_line_id" => 17,
+        b"diagnosis" => 18,
         _ => return None,
     })
 }
@@ -552,7 +553,7 @@ fn read_line<F>(
 where
     F: Fn(u64, &str, String) -> Refusal,
 {
-    let mut v: [Cow<'_, str>; 18] = Default::default();
+    let mut v: [Cow<'_, str>; 19] = Default::default();
     let mut seen = 0u32;
     let mut unknown: Option<String> = None;
     // The first value over MAX_FIELD: its attribute and length.
@@ -632,6 +633,7 @@ where
         trajectory_start: field(15),
         debit_credit: field(16),
         related_line_id: field(17),
+        diagnosis: field(18),
     };
     let amount = match (Cents::parse(fields.amount), fields.debit_credit) {
         (Ok(a), "C") => Ok(-a),

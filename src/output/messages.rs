@@ -128,6 +128,11 @@ pub fn message(
                 Why::AuthorizationFrom(from) => {
                     write!(m, "prior authorization is needed from session {from} on")
                 }
+                Why::AuthorizationAbove(limit) => write!(
+                    m,
+                    "prior authorization is required above {limit} per jaw; the line claims {}",
+                    line.amount
+                ),
                 Why::SessionLimit(max) => write!(m, "maximum of {max} per period used up"),
                 Why::SameDay => write!(m, "already paid once on {}", line.service_date),
                 Why::AmountLimit(max) => write!(m, "maximum of {max} per period used up"),

@@ -6,7 +6,7 @@ pub mod schema;
 
 use crate::model::{Cents, Rate};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use schema::{BenefitDef, PolicyFile, PoolDef};
+use schema::{BenefitDef, PolicyFile, PoolDef, ThresholdDef};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,21 @@ pub enum Period {
     CalendarYears(u32),
     /// Since the start of the member's product ("voor de duur van de verzekering").
     InsuranceDuration,
+    /// Per condition treated, across calendar years ("de 1e 20 behandelingen"): per declared
+    /// diagnosis code, and the lines without one together as one condition.
+    Condition,
+}
+
+/// The bucket of a [`Period::Condition`] counter for lines without a diagnosis code. Buckets of
+/// other periods are years (below 10000) or dates (`yyyymmdd`, below 100000000).
+pub const CONDITION_NONE: u32 = 1_000_000_000;
+/// The bucket of a [`Period::Condition`] counter for diagnosis code `d` is this plus `d`
+/// (a code has at most 8 digits).
+pub const CONDITION_CODE: u32 = 2_000_000_000;
+
+/// The bucket of the condition a line with this diagnosis code (if any) counts toward.
+pub fn condition_bucket(diagnosis: Option<u32>) -> u32 {
+    diagnosis.map_or(CONDITION_NONE, |d| CONDITION_CODE + d.min(99_999_999))
 }
 
 impl Period {
@@ -48,6 +63,7 @@ impl Period {
             "treatment-date" => Some(Period::TreatmentDate),
             "calendar-year" => Some(Period::CalendarYears(1)),
             "insurance-duration" => Some(Period::InsuranceDuration),
+            "condition" => Some(Period::Condition),
             _ => {
                 let n: u32 = s.strip_suffix("-calendar-years")?.parse().ok()?;
                 (1..=10).contains(&n).then_some(Period::CalendarYears(n))
@@ -107,6 +123,43 @@ pub struct Benefit {
     pub min_insured: Option<(u32, u32)>,
     /// Basic layer: the deductible applies to what this benefit pays.
     pub deductible: bool,
+    /// Authorization needed above an amount per jaw, for the codes it lists the jaws of.
+    pub authorization_above: Option<JawThreshold>,
+}
+
+/// "Voorafgaande toestemming is vereist, wanneer de totale kosten ... meer dan € 550,– per
+/// onder- c.q. bovenkaak bedragen": a line of a listed code whose amount is above the
+/// threshold times its jaws (times its quantity) needs an authorization.
+#[derive(Clone, Debug)]
+pub struct JawThreshold {
+    /// The threshold per jaw: for every year, or per calendar year of the service date.
+    pub amounts: Threshold,
+    /// Jaws per code (1 or 2).
+    pub jaws: HashMap<String, u8>,
+}
+
+/// One amount for every year, or amounts per calendar year.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Threshold {
+    Always(Cents),
+    PerYear(BTreeMap<u32, Cents>),
+}
+
+impl Threshold {
+    /// The threshold for a service date's year (`None`: no authorization asked that year).
+    pub fn in_year(&self, year: u32) -> Option<Cents> {
+        match self {
+            Threshold::Always(c) => Some(*c),
+            Threshold::PerYear(m) => m.get(&year).copied(),
+        }
+    }
+}
+
+impl JawThreshold {
+    /// The jaws a line of `code` treats; 0 when the code is not subject to the threshold.
+    pub fn jaws_of(&self, code: &str) -> u8 {
+        self.jaws.get(code).copied().unwrap_or(0)
+    }
 }
 
 impl Benefit {
@@ -482,7 +535,7 @@ const MAX_AGE: u32 = 130;
 fn compile_pool(p: &PoolDef, id: &str) -> Result<Pool, String> {
     let period = Period::parse(&p.period).ok_or_else(|| {
         format!(
-            "period {:?}: use treatment-date, calendar-year, N-calendar-years or insurance-duration",
+            "period {:?}: use treatment-date, calendar-year, N-calendar-years, insurance-duration or condition",
             p.period
         )
     })?;
@@ -626,6 +679,7 @@ fn compile_benefit(
     if b.deductible.is_some() && !basic {
         return Err("deductible = ... belongs on basic benefits only".into());
     }
+    let authorization_above = compile_jaw_threshold(b, &codes)?;
     let benefit = Benefit {
         id: b.id.clone(),
         name: b.name.clone(),
@@ -648,8 +702,67 @@ fn compile_benefit(
         when_bit: 0,
         min_insured,
         deductible: basic && b.deductible.unwrap_or(true),
+        authorization_above,
     };
     Ok((benefit, codes))
+}
+
+/// `authorization_above_per_jaw` with its `jaws`, checked: amounts above zero, real years,
+/// 1 or 2 jaws for codes of the benefit.
+fn compile_jaw_threshold(b: &BenefitDef, codes: &[String]) -> Result<Option<JawThreshold>, String> {
+    let positive = |what: &str, s: &str| match Cents::parse(s) {
+        Ok(c) if c > Cents::ZERO => Ok(c),
+        Ok(_) => Err(format!("{what} {s:?} must be above 0.00")),
+        Err(why) => Err(format!("{what} {s:?}: {why}")),
+    };
+    let amounts = match &b.authorization_above_per_jaw {
+        None if b.jaws.is_empty() => return Ok(None),
+        None => return Err("jaws needs authorization_above_per_jaw".into()),
+        Some(ThresholdDef::One(s)) => {
+            Threshold::Always(positive("authorization_above_per_jaw", s)?)
+        }
+        Some(ThresholdDef::PerYear(m)) => {
+            if m.is_empty() {
+                return Err("authorization_above_per_jaw = {} names no year".into());
+            }
+            let mut years = BTreeMap::new();
+            for (y, s) in m {
+                let year = y
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|y| (1900..=2200).contains(y))
+                    .ok_or_else(|| format!("authorization_above_per_jaw: {y:?} is not a year"))?;
+                years.insert(
+                    year,
+                    positive(&format!("authorization_above_per_jaw {y}"), s)?,
+                );
+            }
+            Threshold::PerYear(years)
+        }
+    };
+    if b.jaws.is_empty() {
+        return Err(
+            "authorization_above_per_jaw needs jaws = { CODE = 1 or 2, ... } for the codes it applies to"
+                .into(),
+        );
+    }
+    if b.requires_authorization {
+        return Err(
+            "authorization_above_per_jaw with requires_authorization: every line needs one already"
+                .into(),
+        );
+    }
+    let mut jaws = HashMap::default();
+    for (code, &n) in &b.jaws {
+        if !codes.contains(code) {
+            return Err(format!("jaws: {code} is not one of the benefit's codes"));
+        }
+        if !(1..=2).contains(&n) {
+            return Err(format!("jaws: {code} = {n}: a line treats 1 or 2 jaws"));
+        }
+        jaws.insert(code.clone(), n as u8);
+    }
+    Ok(Some(JawThreshold { amounts, jaws }))
 }
 
 /// Expands `1000-1002` into `1000, 1001, 1002` (and `1000Z-1002Z` keeping the suffix,
@@ -731,6 +844,47 @@ mod tests {
         assert_eq!(p.benefit_for("", "VAC", 0, sgz).unwrap().id, "via-sgz");
         assert_eq!(p.benefit_for("", "VAC", 0, 0).unwrap().id, "elders");
         assert!(p.benefit_for("", "X", 0, sgz).is_none());
+    }
+
+    #[test]
+    fn authorization_above_per_jaw_is_checked() {
+        let with = |keys: &str| {
+            let src = format!(
+                "[product]\nid = \"x\"\nname = \"X\"\nlayer = \"supplementary\"\n\n\
+                 [[benefit]]\nid = \"p\"\nname = \"P\"\ncodes = [\"P21\", \"P30\"]\n{keys}\n"
+            );
+            compile(Path::new("x.toml"), &src).map_err(|e| e[0].message.clone())
+        };
+        let ok =
+            with("authorization_above_per_jaw = \"550.00\"\njaws = { P21 = 1, P30 = 2 }").unwrap();
+        let t = ok.benefits[0].authorization_above.as_ref().unwrap();
+        assert_eq!(t.amounts.in_year(2031), Some(Cents(55_000)));
+        assert_eq!(
+            (t.jaws_of("P21"), t.jaws_of("P30"), t.jaws_of("P25")),
+            (1, 2, 0)
+        );
+        let per_year =
+            with("authorization_above_per_jaw = { 2009 = \"550.00\" }\njaws = { P21 = 1 }")
+                .unwrap();
+        let t = per_year.benefits[0].authorization_above.as_ref().unwrap();
+        assert_eq!(t.amounts.in_year(2009), Some(Cents(55_000)));
+        assert_eq!(t.amounts.in_year(2010), None);
+        for (keys, says) in [
+            ("authorization_above_per_jaw = \"550.00\"", "needs jaws"),
+            ("jaws = { P21 = 1 }", "needs authorization_above_per_jaw"),
+            ("authorization_above_per_jaw = \"0.00\"\njaws = { P21 = 1 }", "above 0.00"),
+            ("authorization_above_per_jaw = \"5,50\"\njaws = { P21 = 1 }", "5,50"),
+            ("authorization_above_per_jaw = { 20x9 = \"550.00\" }\njaws = { P21 = 1 }", "not a year"),
+            ("authorization_above_per_jaw = \"550.00\"\njaws = { P25 = 1 }", "not one of the benefit's codes"),
+            ("authorization_above_per_jaw = \"550.00\"\njaws = { P30 = 3 }", "1 or 2 jaws"),
+            (
+                "requires_authorization = true\nauthorization_above_per_jaw = \"550.00\"\njaws = { P21 = 1 }",
+                "every line needs one already",
+            ),
+        ] {
+            let e = with(keys).unwrap_err();
+            assert!(e.contains(says), "{keys}: {e}");
+        }
     }
 
     #[test]

@@ -121,4 +121,20 @@ pub struct BenefitDef {
     pub min_insured_from_age: Option<u32>,
     /// Basic layer only: whether the deductible applies (default true on basic benefits).
     pub deductible: Option<bool>,
+    /// Prior authorization is needed for a line whose cost per jaw is above this ("meer dan
+    /// € 550,– per onder- c.q. bovenkaak"): one amount, or a table of amounts per calendar
+    /// year of the service date (`{ 2009 = "550.00" }`; a year not in it needs none).
+    pub authorization_above_per_jaw: Option<ThresholdDef>,
+    /// The jaws a line of each code treats, for `authorization_above_per_jaw` (`P21 = 1`,
+    /// `P30 = 2`); codes not listed are not subject to it.
+    #[serde(default)]
+    pub jaws: BTreeMap<String, u32>,
+}
+
+/// An amount, or amounts per calendar year.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+pub enum ThresholdDef {
+    One(String),
+    PerYear(BTreeMap<String, String>),
 }
