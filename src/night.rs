@@ -138,6 +138,11 @@ pub enum Detail {
     AfterRunDate,
     DuplicateInRun,
     DuplicateEarlier,
+    /// The same care as this earlier line of the run (its sequence number), under another
+    /// line id.
+    SameCareInRun(u32),
+    /// The same care as a line an earlier run paid (its line id in [`Night::earlier_care`]).
+    SameCareEarlier,
     NotInsured,
     UnknownCode,
     NotCovered,
@@ -281,6 +286,9 @@ pub struct Night {
     pub files: Vec<InputFile>,
     pub lines: Vec<Line>,
     pub outcomes: Vec<Outcome>,
+    /// For lines rejected `DUPLICATE_CARE` against an earlier run: the line id paid there, by
+    /// sequence number (ascending).
+    pub earlier_care: Vec<(u32, Box<str>)>,
     /// Lines rejected while reading, by sequence number (ascending).
     pub parse_rejections: Vec<(u32, ParseRejection)>,
     /// Line ids (and related line ids), see [`push_text`].

@@ -1115,12 +1115,15 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
             .collect();
     assert!(members.len() > 20, "{members:?}");
     let mut text = String::from(
-        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount\n",
+        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,quantity,amount\n",
     );
     for i in 0..93_000 {
         let (id, birth) = &members[i % members.len()];
+        // A member's lines differ in quantity, else they would be one care declared again
+        // (DUPLICATE_CARE).
+        let quantity = 1 + i / members.len();
         text.push_str(&format!(
-            "B,L{i},45678901,{id},{birth},2024-06-01,PHARMA,999999999999.99\n"
+            "B,L{i},45678901,{id},{birth},2024-06-01,PHARMA,{quantity},999999999999.99\n"
         ));
     }
     let f = write(dir.path(), "huge.csv", &text);

@@ -296,7 +296,9 @@ fn every_limit_period_continues_across_runs() {
     };
     let y2024 = [
         line("1", "2024-03-01", "D1", "30.00"),
-        line("2", "2024-03-01", "D1", "30.00"),
+        // Another treatment that day (another amount: the same one would be the same care
+        // declared twice, DUPLICATE_CARE).
+        line("2", "2024-03-01", "D1", "31.00"),
         line("3", "2024-03-02", "D1", "20.00"),
         line("4", "2024-04-01", "Y1", "10.00"),
         line("5", "2024-04-02", "Y1", "10.00"),
@@ -397,7 +399,14 @@ fn big_night(n: &Night, lines: usize) -> String {
     for i in 0..lines {
         let (m, b) = &members[i % members.len()];
         let day = 1 + (i / members.len()) % 28;
-        s += &format!("K,K{i},45678901,{m},{b},2024-05-{day:02},1000,30.00,,\n");
+        // A member's lines of one day differ in amount: the same care twice would be
+        // DUPLICATE_CARE.
+        let cents = 3000 + i / (members.len() * 28);
+        s += &format!(
+            "K,K{i},45678901,{m},{b},2024-05-{day:02},1000,{}.{:02},,\n",
+            cents / 100,
+            cents % 100
+        );
     }
     n.file("big.csv", &s)
 }
@@ -849,4 +858,82 @@ fn a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_mor
         .filter(|f| f.ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// `DUPLICATE_CARE` (Vektis 0587): the same care (provider, member, service date, code,
+/// quantity and amount) declared again under another line id, in the same night or after an
+/// earlier run paid it, pays nothing. A credit frees the care (credit and declare again is how
+/// a provider corrects), and another amount is another care. M001, DSW AV-Standaard 2009.
+#[test]
+fn the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses_it() {
+    let n = Night::fixtures();
+    let line = |id: &str, date: &str, amount: &str, credit_of: &str| {
+        let dc = if credit_of.is_empty() { "D" } else { "C" };
+        format!("F1,{id},12345678,M001,1970-04-12,{date},1000,{amount},{dc},{credit_of}\n")
+    };
+    let night1 = [
+        line("S-01", "2009-01-06", "30.00", ""),
+        line("S-02", "2009-01-06", "30.00", ""),
+        line("S-03", "2009-01-06", "31.00", ""),
+        line("S-04", "2009-01-13", "30.00", ""),
+        line("S-05", "2009-01-13", "30.00", "S-04"),
+        line("S-06", "2009-01-13", "30.00", ""),
+    ]
+    .concat();
+    let night2 = [
+        line("S-11", "2009-01-06", "30.00", ""),
+        line("S-13", "2009-01-13", "30.00", "S-06"),
+        line("S-14", "2009-01-13", "30.00", ""),
+    ]
+    .concat();
+    let night3 = line("S-21", "2009-01-13", "30.00", "");
+    let reasons = |out: &str| -> Vec<String> {
+        let rej = read(n.out(out).join("rejections.csv"));
+        let mut r = csv::Reader::from_reader(rej.as_bytes());
+        r.records()
+            .map(|row| {
+                let row = row.unwrap();
+                format!("{} {}: {}", &row[3], &row[9], &row[10])
+            })
+            .collect()
+    };
+    let paid = |out: &str| -> Vec<String> {
+        n.rows(out)
+            .iter()
+            .map(|r| r.split(',').nth(1).unwrap().to_string())
+            .collect()
+    };
+    let care = "the same care (provider 12345678, member, service date, code, quantity and amount) as line_id";
+    let f = n.file("a.csv", &format!("{HEADER}{night1}"));
+    n.run("a", &[&f]);
+    // S-02 repeats S-01; S-03 has another amount (the physio benefit then decides); S-06
+    // repeats S-04, which S-05 reversed: declared again, paid.
+    assert_eq!(
+        reasons("a"),
+        [format!(
+            "S-02 DUPLICATE_CARE: {care} S-01 earlier in this run"
+        )]
+    );
+    assert_eq!(paid("a"), ["S-01", "S-03", "S-04", "S-05", "S-06"]);
+    let f = n.file("b.csv", &format!("{HEADER}{night2}"));
+    n.run("b", &[&f]);
+    // S-11 repeats S-01 of night 1; S-14 repeats S-06, reversed tonight by S-13.
+    assert_eq!(
+        reasons("b"),
+        [format!(
+            "S-11 DUPLICATE_CARE: {care} S-01, paid in an earlier run"
+        )]
+    );
+    assert_eq!(paid("b"), ["S-13", "S-14"]);
+    let f = n.file("c.csv", &format!("{HEADER}{night3}"));
+    n.run("c", &[&f]);
+    // S-04 and S-06 were credited; S-14 of night 2 holds the care.
+    assert_eq!(
+        reasons("c"),
+        [format!(
+            "S-21 DUPLICATE_CARE: {care} S-14, paid in an earlier run"
+        )]
+    );
+    let s = summary(&n.out("c"));
+    assert_eq!(s["rejected_by_reason"]["DUPLICATE_CARE"], 1);
 }

@@ -443,7 +443,8 @@ fn csi_008(id: &str, member: &str, date: &str, diagnosis: &str) -> String {
 
 const MODULE: &str = "0.00 0.00 40.00 0.00 zk-basis-plus-module ";
 
-/// Sessions 1-18 of one condition (no diagnosis code) in 2024, sessions 19 and 20 in December
+/// Sessions 1-18 of one condition (no diagnosis code) in 2024 (the 10th and 24th of January to
+/// September), sessions 19 and 20 in December
 /// 2024, 21 and 22 in January 2025: the count does not start again on 1 January, so 19 and 20
 /// are paid 40.00 each and 21 and 22 are SESSION_LIMIT (per calendar year they would be paid).
 #[test]
@@ -458,7 +459,7 @@ fn csi_008_sessions_past_the_20th_of_a_condition_are_refused_across_a_year_end()
             csi_008(
                 &i.to_string(),
                 "B1",
-                &format!("2024-{:02}-10", 1 + (i - 1) / 2),
+                &format!("2024-{:02}-{}", 1 + (i - 1) / 2, 10 + 14 * ((i - 1) % 2)),
                 "",
             )
         })
@@ -598,7 +599,10 @@ fn a_pm304_line_counts_toward_the_condition_of_its_paramedische_diagnosecode() {
         ..formats::Decl::default()
     };
     let mut lines: Vec<formats::Decl> = (1..=21u32)
-        .map(|i| decl(format!("a{i}"), format!("2024{:02}10", 1 + (i - 1) / 2)))
+        .map(|i| {
+            let date = format!("2024{:02}{}", 1 + (i - 1) / 2, 10 + 14 * ((i - 1) % 2));
+            decl(format!("a{i}"), date)
+        })
         .collect();
     lines.push(decl("b1".into(), "20241120".into()));
     let mut recs = formats::pm304_records(PLUS, "PM-1", &lines);

@@ -6,7 +6,11 @@
 //! - A member's partition: `fnv1a64(member_id bytes) % partitions`.
 //! - A line key's hash: the top 48 bits of `fnv1a64(provider AGB as 4 little-endian bytes, then
 //!   the line id's bytes)`; its entry in `line_keys` / `credited`: `hash48 << 16 | partition`
-//!   (so at most 65536 partitions), stored as little-endian `u64`s, sorted.
+//!   (so at most 65536 partitions), stored as little-endian `u64`s, sorted. A paid debit line's
+//!   care (provider, service date, code, quantity, claimed, diagnosis: [`care_hash48`]) has its
+//!   entry in `care_keys` the same way, for `DUPLICATE_CARE`; a match is confirmed against the
+//!   stored line field by field, except the diagnosis, which `run_lines` does not keep (its
+//!   48-bit hash decides).
 //! - `member_state.members`: `{"<member_id>": [[[pool_id, bucket, units, cents], ...],
 //!   [[year, cents], ...]], ...}`, members sorted (by bytes), counters by (pool_id, bucket).
 //! - `run_lines.lines`: `{"<member_id>": [line, ...], ...}`, members sorted, lines in
@@ -59,6 +63,31 @@ pub fn hash48(provider_agb: u32, line_id: &str) -> u64 {
 /// A line key's entry: its hash48 above the partition of its member.
 pub fn entry(provider_agb: u32, line_id: &str, part: u32) -> u64 {
     hash48(provider_agb, line_id) << 16 | u64::from(part & 0xffff)
+}
+
+/// The 48-bit hash of a paid line's care: provider, service date (`YYYYMMDD`), code, quantity,
+/// claimed cents and diagnosis code (FNV-1a over their little-endian bytes, a 0 byte after the
+/// code's bytes, the diagnosis as `u32::MAX` when none was declared).
+pub fn care_hash48(
+    provider_agb: u32,
+    service_date: u32,
+    code: &str,
+    quantity: u16,
+    claimed: i64,
+    diagnosis: Option<u32>,
+) -> u64 {
+    let mut h = fnv1a64_from(FNV_OFFSET, &provider_agb.to_le_bytes());
+    h = fnv1a64_from(h, &service_date.to_le_bytes());
+    h = fnv1a64_from(h, code.as_bytes());
+    h = fnv1a64_from(h, &[0]);
+    h = fnv1a64_from(h, &quantity.to_le_bytes());
+    h = fnv1a64_from(h, &claimed.to_le_bytes());
+    fnv1a64_from(h, &diagnosis.unwrap_or(u32::MAX).to_le_bytes()) >> 16
+}
+
+/// A care's entry in `care_keys`: its hash48 above the partition of its member.
+pub fn care_entry(care_hash48: u64, part: u32) -> u64 {
+    care_hash48 << 16 | u64::from(part & 0xffff)
 }
 
 /// The partition an entry names.

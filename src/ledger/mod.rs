@@ -44,6 +44,22 @@ pub enum LedgerError {
 /// A line key: the provider's AGB and its line id (referentienummer).
 pub type LineKey<'a> = (u32, &'a str);
 
+/// A debit line's care, as the ledger is asked whether a committed run paid the same care
+/// (`DUPLICATE_CARE`): the member, provider, service date, code, quantity and claimed amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Care<'a> {
+    pub member_id: &'a str,
+    pub provider_agb: u32,
+    /// `YYYYMMDD`.
+    pub service_date: u32,
+    pub code: &'a str,
+    pub quantity: u16,
+    /// In cents.
+    pub claimed: i64,
+    /// The declared diagnosis code, where there is one.
+    pub diagnosis: Option<u32>,
+}
+
 /// One of tonight's members, as the ledger is asked for it.
 #[derive(Debug, Clone)]
 pub struct MemberQuery<'a> {
@@ -86,6 +102,11 @@ pub struct RunRecord {
 pub trait Ledger {
     /// For each key (sorted or not): whether a committed run paid it or credited with it.
     fn processed(&mut self, keys: &[LineKey<'_>]) -> Result<Vec<bool>, LedgerError>;
+
+    /// For each care: the line id of a line that a committed run paid for the same care (same
+    /// member, provider, service date, code, quantity and amount) and that no committed run
+    /// credited since; `None` when there is none.
+    fn paid_care(&mut self, care: &[Care<'_>]) -> Result<Vec<Option<String>>, LedgerError>;
 
     /// Each member's state as earlier runs left it, with the earlier paid lines that its
     /// credits name (when they are that member's).

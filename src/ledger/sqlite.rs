@@ -13,7 +13,7 @@
 //! tables as rows for `sqlite3`.
 
 use super::format::{self, Counter, LineOut, StoredLine, StoredMember, CHUNK};
-use super::{Ledger, LedgerError, LineKey, MemberChange, MemberQuery, RunRecord};
+use super::{Care, Ledger, LedgerError, LineKey, MemberChange, MemberQuery, RunRecord};
 use crate::adjudicate::{Accumulators, Effect, MemberState, PoolKey, Prior, Used};
 use crate::model::{Cents, Total};
 use crate::night::{Night, Outcome, Payment, Products};
@@ -73,6 +73,12 @@ CREATE TABLE line_keys (
     PRIMARY KEY (run_id, chunk)
 ) WITHOUT ROWID;
 CREATE TABLE credited (
+    run_id INTEGER NOT NULL,
+    chunk INTEGER NOT NULL,
+    keys BLOB NOT NULL,
+    PRIMARY KEY (run_id, chunk)
+) WITHOUT ROWID;
+CREATE TABLE care_keys (
     run_id INTEGER NOT NULL,
     chunk INTEGER NOT NULL,
     keys BLOB NOT NULL,
@@ -380,6 +386,13 @@ impl SqliteLedger {
             conn.execute_batch("ALTER TABLE run ADD COLUMN out_dir TEXT")
                 .map_err(sql)?;
         }
+        // Schema 2 ledgers written before paid lines' care was kept: their lines are simply
+        // not found as the same care.
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS care_keys (run_id INTEGER NOT NULL, chunk INTEGER NOT \
+             NULL, keys BLOB NOT NULL, PRIMARY KEY (run_id, chunk)) WITHOUT ROWID",
+        )
+        .map_err(sql)?;
         let ids = Ids::read(&conn).map_err(sql)?;
         let mut ledger = SqliteLedger {
             conn,
@@ -782,9 +795,10 @@ struct Rendered {
     state: Vec<u8>,
     /// Its `run_lines` JSON (empty: no line tonight).
     lines: Vec<u8>,
-    /// The `line_keys` and `credited` entries of its lines.
+    /// The `line_keys`, `credited` and `care_keys` entries of its lines.
     keys: Vec<u64>,
     credited: Vec<u64>,
+    care: Vec<u64>,
 }
 
 /// Renders one partition: its new `member_state` JSON (tonight's `group` of members, sorted,
@@ -806,11 +820,13 @@ fn render_partition(
         lines,
         keys,
         credited,
+        care,
     } = out;
     state.clear();
     lines.clear();
     keys.clear();
     credited.clear();
+    care.clear();
     let olds = match old {
         Some(t) => format::members(t).map_err(|e| e.to_string())?,
         None => Vec::new(),
@@ -897,11 +913,21 @@ fn render_partition(
             }
             let line_id = night.line_id(line);
             keys.push(format::entry(line.provider_agb, line_id, part));
+            let claimed = line.signed_amount();
             if line.credit() {
                 let of = night.related_line_id(line);
                 credited.push(format::entry(line.provider_agb, of, part));
+            } else {
+                let h = format::care_hash48(
+                    line.provider_agb,
+                    line.service_date.as_u32(),
+                    night.code(line).1,
+                    line.quantity,
+                    claimed.0,
+                    night.diagnosis(line),
+                );
+                care.push(format::care_entry(h, part));
             }
-            let claimed = line.signed_amount();
             let row = LineOut {
                 provider_agb: line.provider_agb,
                 line_id,
@@ -983,6 +1009,125 @@ impl Ledger for SqliteLedger {
             candidates,
             seconds = format!("{:.3}", started.elapsed().as_secs_f64()),
             "ledger processed"
+        );
+        Ok(out)
+    }
+
+    fn paid_care(&mut self, care: &[Care<'_>]) -> Result<Vec<Option<String>>, LedgerError> {
+        let mut out = vec![None; care.len()];
+        if care.is_empty() || self.is_empty("care_keys")? {
+            return Ok(out);
+        }
+        let started = Instant::now();
+        let parts: Vec<u32> = care
+            .par_iter()
+            .map(|c| format::part_of(c.member_id, self.partitions))
+            .collect();
+        let mut sought: Vec<(u64, u32)> = care
+            .par_iter()
+            .zip(&parts)
+            .enumerate()
+            .map(|(i, (c, &part))| {
+                let h = format::care_hash48(
+                    c.provider_agb,
+                    c.service_date,
+                    c.code,
+                    c.quantity,
+                    c.claimed,
+                    c.diagnosis,
+                );
+                (format::care_entry(h, part), i as u32)
+            })
+            .collect();
+        sought.par_sort_unstable();
+        let found = self.merge_join("care_keys", &sought, 0)?;
+        drop(sought);
+        // Each candidate's member's lines in one (run, partition) row, the row parsed once.
+        let lines_of = |text: &str, cs: &mut dyn Iterator<Item = u32>| {
+            let m = format::members(text).map_err(|e| e.to_string())?;
+            let mut out: Vec<(u32, Vec<StoredLine>)> = Vec::new();
+            for c in cs {
+                let lines = match format::find(&m, care[c as usize].member_id) {
+                    Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string())?,
+                    None => Vec::new(),
+                };
+                out.push((c, lines));
+            }
+            Ok::<_, String>(out)
+        };
+        // The paid debit lines of the same care, confirmed field by field.
+        let paid: Vec<(u32, String)> = self.confirm(found, |text, cs| {
+            let mut out = Vec::new();
+            for (c, lines) in lines_of(text, cs)? {
+                let q = &care[c as usize];
+                out.extend(
+                    lines
+                        .into_iter()
+                        .filter(|l| {
+                            l.provider_agb() == q.provider_agb
+                                && l.2 == q.service_date
+                                && l.3 == q.code
+                                && l.4 == u32::from(q.quantity)
+                                && l.6 == q.claimed
+                                && l.credit_of().is_none()
+                        })
+                        .map(|l| (c, l.1)),
+                );
+            }
+            Ok(out)
+        })?;
+        // Of those, the ones that a committed run credited do not count.
+        let mut credited: Vec<bool> = vec![false; paid.len()];
+        if !paid.is_empty() && !self.is_empty("credited")? {
+            let mut sought: Vec<(u64, u32)> = paid
+                .iter()
+                .enumerate()
+                .map(|(i, (c, id))| {
+                    let q = &care[*c as usize];
+                    (
+                        format::entry(q.provider_agb, id, parts[*c as usize]),
+                        i as u32,
+                    )
+                })
+                .collect();
+            sought.sort_unstable();
+            let found = self.merge_join("credited", &sought, 0)?;
+            let hits: Vec<u32> = self.confirm(found, |text, ps| {
+                let m = format::members(text).map_err(|e| e.to_string())?;
+                let mut out = Vec::new();
+                for p in ps {
+                    let (c, id) = &paid[p as usize];
+                    let q = &care[*c as usize];
+                    let lines: Vec<StoredLine> = match format::find(&m, q.member_id) {
+                        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string())?,
+                        None => Vec::new(),
+                    };
+                    if lines.iter().any(|l| {
+                        l.provider_agb() == q.provider_agb && l.credit_of() == Some(id.as_str())
+                    }) {
+                        out.push(p);
+                    }
+                }
+                Ok(out)
+            })?;
+            for p in hits {
+                credited[p as usize] = true;
+            }
+        }
+        let mut paid: Vec<((u32, String), bool)> = paid.into_iter().zip(credited).collect();
+        // The earliest line id first, whatever order the rows came in.
+        paid.sort_unstable();
+        for ((c, id), credited) in paid {
+            let slot = &mut out[c as usize];
+            if !credited && slot.is_none() {
+                *slot = Some(id);
+            }
+        }
+        tracing::debug!(
+            target: "declaro::phase",
+            care = care.len(),
+            seconds = format!("{:.3}", started.elapsed().as_secs_f64()),
+            "ledger paid care"
         );
         Ok(out)
     }
@@ -1106,7 +1251,8 @@ impl Ledger for SqliteLedger {
             })
         };
 
-        let (mut keys, mut credited): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+        let (mut keys, mut credited, mut care): (Vec<u64>, Vec<u64>, Vec<u64>) =
+            (Vec::new(), Vec::new(), Vec::new());
         {
             let c = &self.conn;
             let sql = |source| LedgerError::Sql {
@@ -1148,6 +1294,7 @@ impl Ledger for SqliteLedger {
                     let (state, lines) = (&out.state, &out.lines);
                     keys.extend_from_slice(&out.keys);
                     credited.extend_from_slice(&out.credited);
+                    care.extend_from_slice(&out.care);
                     r.map_err(|e| self.damaged(e))?;
                     let part = parts[group[0] as usize];
                     if state.is_empty() {
@@ -1176,6 +1323,8 @@ impl Ledger for SqliteLedger {
         drop(keys);
         credited.par_sort_unstable();
         self.insert_entries("credited", run_id, &credited)?;
+        care.par_sort_unstable();
+        self.insert_entries("care_keys", run_id, &care)?;
         debug_step("ledger record keys", t1, n);
         Ok(run_id)
     }

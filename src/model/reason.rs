@@ -19,6 +19,7 @@ pub enum Reason {
     NoReferral,
     NoAuthorization,
     Duplicate,
+    DuplicateCare,
     SameDay,
     SessionLimit,
     AmountLimit,
@@ -33,7 +34,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in printing order.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::Malformed,
         Reason::MissingField,
         Reason::BadBsn,
@@ -49,6 +50,7 @@ impl Reason {
         Reason::NoReferral,
         Reason::NoAuthorization,
         Reason::Duplicate,
+        Reason::DuplicateCare,
         Reason::SameDay,
         Reason::SessionLimit,
         Reason::AmountLimit,
@@ -79,6 +81,7 @@ impl Reason {
             Reason::NoReferral => "NO_REFERRAL",
             Reason::NoAuthorization => "NO_AUTHORIZATION",
             Reason::Duplicate => "DUPLICATE",
+            Reason::DuplicateCare => "DUPLICATE_CARE",
             Reason::SameDay => "SAME_DAY",
             Reason::SessionLimit => "SESSION_LIMIT",
             Reason::AmountLimit => "AMOUNT_LIMIT",
@@ -107,6 +110,7 @@ impl Reason {
             Reason::NoReferral => "8014",
             Reason::NoAuthorization => "0551",
             Reason::Duplicate => "8021",
+            Reason::DuplicateCare => "0587",
             Reason::SameDay => "0634",
             Reason::SessionLimit => "0584",
             Reason::AmountLimit => "0589",

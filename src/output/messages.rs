@@ -70,6 +70,25 @@ pub fn message(
                 night.line_id(line)
             );
         }
+        Detail::SameCareInRun(first) => {
+            let _ = write!(
+                m,
+                "the same care (provider {agb:08}, member, service date, code, quantity and \
+                 amount) as line_id {} earlier in this run",
+                night.line_id(&night.lines[first as usize])
+            );
+        }
+        Detail::SameCareEarlier => {
+            let paid = night
+                .earlier_care
+                .binary_search_by_key(&seq, |(s, _)| *s)
+                .map_or("", |i| &night.earlier_care[i].1);
+            let _ = write!(
+                m,
+                "the same care (provider {agb:08}, member, service date, code, quantity and \
+                 amount) as line_id {paid}, paid in an earlier run"
+            );
+        }
         Detail::NotInsured => {
             let id = member.map_or("", |m| m.id);
             let _ = write!(m, "member {id} holds no product on {}", line.service_date);

@@ -268,6 +268,8 @@ fn adjudicated(detail: Detail) -> bool {
             | Detail::AfterRunDate
             | Detail::DuplicateInRun
             | Detail::DuplicateEarlier
+            | Detail::SameCareInRun(_)
+            | Detail::SameCareEarlier
     )
 }
 

@@ -122,7 +122,7 @@ fn night(
     phase.done("register");
     screen::identify(&mut night, &members);
     let codes = crate::adjudicate::CodeTable::new(policies, &night.codes);
-    screen::screen(&mut night, s.run_date, ledger)?;
+    screen::screen(&mut night, &members, s.run_date, ledger)?;
     phase.done("screen");
     let groups = group::group(&night);
     phase.done("group");

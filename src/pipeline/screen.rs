@@ -5,7 +5,7 @@
 
 use crate::error::Error;
 use crate::intern::NONE;
-use crate::ledger::Ledger;
+use crate::ledger::{Care, Ledger};
 use crate::model::{Date, Reason};
 use crate::night::{text_at, Declared, Detail, Night, Outcome, Pending};
 use crate::registers::Members;
@@ -100,8 +100,14 @@ fn member_of(members: &Members, p: &Pending, id: &[u8]) -> (u32, Option<Rejectio
 }
 
 /// Screens every line not rejected yet (while reading, or when matched to the register):
-/// the service date against the run date, then duplicates.
-pub fn screen(night: &mut Night, run_date: Date, ledger: &mut dyn Ledger) -> Result<(), Error> {
+/// the service date against the run date, then duplicates of a line key, then duplicates of
+/// care.
+pub fn screen(
+    night: &mut Night,
+    members: &Members,
+    run_date: Date,
+    ledger: &mut dyn Ledger,
+) -> Result<(), Error> {
     let Night {
         lines, outcomes, ..
     } = night;
@@ -123,7 +129,109 @@ pub fn screen(night: &mut Night, run_date: Date, ledger: &mut dyn Ledger) -> Res
             night.outcomes[s as usize] = Outcome::Rejected(Reason::Duplicate, detail);
         }
     }
+    let (in_run, earlier) = same_care(night, members, ledger)?;
+    for (s, first) in in_run {
+        night.outcomes[s as usize] =
+            Outcome::Rejected(Reason::DuplicateCare, Detail::SameCareInRun(first));
+    }
+    for (s, _) in &earlier {
+        night.outcomes[*s as usize] =
+            Outcome::Rejected(Reason::DuplicateCare, Detail::SameCareEarlier);
+    }
+    night.earlier_care = earlier;
     Ok(())
+}
+
+/// A debit line's care: provider, member, service date, code, quantity, amount, diagnosis.
+type CareKey<'a> = (u32, u32, u32, &'a str, u16, i64, Option<u32>);
+
+/// The debit lines that declare care that was declared before under another line id
+/// (`DUPLICATE_CARE`): the same provider, member, service date, code, quantity and amount (and
+/// diagnosis code, where one is declared: two conditions treated on one day are two cares) as
+/// an earlier debit line of this run that passed the checks before this one (with that line),
+/// or as a line an earlier run paid (with its line id). A line that a credit reversed, tonight
+/// or in an earlier run, no longer counts: credit and declare again is how a provider corrects.
+type SameCare = (Vec<(u32, u32)>, Vec<(u32, Box<str>)>);
+
+fn same_care(night: &Night, members: &Members, ledger: &mut dyn Ledger) -> Result<SameCare, Error> {
+    let pending = |s: u32| night.outcomes[s as usize] == Outcome::Pending;
+    let all = 0..night.lines.len() as u32;
+    // Tonight's credits: the (provider, line id) they reverse.
+    let credited: rustc_hash::FxHashSet<(u32, &str)> = all
+        .clone()
+        .filter(|&s| pending(s) && night.lines[s as usize].credit())
+        .map(|s| {
+            let l = &night.lines[s as usize];
+            (l.provider_agb, night.related_line_id(l))
+        })
+        .collect();
+    let care = |s: u32| -> CareKey<'_> {
+        let l = &night.lines[s as usize];
+        (
+            l.provider_agb,
+            l.member,
+            l.service_date.as_u32(),
+            night.code(l).1,
+            l.quantity,
+            l.amount.0,
+            night.diagnosis(l),
+        )
+    };
+    let mut keyed: Vec<(CareKey<'_>, u32)> = all
+        .into_par_iter()
+        .filter(|&s| pending(s) && !night.lines[s as usize].credit())
+        .map(|s| (care(s), s))
+        .collect();
+    keyed.par_sort_unstable();
+    let reversed = |s: u32| {
+        let l = &night.lines[s as usize];
+        credited.contains(&(l.provider_agb, night.line_id(l)))
+    };
+    let mut in_run = Vec::new();
+    let mut firsts: Vec<u32> = Vec::with_capacity(keyed.len());
+    for same in keyed.chunk_by(|a, b| a.0 == b.0) {
+        // Input order: the first keeps the care until a credit tonight reverses it.
+        let mut first = same[0].1;
+        firsts.push(first);
+        for &(_, s) in &same[1..] {
+            if reversed(first) {
+                first = s;
+                firsts.push(s);
+            } else {
+                in_run.push((s, first));
+            }
+        }
+    }
+    drop(keyed);
+    firsts.par_sort_unstable();
+    let queries: Vec<Care<'_>> = firsts
+        .iter()
+        .map(|&s| {
+            let (provider_agb, member, service_date, code, quantity, claimed, diagnosis) = care(s);
+            Care {
+                member_id: members.id(member),
+                provider_agb,
+                service_date,
+                code,
+                quantity,
+                claimed,
+                diagnosis,
+            }
+        })
+        .collect();
+    let paid = ledger.paid_care(&queries)?;
+    let earlier = firsts
+        .iter()
+        .zip(paid)
+        .filter_map(|(&s, id)| {
+            let id = id?;
+            let l = &night.lines[s as usize];
+            // Reversed by a credit tonight: declared again on purpose.
+            (!credited.contains(&(l.provider_agb, id.as_str()))).then(|| (s, id.into_boxed_str()))
+        })
+        .collect();
+    in_run.sort_unstable();
+    Ok((in_run, earlier))
 }
 
 /// The lines whose key (provider AGB + line_id) an earlier line of this run took, and those
