@@ -106,7 +106,12 @@ pub trait Ledger {
     /// For each care: the line id of a line that a committed run paid for the same care (same
     /// member, provider, service date, code, quantity and amount) and that no committed run
     /// credited since; `None` when there is none.
-    fn paid_care(&mut self, care: &[Care<'_>]) -> Result<Vec<Option<String>>, LedgerError>;
+    /// The `n` cares are given by `care(i)`, built only where the ledger needs them.
+    fn paid_care<'q>(
+        &mut self,
+        n: usize,
+        care: &(dyn Fn(usize) -> Care<'q> + Sync + 'q),
+    ) -> Result<Vec<Option<String>>, LedgerError>;
 
     /// Each member's state as earlier runs left it, with the earlier paid lines that its
     /// credits name (when they are that member's).

@@ -1013,21 +1013,22 @@ impl Ledger for SqliteLedger {
         Ok(out)
     }
 
-    fn paid_care(&mut self, care: &[Care<'_>]) -> Result<Vec<Option<String>>, LedgerError> {
-        let mut out = vec![None; care.len()];
-        if care.is_empty() || self.is_empty("care_keys")? {
+    fn paid_care<'q>(
+        &mut self,
+        n: usize,
+        care: &(dyn Fn(usize) -> Care<'q> + Sync + 'q),
+    ) -> Result<Vec<Option<String>>, LedgerError> {
+        let mut out = vec![None; n];
+        if n == 0 || self.is_empty("care_keys")? {
             return Ok(out);
         }
         let started = Instant::now();
-        let parts: Vec<u32> = care
-            .par_iter()
-            .map(|c| format::part_of(c.member_id, self.partitions))
-            .collect();
-        let mut sought: Vec<(u64, u32)> = care
-            .par_iter()
-            .zip(&parts)
-            .enumerate()
-            .map(|(i, (c, &part))| {
+        let partitions = self.partitions;
+        let part = |c: &Care<'_>| format::part_of(c.member_id, partitions);
+        let mut sought: Vec<(u64, u32)> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let c = care(i);
                 let h = format::care_hash48(
                     c.provider_agb,
                     c.service_date,
@@ -1036,7 +1037,7 @@ impl Ledger for SqliteLedger {
                     c.claimed,
                     c.diagnosis,
                 );
-                (format::care_entry(h, part), i as u32)
+                (format::care_entry(h, part(&c)), i as u32)
             })
             .collect();
         sought.par_sort_unstable();
@@ -1047,7 +1048,7 @@ impl Ledger for SqliteLedger {
             let m = format::members(text).map_err(|e| e.to_string())?;
             let mut out: Vec<(u32, Vec<StoredLine>)> = Vec::new();
             for c in cs {
-                let lines = match format::find(&m, care[c as usize].member_id) {
+                let lines = match format::find(&m, care(c as usize).member_id) {
                     Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string())?,
                     None => Vec::new(),
                 };
@@ -1059,7 +1060,7 @@ impl Ledger for SqliteLedger {
         let paid: Vec<(u32, String)> = self.confirm(found, |text, cs| {
             let mut out = Vec::new();
             for (c, lines) in lines_of(text, cs)? {
-                let q = &care[c as usize];
+                let q = care(c as usize);
                 out.extend(
                     lines
                         .into_iter()
@@ -1083,11 +1084,8 @@ impl Ledger for SqliteLedger {
                 .iter()
                 .enumerate()
                 .map(|(i, (c, id))| {
-                    let q = &care[*c as usize];
-                    (
-                        format::entry(q.provider_agb, id, parts[*c as usize]),
-                        i as u32,
-                    )
+                    let q = care(*c as usize);
+                    (format::entry(q.provider_agb, id, part(&q)), i as u32)
                 })
                 .collect();
             sought.sort_unstable();
@@ -1097,7 +1095,7 @@ impl Ledger for SqliteLedger {
                 let mut out = Vec::new();
                 for p in ps {
                     let (c, id) = &paid[p as usize];
-                    let q = &care[*c as usize];
+                    let q = care(*c as usize);
                     let lines: Vec<StoredLine> = match format::find(&m, q.member_id) {
                         Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string())?,
                         None => Vec::new(),
@@ -1125,7 +1123,7 @@ impl Ledger for SqliteLedger {
         }
         tracing::debug!(
             target: "declaro::phase",
-            care = care.len(),
+            care = n,
             seconds = format!("{:.3}", started.elapsed().as_secs_f64()),
             "ledger paid care"
         );

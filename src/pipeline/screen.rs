@@ -142,17 +142,21 @@ pub fn screen(
     Ok(())
 }
 
-/// A debit line's care: provider, member, service date, code, quantity, amount, diagnosis.
-type CareKey<'a> = (u32, u32, u32, &'a str, u16, i64, Option<u32>);
+/// A debit line's care: provider, member, service date, code (interned with its code list),
+/// quantity, amount, diagnosis.
+type CareKey = (u32, u32, u32, u32, u16, i64, Option<u32>);
+
+/// The lines rejected `DUPLICATE_CARE`: those repeating a line of this run (with that line's
+/// sequence number), and those repeating a line an earlier run paid (with its line id).
+type SameCare = (Vec<(u32, u32)>, Vec<(u32, Box<str>)>);
 
 /// The debit lines that declare care that was declared before under another line id
 /// (`DUPLICATE_CARE`): the same provider, member, service date, code, quantity and amount (and
 /// diagnosis code, where one is declared: two conditions treated on one day are two cares) as
-/// an earlier debit line of this run that passed the checks before this one (with that line),
-/// or as a line an earlier run paid (with its line id). A line that a credit reversed, tonight
-/// or in an earlier run, no longer counts: credit and declare again is how a provider corrects.
-type SameCare = (Vec<(u32, u32)>, Vec<(u32, Box<str>)>);
-
+/// an earlier debit line of this run that passed the checks before this one, or as a line an
+/// earlier run paid. A line that a credit reversed, tonight or in an earlier run, no longer
+/// counts: credit and declare again is how a provider corrects. The lines are sorted by a hash
+/// of their care (16 bytes a line), and equal hashes compared exactly.
 fn same_care(night: &Night, members: &Members, ledger: &mut dyn Ledger) -> Result<SameCare, Error> {
     let pending = |s: u32| night.outcomes[s as usize] == Outcome::Pending;
     let all = 0..night.lines.len() as u32;
@@ -165,22 +169,26 @@ fn same_care(night: &Night, members: &Members, ledger: &mut dyn Ledger) -> Resul
             (l.provider_agb, night.related_line_id(l))
         })
         .collect();
-    let care = |s: u32| -> CareKey<'_> {
+    let care = |s: u32| -> CareKey {
         let l = &night.lines[s as usize];
         (
             l.provider_agb,
             l.member,
             l.service_date.as_u32(),
-            night.code(l).1,
+            l.code,
             l.quantity,
             l.amount.0,
             night.diagnosis(l),
         )
     };
-    let mut keyed: Vec<(CareKey<'_>, u32)> = all
+    let mut keyed: Vec<(u64, u32)> = all
         .into_par_iter()
         .filter(|&s| pending(s) && !night.lines[s as usize].credit())
-        .map(|s| (care(s), s))
+        .map(|s| {
+            let mut h = rustc_hash::FxHasher::default();
+            care(s).hash(&mut h);
+            (h.finish(), s)
+        })
         .collect();
     keyed.par_sort_unstable();
     let reversed = |s: u32| {
@@ -188,38 +196,52 @@ fn same_care(night: &Night, members: &Members, ledger: &mut dyn Ledger) -> Resul
         credited.contains(&(l.provider_agb, night.line_id(l)))
     };
     let mut in_run = Vec::new();
+    // The lines that hold a care in this run (each is asked of the ledger).
     let mut firsts: Vec<u32> = Vec::with_capacity(keyed.len());
-    for same in keyed.chunk_by(|a, b| a.0 == b.0) {
-        // Input order: the first keeps the care until a credit tonight reverses it.
-        let mut first = same[0].1;
-        firsts.push(first);
-        for &(_, s) in &same[1..] {
-            if reversed(first) {
-                first = s;
-                firsts.push(s);
-            } else {
-                in_run.push((s, first));
+    let mut holders: Vec<(CareKey, u32)> = Vec::new();
+    for same_hash in keyed.chunk_by(|a, b| a.0 == b.0) {
+        if let [(_, s)] = same_hash {
+            // Nearly every care is declared once.
+            firsts.push(*s);
+            continue;
+        }
+        // Input order: the first of a care holds it until a credit tonight reverses it.
+        holders.clear();
+        for &(_, s) in same_hash {
+            let key = care(s);
+            match holders.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, holder)) if !reversed(*holder) => in_run.push((s, *holder)),
+                Some((_, holder)) => {
+                    *holder = s;
+                    firsts.push(s);
+                }
+                None => {
+                    holders.push((key, s));
+                    firsts.push(s);
+                }
             }
         }
     }
     drop(keyed);
     firsts.par_sort_unstable();
-    let queries: Vec<Care<'_>> = firsts
-        .iter()
-        .map(|&s| {
-            let (provider_agb, member, service_date, code, quantity, claimed, diagnosis) = care(s);
-            Care {
-                member_id: members.id(member),
-                provider_agb,
-                service_date,
-                code,
-                quantity,
-                claimed,
-                diagnosis,
-            }
-        })
+    // The register's ids read once, in its order, rather than once per line at random.
+    let ids: Vec<&str> = (0..members.len() as u32)
+        .into_par_iter()
+        .map(|m| members.id(m))
         .collect();
-    let paid = ledger.paid_care(&queries)?;
+    let query = |i: usize| {
+        let l = &night.lines[firsts[i] as usize];
+        Care {
+            member_id: ids[l.member as usize],
+            provider_agb: l.provider_agb,
+            service_date: l.service_date.as_u32(),
+            code: night.code(l).1,
+            quantity: l.quantity,
+            claimed: l.amount.0,
+            diagnosis: night.diagnosis(l),
+        }
+    };
+    let paid = ledger.paid_care(firsts.len(), &query)?;
     let earlier = firsts
         .iter()
         .zip(paid)
