@@ -252,7 +252,25 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
         r[4].0.pop();
         r
     };
-    let cases: [(&str, Vec<Rec>, &str, &str); 5] = [
+    let header = |from: usize, to: usize, v: &str| {
+        let mut r = hand_made();
+        r[0] = Rec(r[0].0.clone()).an(from, to, v);
+        r
+    };
+    let period = header(65, 72, "20091301");
+    let invoice = header(93, 100, "20091230");
+    let kind = header(10, 10, "X");
+    let numbering = {
+        let mut r = hand_made();
+        r[5] = Rec(r[5].0.clone()).n(3, 14, 5);
+        r
+    };
+    let comment = {
+        let mut r = hand_made();
+        r[6] = Rec(r[6].0.clone()).n(3, 14, 3);
+        r
+    };
+    let cases: [(&str, Vec<Rec>, &str, &str); 10] = [
         (
             "total.asc",
             total,
@@ -268,6 +286,31 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
             "declaro reads MZ301 versie 01 subversie 03",
         ),
         ("short.asc", short, "0804", "record is 309 positions long"),
+        (
+            "period.asc",
+            period,
+            "0020",
+            "begindatum declaratieperiode (positions 65-72) is not a real date",
+        ),
+        (
+            "invoice.asc",
+            invoice,
+            "0025",
+            "dagtekening factuur 2009-12-30 is before the einddatum declaratieperiode 2009-12-31",
+        ),
+        ("kind.asc", kind, "8028", "soort bericht (position 10) \"X\""),
+        (
+            "numbering.asc",
+            numbering,
+            "0801",
+            "identificatie detailrecord (positions 3-14) is 5, expected 4",
+        ),
+        (
+            "comment.asc",
+            comment,
+            "0801",
+            "identificatie detailrecord 3 of a 98 commentaarrecord is not that of the record before it (4)",
+        ),
     ];
     for (name, recs, code, says) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -483,4 +526,38 @@ fn a_bsn_of_nines_means_none_and_the_member_number_matches() {
         rem,
         ["F2009-N|N-1|12345678|M001|2009-03-02|C11|1|2009|21.50|0.00|0.00|21.50|0.00|dsw-2009-av-standaard|"]
     );
+}
+
+/// MZ301's own line checks: a datum prestatie after the dagtekening factuur is `FUTURE_DATE`
+/// with 8176, a code list other than 010 `MALFORMED` with 0581 (`vektis-mz301.md`).
+#[test]
+fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with_its_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut late = dental(0, "L-1", "20100104", "C11", 2150);
+    late.code_list = "010".into();
+    let mut list = dental(0, "L-2", "20090302", "C11", 2150);
+    list.code_list = "012".into();
+    let ok = dental(0, "L-3", "20090302", "C12", 2150);
+    let f = write(
+        dir.path(),
+        "lines.asc",
+        &mz301("12345678", "F2009-L", &[late, list, ok]),
+    );
+    let o = run(dir.path(), &[&f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rej = rejections_without_file_and_raw(&read(dir.path().join("out/rejections.csv")));
+    assert_eq!(
+        rej,
+        [
+            "1|F2009-L|L-1|12345678|M001|20100104|C11|21.50|FUTURE_DATE|datum prestatie (positions 59-66) is after the dagtekening factuur 2009-12-31",
+            "2|F2009-L|L-2|12345678|M001|20090302|C11|21.50|MALFORMED|aanduiding prestatiecodelijst (positions 73-75) \"012\": MZ301 declares list 010 (mondzorg)",
+        ]
+    );
+    let got = std::fs::read(dir.path().join("ei/lines.mz302")).unwrap();
+    let codes: Vec<String> = got
+        .split(|b| *b == b'\n')
+        .filter(|r| r.starts_with(b"04"))
+        .map(|r| String::from_utf8_lossy(&r[328..332]).into_owned())
+        .collect();
+    assert_eq!(codes, ["8176", "0581", "    "]);
 }

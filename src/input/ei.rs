@@ -406,6 +406,9 @@ fn read_records(
     let mut sums = Sums::default();
     let mut closed = false;
     let mut amount = String::with_capacity(16);
+    // MZ301: the dagtekening factuur, and the numbering of the detail records.
+    let mut invoice_date: Option<crate::model::Date> = None;
+    let mut numbering = Numbering::default();
     loop {
         let at = match records.next_record(&mut rec) {
             Ok(Some(at)) => at,
@@ -439,6 +442,11 @@ fn read_records(
                 wrong_length(&rec, records.record_len()),
             ));
         }
+        if message == Message::Mz301 && n > 1 && kind != b"99" {
+            numbering
+                .check(&rec)
+                .map_err(|m| refuse_as("0801", n, at, kind, m))?;
+        }
         match (n, kind) {
             (1, b"01") => {
                 if field(&rec, 3, 5) != message.code() {
@@ -466,6 +474,12 @@ fn read_records(
                             String::from_utf8_lossy(field(&rec, 6, 9))
                         ),
                     ));
+                }
+                if message == Message::Mz301 {
+                    invoice_date = Some(
+                        check_mz301_header(&rec)
+                            .map_err(|(code, m)| refuse_as(code, n, at, kind, m))?,
+                    );
                 }
                 batch_id = text(&rec, 81, 92).into_owned();
                 provider = layout
@@ -570,6 +584,29 @@ fn read_records(
                         Reason::Malformed,
                         "the BSN of the 04 prestatierecord differs from its 02 verzekerdenrecord",
                     ))
+                } else if let Some(after) = invoice_date.filter(|d| {
+                    crate::model::Date::parse(&text(&rec, 59, 66)).is_some_and(|s| s > *d)
+                }) {
+                    Some(
+                        Fault::new(
+                            Reason::FutureDate,
+                            format!(
+                                "datum prestatie (positions 59-66) is after the dagtekening \
+                                 factuur {after}"
+                            ),
+                        )
+                        .vektis("8176"),
+                    )
+                } else if message == Message::Mz301 && code_list_04(&fields) {
+                    Some(Fault::of_field(
+                        Reason::Malformed,
+                        "code_list",
+                        format!(
+                            "aanduiding prestatiecodelijst (positions 73-75) {:?}: MZ301 declares \
+                             list 010 (mondzorg)",
+                            fields.code_list
+                        ),
+                    ))
                 } else if message == Message::Mz301 && first_sign != sign_field {
                     Some(
                         Fault::new(
@@ -619,6 +656,97 @@ fn read_records(
         ));
     }
     Ok(())
+}
+
+/// Whether an MZ301 line names a code list other than 010 (prestatiecodelijst mondzorg).
+fn code_list_04(fields: &RawFields<'_>) -> bool {
+    fields.code_list != "010"
+}
+
+/// The MZ301 voorlooprecord's own checks (`vektis-mz301.md`, validation 1): soort bericht `P`
+/// or `T`, and begindatum <= einddatum declaratieperiode <= dagtekening factuur, all real dates.
+/// Gives the dagtekening, which no datum prestatie may follow.
+fn check_mz301_header(rec: &[u8]) -> Result<crate::model::Date, (&'static str, String)> {
+    use crate::model::Date;
+    if !matches!(field(rec, 10, 10), b"P" | b"T") {
+        return Err((
+            "8028",
+            format!(
+                "soort bericht (position 10) {:?} is not P (productie) or T (test)",
+                String::from_utf8_lossy(field(rec, 10, 10))
+            ),
+        ));
+    }
+    let date = |code: &'static str, name: &str, from: usize, to: usize| {
+        Date::parse(&text(rec, from, to)).ok_or_else(|| {
+            (
+                code,
+                format!("{name} (positions {from}-{to}) is not a real date"),
+            )
+        })
+    };
+    let begin = date("0020", "begindatum declaratieperiode", 65, 72)?;
+    let end = date("0021", "einddatum declaratieperiode", 73, 80)?;
+    let invoice = date("0025", "dagtekening factuur", 93, 100)?;
+    if end < begin {
+        return Err((
+            "0021",
+            format!("einddatum declaratieperiode {end} is before the begindatum {begin}"),
+        ));
+    }
+    if invoice < end {
+        return Err((
+            "0025",
+            format!(
+                "dagtekening factuur {invoice} is before the einddatum declaratieperiode {end}"
+            ),
+        ));
+    }
+    Ok(invoice)
+}
+
+/// The identificatie detailrecord of an MZ301's records (`vektis-mz301.md`, validation 5):
+/// the 02, 03 and 04 are numbered 1, 2, 3, ... in file order; a 98 repeats the number of the
+/// record it annotates, its regelnummer counting from 0001 per annotated record.
+#[derive(Default)]
+struct Numbering {
+    last: u64,
+    comment_line: u64,
+}
+
+impl Numbering {
+    fn check(&mut self, rec: &[u8]) -> Result<(), String> {
+        let id = number(field(rec, 3, 14)).ok_or_else(|| {
+            "identificatie detailrecord (positions 3-14) is not a number".to_string()
+        })?;
+        if field(rec, 1, 2) == b"98" {
+            let line = number(field(rec, 15, 18)).unwrap_or(0);
+            if self.last == 0 || id != self.last {
+                return Err(format!(
+                    "identificatie detailrecord {id} of a 98 commentaarrecord is not that of the \
+                     record before it ({})",
+                    self.last
+                ));
+            }
+            if line != self.comment_line + 1 {
+                return Err(format!(
+                    "regelnummer vrije tekst (positions 15-18) is {line}, expected {}",
+                    self.comment_line + 1
+                ));
+            }
+            self.comment_line = line;
+        } else {
+            if id != self.last + 1 {
+                return Err(format!(
+                    "identificatie detailrecord (positions 3-14) is {id}, expected {}",
+                    self.last + 1
+                ));
+            }
+            self.last = id;
+            self.comment_line = 0;
+        }
+        Ok(())
+    }
 }
 
 /// The message for a record that is not 310 bytes, saying so when it would be 310 characters

@@ -465,7 +465,12 @@ pub fn generate_dental(seed: u64, n: usize) -> Vec<Decl> {
     const CODES: [&str; 10] = [
         "C11", "C12", "M50", "M55", "V11", "X10", "E02", "H10", "A10", "Q99",
     ];
-    generate_over(seed, n, &DENTAL_MEMBERS, &CODES, "2009", "010")
+    let mut lines = generate_over(seed, n, &DENTAL_MEMBERS, &CODES, "2009", "010");
+    // MZ301 requires the list: every dental line names it.
+    for l in &mut lines {
+        l.code_list = "010".into();
+    }
+    lines
 }
 
 fn generate_over(
