@@ -529,7 +529,8 @@ fn a_bsn_of_nines_means_none_and_the_member_number_matches() {
 }
 
 /// MZ301's own line checks: a datum prestatie after the dagtekening factuur is `FUTURE_DATE`
-/// with 8176, a code list other than 010 `MALFORMED` with 0581 (`vektis-mz301.md`).
+/// with 8176, a code list other than 010 `MALFORMED` with 0581, a 04 naming another insured
+/// than its 02 `MALFORMED` (`vektis-mz301.md`); the same care twice is `DUPLICATE_CARE`, 0587.
 #[test]
 fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with_its_code() {
     let dir = tempfile::tempdir().unwrap();
@@ -538,11 +539,18 @@ fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with
     let mut list = dental(0, "L-2", "20090302", "C11", 2150);
     list.code_list = "012".into();
     let ok = dental(0, "L-3", "20090302", "C12", 2150);
-    let f = write(
-        dir.path(),
-        "lines.asc",
-        &mz301("12345678", "F2009-L", &[late, list, ok]),
+    // L-4 repeats L-3's care under another line id: DUPLICATE_CARE, 0587; L-5 names another
+    // verzekerdennummer than its 02: MALFORMED, 0801.
+    let again = dental(0, "L-4", "20090302", "C12", 2150);
+    let other = dental(0, "L-5", "20090303", "C12", 2150);
+    let mut recs = mz301_records(
+        "12345678",
+        "F2009-L",
+        &[late, list, ok, again, other],
+        false,
     );
+    recs[6] = Rec(recs[6].0.clone()).an(28, 42, "M001X          ");
+    let f = write(dir.path(), "lines.asc", &join(&recs));
     let o = run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rej = rejections_without_file_and_raw(&read(dir.path().join("out/rejections.csv")));
@@ -551,6 +559,8 @@ fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with
         [
             "1|F2009-L|L-1|12345678|M001|20100104|C11|21.50|FUTURE_DATE|datum prestatie (positions 59-66) is after the dagtekening factuur 2009-12-31",
             "2|F2009-L|L-2|12345678|M001|20090302|C11|21.50|MALFORMED|aanduiding prestatiecodelijst (positions 73-75) \"012\": MZ301 declares list 010 (mondzorg)",
+            "4|F2009-L|L-4|12345678|M001|2009-03-02|C12|21.50|DUPLICATE_CARE|the same care (provider 12345678, member, service date, code, quantity and amount) as line_id L-3 earlier in this run",
+            "5|F2009-L|L-5|12345678|M001X|20090303|C12|21.50|MALFORMED|the UZOVI-nummer or verzekerdennummer of the 04 prestatierecord differs from its 02 verzekerdenrecord",
         ]
     );
     let got = std::fs::read(dir.path().join("ei/lines.mz302")).unwrap();
@@ -559,5 +569,5 @@ fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with
         .filter(|r| r.starts_with(b"04"))
         .map(|r| String::from_utf8_lossy(&r[328..332]).into_owned())
         .collect();
-    assert_eq!(codes, ["8176", "0581", "    "]);
+    assert_eq!(codes, ["8176", "0581", "    ", "0587", "0801"]);
 }

@@ -348,6 +348,7 @@ impl LineEnds {
 #[derive(Default)]
 struct Insured {
     bsn: String,
+    uzovi: [u8; 4],
     member_id: String,
     birth_date: String,
 }
@@ -503,6 +504,7 @@ fn read_records(
                 counts[0] += 1;
                 insured = Some(Insured {
                     bsn: bsn(&rec).into_owned(),
+                    uzovi: field(&rec, 24, 27).try_into().unwrap_or_default(),
                     member_id: text(&rec, 28, 42).into_owned(),
                     birth_date: text(&rec, 54, 61).into_owned(),
                 });
@@ -583,6 +585,14 @@ fn read_records(
                     Some(Fault::new(
                         Reason::Malformed,
                         "the BSN of the 04 prestatierecord differs from its 02 verzekerdenrecord",
+                    ))
+                } else if field(&rec, 24, 27) != ins.uzovi
+                    || (!member_04.is_empty() && *member_04 != *ins.member_id)
+                {
+                    Some(Fault::new(
+                        Reason::Malformed,
+                        "the UZOVI-nummer or verzekerdennummer of the 04 prestatierecord differs \
+                         from its 02 verzekerdenrecord",
                     ))
                 } else if let Some(after) = invoice_date.filter(|d| {
                     crate::model::Date::parse(&text(&rec, 59, 66)).is_some_and(|s| s > *d)
