@@ -528,19 +528,7 @@ fn the_same_lines_as_csv_xml_and_pm304_give_the_same_adjudication() {
             ),
             write(dir.path(), "g.dat", &pm304("12345678", "G2024", &lines)),
         ];
-        let mut results = Vec::new();
-        for (i, f) in files.iter().enumerate() {
-            let out = dir.path().join(format!("out{i}"));
-            let o = process(&out, &[f], &["--quiet"]);
-            assert_eq!(o.status.code(), Some(0), "seed {seed} {f}: {}", stderr(&o));
-            let s = summary(&out);
-            assert_eq!(s["lines"], lines.len() as u64);
-            results.push((
-                without_file_and_record(&read(out.join("remittance.csv"))),
-                rejections_without_file_and_raw(&read(out.join("rejections.csv"))),
-                s["totals"].clone(),
-            ));
-        }
+        let results = adjudicate_each(dir.path(), &files, lines.len());
         assert!(
             !results[0].0.is_empty() && !results[0].1.is_empty(),
             "seed {seed}: a mix"

@@ -178,19 +178,7 @@ fn the_same_dental_lines_in_all_four_formats_give_the_same_adjudication() {
             write(dir.path(), "g.dat", &pm304("12345678", "G2009", &lines)),
             write(dir.path(), "g.asc", &mz301("12345678", "G2009", &lines)),
         ];
-        let mut results = Vec::new();
-        for (i, f) in files.iter().enumerate() {
-            let out = dir.path().join(format!("out{i}"));
-            let o = process(&out, &[f], &["--quiet"]);
-            assert_eq!(o.status.code(), Some(0), "seed {seed} {f}: {}", stderr(&o));
-            let s = summary(&out);
-            assert_eq!(s["lines"], lines.len() as u64);
-            results.push((
-                without_file_and_record(&read(out.join("remittance.csv"))),
-                rejections_without_file_and_raw(&read(out.join("rejections.csv"))),
-                s["totals"].clone(),
-            ));
-        }
+        let results = adjudicate_each(dir.path(), &files, lines.len());
         let (paid, rejected, _) = &results[0];
         assert!(
             !paid.is_empty() && !rejected.is_empty(),

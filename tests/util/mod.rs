@@ -156,3 +156,28 @@ pub fn write(dir: &Path, name: &str, text: &[u8]) -> String {
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
 }
+
+/// What one run made of a file: its remittance rows and rejection rows (without `file`,
+/// `record` and `raw`) and `summary.json`'s totals.
+pub type Adjudication = (Vec<String>, Vec<String>, serde_json::Value);
+
+/// Runs `process` on each file alone (into `dir/out0`, `dir/out1`, ...), each expected to read
+/// `lines` lines, and gives what each run made of its file.
+pub fn adjudicate_each(dir: &Path, files: &[String], lines: usize) -> Vec<Adjudication> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let out = dir.join(format!("out{i}"));
+            let o = process(&out, &[f], &["--quiet"]);
+            assert_eq!(o.status.code(), Some(0), "{f}: {}", stderr(&o));
+            let s = summary(&out);
+            assert_eq!(s["lines"], lines as u64, "{f}");
+            (
+                without_file_and_record(&read(out.join("remittance.csv"))),
+                rejections_without_file_and_raw(&read(out.join("rejections.csv"))),
+                s["totals"].clone(),
+            )
+        })
+        .collect()
+}
