@@ -624,6 +624,52 @@ fn a_pm304_line_counts_toward_the_condition_of_its_paramedische_diagnosecode() {
     assert_eq!(got.len(), 22);
 }
 
+/// An XML declaration names the condition in the `<line>` attribute `diagnosis`: the same 22
+/// sessions as the PM304 case above (21 of diagnosis 3237, one of 4501), the same outcome:
+/// the 21st of 3237 is SESSION_LIMIT, the other 21 are paid 40.00 each.
+#[test]
+fn an_xml_line_counts_toward_the_condition_of_its_diagnosis_attribute() {
+    let case = Case::new();
+    case.members(&[
+        row(55, "B5", "zvw", "2024-01-01", "", ""),
+        row(55, "B5", "zk-basis-plus-module", "2024-01-01", "", ""),
+    ]);
+    let decl = |id: String, date: String| formats::Decl {
+        line_id: id,
+        member_id: "B5".into(),
+        bsn: bsn(55),
+        birth_date: "19700101".into(),
+        service_date: date,
+        code_list: "990".into(),
+        code: "1000Z".into(),
+        quantity: 1,
+        indication: "008".into(),
+        referral: true,
+        cents: 4000,
+        ..formats::Decl::default()
+    };
+    let mut lines: Vec<formats::Decl> = (1..=21u32)
+        .map(|i| {
+            let date = format!("2024{:02}{}", 1 + (i - 1) / 2, 10 + 14 * ((i - 1) % 2));
+            decl(format!("a{i}"), date)
+        })
+        .collect();
+    lines.push(decl("b1".into(), "20241120".into()));
+    let mut xml = formats::xml(PLUS, "X-1", &lines);
+    for l in &lines {
+        let dx = if l.line_id == "b1" { "4501" } else { "3237" };
+        let at = format!("line_id=\"{}\" ", l.line_id);
+        xml = xml.replacen(&at, &format!("{at}diagnosis=\"{dx}\" "), 1);
+    }
+    assert_eq!(xml.matches("diagnosis=").count(), 22);
+    let night = case.file("night.xml", &xml);
+    case.run("out", &[&night]);
+    let got = case.outcomes("out");
+    let refused: Vec<&String> = got.iter().filter(|g| !g.ends_with(MODULE)).collect();
+    assert_eq!(refused, ["a21: SESSION_LIMIT"]);
+    assert_eq!(got.len(), 22);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rule 5: full dentures above a threshold per jaw need an authorization
 // ---------------------------------------------------------------------------------------------
