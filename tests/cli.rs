@@ -1150,3 +1150,81 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&runs.stdout).contains("huge.csv"));
 }
+
+/// `report.html` beside `summary.json`: the same totals and reconciliation, every rejection
+/// reason with its Vektis code and count, the refused file, paid amounts per layer and product,
+/// the providers' rejection shares and the amount bands; self-contained (no script, no link
+/// out) and without personal data; the same bytes from the same night.
+#[test]
+fn report_html_shows_the_night_without_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write(dir.path(), "broken.xml", "<declaration><insured>");
+    let mut inputs: Vec<String> = std::fs::read_dir(root().join("fixtures/claims"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    inputs.sort();
+    inputs.push(broken);
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let mut reports = Vec::new();
+    for run in ["a", "b"] {
+        let out = dir.path().join(run);
+        let ledger = dir.path().join(format!("{run}.db")).display().to_string();
+        let o = process(&out, &refs, &["--quiet", "--ledger", &ledger]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        reports.push(read(out.join("report.html")));
+    }
+    assert_eq!(reports[0], reports[1], "the same night, the same report");
+    let html = &reports[0];
+    let s = summary(&dir.path().join("a"));
+    for key in [
+        "claimed",
+        "paid_basic",
+        "deductible",
+        "paid_supplementary",
+        "member_pays",
+    ] {
+        let v = s["totals"][key].as_str().unwrap();
+        assert!(
+            html.contains(&format!("<td class=\"n\">{v}</td>")),
+            "{key} {v}"
+        );
+    }
+    assert!(html.contains("<p class=\"good\">Balanced:"));
+    let by_reason = s["rejected_by_reason"].as_object().unwrap();
+    assert!(by_reason.len() > 5);
+    let vektis = [
+        ("UNKNOWN_CODE", "0582"),
+        ("DUPLICATE", "8021"),
+        ("BAD_BSN", "0435"),
+    ];
+    for (reason, n) in by_reason {
+        let code = vektis.iter().find(|(r, _)| r == reason).map(|(_, c)| *c);
+        let row = match code {
+            Some(c) => format!("<tr><td>{reason}</td><td>{c}</td><td class=\"n\">{n}</td>"),
+            None => format!("<tr><td>{reason}</td><td>"),
+        };
+        assert!(html.contains(&row), "{row}");
+    }
+    assert!(html.contains("<td>MALFORMED_FILE</td>"), "the refused file");
+    assert!(html.contains("broken.xml"));
+    assert!(html.contains("<tr><td>basic</td><td>zvw</td>"));
+    assert!(html.contains("<tr><td>supplementary</td><td>asr-2024-paramedisch</td>"));
+    assert!(html.contains("<td>12345678</td>"), "a provider's share");
+    assert!(
+        !html.contains("<td>00000000</td>"),
+        "unreadable AGBs are no provider"
+    );
+    assert!(html.contains("<td>under 10</td>") && html.contains("<td>1000 and more</td>"));
+    for needle in ["<script", "http://", "https://", "src=", "<link"] {
+        assert!(!html.contains(needle), "{needle}");
+    }
+    // No BSN, member number or birth date of the register (names are in no input).
+    let register = read(root().join("fixtures/members.csv"));
+    for row in register.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        for personal in [f[0], f[1], f[2]] {
+            assert!(!html.contains(personal), "{personal} in the report");
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod ei_return;
 pub mod messages;
+pub mod report;
 pub mod rows;
 pub mod summary;
 

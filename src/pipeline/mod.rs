@@ -153,7 +153,12 @@ fn night(
     phase.done("reconcile (outputs read back)");
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
     let run_id = (!s.dry_run).then_some(published.run_id);
-    publish::commit(s, &night, published, &summary, ledger)?;
+    let report = crate::output::report::render(
+        &summary,
+        &crate::output::report::Figures::of(&night, policies),
+    );
+    phase.done("report");
+    publish::commit(s, &night, published, &summary, &report, ledger)?;
     progress.finish();
     phase.done("ledger commit and rename");
     tracing::info!(

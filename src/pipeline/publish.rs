@@ -140,6 +140,7 @@ pub fn commit(
     night: &Night,
     published: Published,
     summary: &Summary,
+    report: &str,
     ledger: &mut (dyn Ledger + Send),
 ) -> Result<(), Error> {
     let Published {
@@ -158,6 +159,10 @@ pub fn commit(
         }
         let (f, file) =
             write_summary(&s.out, summary).map_err(|e| Error::io("writing summary.json", e))?;
+        staged.push(f);
+        files.push(file);
+        let (f, file) =
+            write_report(&s.out, report).map_err(|e| Error::io("writing report.html", e))?;
         staged.push(f);
         files.push(file);
         Ok::<(), Error>(())
@@ -268,6 +273,13 @@ fn write_summary(
     let (file, mut w) = Staged::create(&out.join("summary.json"))?;
     serde_json::to_writer_pretty(&mut w, summary)?;
     writeln!(w)?;
+    let f = file.finish(w)?;
+    Ok((file, f))
+}
+
+fn write_report(out: &std::path::Path, report: &str) -> std::io::Result<(Staged, std::fs::File)> {
+    let (file, mut w) = Staged::create(&out.join("report.html"))?;
+    w.write_all(report.as_bytes())?;
     let f = file.finish(w)?;
     Ok((file, f))
 }

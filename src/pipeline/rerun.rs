@@ -9,7 +9,12 @@ use crate::ledger::Ledger;
 use std::path::Path;
 
 /// The files a run writes into `--out`.
-pub const OUTPUTS: [&str; 3] = ["remittance.csv", "rejections.csv", "summary.json"];
+pub const OUTPUTS: [&str; 4] = [
+    "remittance.csv",
+    "rejections.csv",
+    "summary.json",
+    "report.html",
+];
 
 /// What to do with a run.
 pub enum Start {
