@@ -62,6 +62,17 @@ pub enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Compare two runs of the same inputs (two output directories, e.g. two --dry-runs with
+    /// another policy): totals per product and reason with their deltas, the changed lines.
+    Diff {
+        /// The first run's output directory.
+        a: PathBuf,
+        /// The second run's output directory.
+        b: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate policy files and report errors with file and line.
     CheckPolicy {
         /// Policy files or directories of them.

@@ -154,6 +154,17 @@ fn main() -> std::process::ExitCode {
                 Err(f) => fail(f),
             }
         }
+        Command::Diff { a, b, json } => match cmd::diff::diff(&a, &b) {
+            Ok(d) => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+                } else {
+                    print!("{}", d.text(&a, &b));
+                }
+                ExitStatus::Success
+            }
+            Err(f) => fail(f),
+        },
         Command::CheckPolicy { paths } => match cmd::check_policy::run(&paths) {
             Ok(out) => {
                 print!("{out}");

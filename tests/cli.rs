@@ -1228,3 +1228,71 @@ fn report_html_shows_the_night_without_personal_data() {
         }
     }
 }
+
+/// `declaro diff`: two dry runs over one ledger, the second with the a.s.r. tariff for code
+/// 1000 raised from 26.59 to 30.00. Line A-001 of `2024-asr.csv` (35.00, capped) is then paid
+/// 30.00 instead of 26.59: +3.41 for asr-2024-paramedisch, -3.41 for the member, still
+/// TARIFF_CAP (30.00 < 35.00); nothing else changes. A run against itself changes nothing.
+#[test]
+fn diff_of_two_dry_runs_shows_what_a_policy_change_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
+        let e = e.unwrap();
+        let text = read(e.path()).replace("\"1000\" = \"26.59\"", "\"1000\" = \"30.00\"");
+        std::fs::write(policies.join(e.file_name()), text).unwrap();
+    }
+    let ledger = dir.path().join("l.db").display().to_string();
+    for (run, policy) in [
+        ("a", root().join("fixtures/policies")),
+        ("b", policies.clone()),
+    ] {
+        let o = declaro()
+            .args(["process", "--quiet", "--dry-run", "--policy"])
+            .arg(&policy)
+            .args([
+                "--members",
+                "fixtures/members.csv",
+                "--run-date",
+                "2025-12-31",
+            ])
+            .args(["--ledger", &ledger, "--out"])
+            .arg(dir.path().join(run))
+            .arg("fixtures/claims/2024-asr.csv")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let diff = |a: &str, b: &str, json: bool| {
+        let mut c = declaro();
+        c.arg("diff")
+            .arg(dir.path().join(a))
+            .arg(dir.path().join(b));
+        if json {
+            c.arg("--json");
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let d: serde_json::Value = serde_json::from_str(&diff("a", "b", true)).unwrap();
+    assert_eq!(d["changed_lines"], 1);
+    assert_eq!(d["only_in_a"], 0);
+    assert_eq!(
+        d["paid_per_product"]["supplementary asr-2024-paramedisch"]["delta"],
+        "3.41"
+    );
+    assert_eq!(d["totals"]["member_pays"]["delta"], "-3.41");
+    assert_eq!(d["totals"]["paid_basic"]["delta"], "0.00");
+    assert_eq!(d["lines_per_reason"]["TARIFF_CAP"]["delta"], "+0");
+    let c = &d["largest_changes"][0];
+    assert_eq!(c["line_id"], "A-001");
+    assert_eq!(c["a"], "paid 26.59 (TARIFF_CAP)");
+    assert_eq!(c["b"], "paid 30.00 (TARIFF_CAP)");
+    assert_eq!(c["paid_delta"], "3.41");
+    assert!(diff("a", "b", false).contains("1 with another outcome in B"));
+    let same: serde_json::Value = serde_json::from_str(&diff("a", "a", true)).unwrap();
+    assert_eq!(same["changed_lines"], 0);
+    assert_eq!(same["largest_changes"].as_array().unwrap().len(), 0);
+}

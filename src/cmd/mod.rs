@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod check_policy;
+pub mod diff;
 pub mod generate;
 pub mod ledger;
 pub mod process;
