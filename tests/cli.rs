@@ -891,16 +891,8 @@ fn an_input_file_whose_name_is_not_utf8_is_processed() {
     let odd = dir.path().join(name);
     std::fs::copy(util::root().join("fixtures/claims/2024-asr.csv"), &odd).unwrap();
     let out = dir.path().join("out");
-    let o = declaro()
-        .args(["process", "--quiet", "--policy", "fixtures/policies"])
-        .args([
-            "--members",
-            "fixtures/members.csv",
-            "--run-date",
-            "2025-12-31",
-        ])
-        .arg("--out")
-        .arg(&out)
+    let o = util::process_command(&out)
+        .arg("--quiet")
         .arg(&odd)
         .arg("fixtures/claims/2024-basic.csv")
         .output()
