@@ -332,6 +332,14 @@ pub fn find<'a>(members: &Members<'a>, member_id: &str) -> Option<&'a serde_json
         .map(|i| members[i].1)
 }
 
+/// The stored lines of `member_id` in a parsed `run_lines` row (none when it has none).
+pub fn lines_of(members: &Members<'_>, member_id: &str) -> serde_json::Result<Vec<StoredLine>> {
+    match find(members, member_id) {
+        Some(raw) => serde_json::from_str(raw.get()),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The provider and line id of a stored line, the rest skipped.
 pub struct LineHead<'a> {
     pub provider_agb: u32,

@@ -567,10 +567,7 @@ impl SqliteLedger {
             let mut out: Vec<(u32, Vec<StoredLine>)> = Vec::new();
             for c in cs {
                 let member = members[credits[c as usize].0].member_id;
-                let lines = match format::find(&m, member) {
-                    Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string())?,
-                    None => Vec::new(),
-                };
+                let lines = format::lines_of(&m, member).map_err(|e| e.to_string())?;
                 out.push((c, lines));
             }
             Ok::<_, String>(out)
@@ -1048,10 +1045,8 @@ impl Ledger for SqliteLedger {
             let m = format::members(text).map_err(|e| e.to_string())?;
             let mut out: Vec<(u32, Vec<StoredLine>)> = Vec::new();
             for c in cs {
-                let lines = match format::find(&m, care(c as usize).member_id) {
-                    Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string())?,
-                    None => Vec::new(),
-                };
+                let lines =
+                    format::lines_of(&m, care(c as usize).member_id).map_err(|e| e.to_string())?;
                 out.push((c, lines));
             }
             Ok::<_, String>(out)
@@ -1096,10 +1091,7 @@ impl Ledger for SqliteLedger {
                 for p in ps {
                     let (c, id) = &paid[p as usize];
                     let q = care(*c as usize);
-                    let lines: Vec<StoredLine> = match format::find(&m, q.member_id) {
-                        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string())?,
-                        None => Vec::new(),
-                    };
+                    let lines = format::lines_of(&m, q.member_id).map_err(|e| e.to_string())?;
                     if lines.iter().any(|l| {
                         l.provider_agb() == q.provider_agb && l.credit_of() == Some(id.as_str())
                     }) {
