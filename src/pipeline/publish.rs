@@ -266,22 +266,30 @@ fn crash_point(at: &str) {
     }
 }
 
-fn write_summary(
+/// Writes one output file under its temporary name: `body` fills it.
+fn write_output(
     out: &std::path::Path,
-    summary: &Summary,
+    name: &str,
+    body: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<(Staged, std::fs::File)> {
-    let (file, mut w) = Staged::create(&out.join("summary.json"))?;
-    serde_json::to_writer_pretty(&mut w, summary)?;
-    writeln!(w)?;
+    let (file, mut w) = Staged::create(&out.join(name))?;
+    body(&mut w)?;
     let f = file.finish(w)?;
     Ok((file, f))
 }
 
+fn write_summary(
+    out: &std::path::Path,
+    summary: &Summary,
+) -> std::io::Result<(Staged, std::fs::File)> {
+    write_output(out, "summary.json", |w| {
+        serde_json::to_writer_pretty(&mut *w, summary)?;
+        writeln!(w)
+    })
+}
+
 fn write_report(out: &std::path::Path, report: &str) -> std::io::Result<(Staged, std::fs::File)> {
-    let (file, mut w) = Staged::create(&out.join("report.html"))?;
-    w.write_all(report.as_bytes())?;
-    let f = file.finish(w)?;
-    Ok((file, f))
+    write_output(out, "report.html", |w| w.write_all(report.as_bytes()))
 }
 
 /// With `--ei-return DIR`: a return file (PM305 or MZ302) for each PM304 or MZ301 input (refused
