@@ -5,6 +5,14 @@
 pub mod ei_return;
 pub mod messages;
 pub mod report;
+
+/// The files a run writes into `--out`.
+pub const OUTPUTS: [&str; 4] = [
+    "remittance.csv",
+    "rejections.csv",
+    "summary.json",
+    "report.html",
+];
 pub mod rows;
 pub mod summary;
 

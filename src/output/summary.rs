@@ -134,7 +134,7 @@ impl Summary {
         for w in &self.warnings {
             let _ = writeln!(t, "  warning         {w}");
         }
-        let outs: Vec<String> = ["remittance.csv", "rejections.csv", "summary.json"]
+        let outs: Vec<String> = super::OUTPUTS
             .iter()
             .map(|f| out.join(f).display().to_string())
             .collect();

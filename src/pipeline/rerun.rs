@@ -8,13 +8,7 @@ use crate::input::{Hashing, Refusal, RefusalReason};
 use crate::ledger::Ledger;
 use std::path::Path;
 
-/// The files a run writes into `--out`.
-pub const OUTPUTS: [&str; 4] = [
-    "remittance.csv",
-    "rejections.csv",
-    "summary.json",
-    "report.html",
-];
+use crate::output::OUTPUTS;
 
 /// What to do with a run.
 pub enum Start {
