@@ -443,7 +443,7 @@ fn read_records(
                 wrong_length(&rec, records.record_len()),
             ));
         }
-        if message == Message::Mz301 && n > 1 && kind != b"99" {
+        if message == Message::Mz301 && matches!(kind, b"02" | b"03" | b"04" | b"98") {
             numbering
                 .check(&rec)
                 .map_err(|m| refuse_as("0801", n, at, kind, m))?;
