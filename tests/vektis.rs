@@ -258,7 +258,12 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
         r[6] = Rec(r[6].0.clone()).n(3, 14, 3);
         r
     };
-    let cases: [(&str, Vec<Rec>, &str, &str); 10] = [
+    let second_01 = {
+        let mut r = hand_made();
+        r.insert(4, Rec(r[0].0.clone()));
+        r
+    };
+    let cases: [(&str, Vec<Rec>, &str, &str); 11] = [
         (
             "total.asc",
             total,
@@ -274,6 +279,12 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
             "declaro reads MZ301 versie 01 subversie 03",
         ),
         ("short.asc", short, "0804", "record is 309 positions long"),
+        (
+            "second01.asc",
+            second_01,
+            "8026",
+            "the 01 voorlooprecord must be the first record, and only that",
+        ),
         (
             "period.asc",
             period,

@@ -96,18 +96,23 @@ pub fn write(
     // Records written per type: 02, 03, 04, 98.
     let mut counts = [0u64; 4];
     let mut closed = false;
+    let mut first = true;
     while records.next_record(&mut rec)?.is_some() {
         let kind: [u8; 2] = ei::field(&rec, 1, 2).try_into().unwrap_or(*b"  ");
         if &kind != b"98" {
             annotated = kind;
         }
+        // A refused file may hold a second 01 or 99 (that is why it was refused): the return
+        // holds one of each.
         let skipped = match &kind {
-            b"01" | b"99" => false,
+            b"01" => !first,
+            b"99" => closed,
             _ if refused => true,
             b"03" => drops_debtors,
             b"98" => drops_debtors && &annotated == b"03",
             _ => false,
         };
+        first = false;
         if skipped {
             continue;
         }
