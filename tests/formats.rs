@@ -182,19 +182,7 @@ mod formats;
 use formats::*;
 
 fn decl(member: usize, line_id: &str, date: &str, code: &str, cents: i64) -> Decl {
-    let (id, bsn, birth) = MEMBERS[member];
-    Decl {
-        line_id: line_id.into(),
-        member_id: id.into(),
-        bsn: bsn.into(),
-        birth_date: birth.into(),
-        service_date: date.into(),
-        code_list: "012".into(),
-        code: code.into(),
-        quantity: 1,
-        cents,
-        ..Decl::default()
-    }
+    line(MEMBERS[member], line_id, date, ("012", code), cents)
 }
 
 /// The hand-made PM304 file: every record type, a referral, a credit, a behandelaar, a comment.

@@ -17,19 +17,7 @@ fn run(dir: &Path, inputs: &[&str]) -> std::process::Output {
 
 /// A dental line of member `m` of [`DENTAL_MEMBERS`].
 fn dental(m: usize, line_id: &str, date: &str, code: &str, cents: i64) -> Decl {
-    let (member_id, bsn, birth_date) = DENTAL_MEMBERS[m];
-    Decl {
-        line_id: line_id.into(),
-        member_id: member_id.into(),
-        bsn: bsn.into(),
-        birth_date: birth_date.into(),
-        service_date: date.into(),
-        code_list: "010".into(),
-        code: code.into(),
-        quantity: 1,
-        cents,
-        ..Decl::default()
-    }
+    line(DENTAL_MEMBERS[m], line_id, date, ("010", code), cents)
 }
 
 /// The hand-made MZ301 file: two insured, each with a 03 debiteurrecord, a comment on a 03

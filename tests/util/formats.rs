@@ -62,26 +62,64 @@ impl Rec {
 
 pub const UZOVI: u64 = 3311;
 
-/// 01 voorlooprecord: PM304 v3.2, provider, invoice number, period 2024.
-pub fn rec01(provider_agb: &str, batch_id: &str) -> Rec {
+/// An EI voorlooprecord: code EI-bericht and version (`107`, `03`, `02`), software code,
+/// provider (as zorgverlener and praktijk), identificatiecode betaling aan, invoice number, and
+/// the declaration period with the dagtekening factuur (`JJJJMMDD` each).
+fn voorloop(
+    message: [&str; 3],
+    software: u64,
+    provider_agb: &str,
+    paid_to: u64,
+    batch_id: &str,
+    [begin, end, invoice]: [&str; 3],
+) -> Rec {
     Rec::new("01")
-        .an(3, 5, "107")
-        .an(6, 7, "03")
-        .an(8, 9, "02")
+        .an(3, 5, message[0])
+        .an(6, 7, message[1])
+        .an(8, 9, message[2])
         .an(10, 10, "P")
-        .n(11, 16, 1)
+        .n(11, 16, software)
         .an(17, 26, "tests 1.0")
         .n(27, 30, UZOVI)
         .n(31, 38, 0)
         .an(39, 46, provider_agb)
         .an(47, 54, provider_agb)
         .n(55, 62, 0)
-        .n(63, 64, 1)
-        .an(65, 72, "20240101")
-        .an(73, 80, "20241231")
+        .n(63, 64, paid_to)
+        .an(65, 72, begin)
+        .an(73, 80, end)
         .an(81, 92, batch_id)
-        .an(93, 100, "20241201")
+        .an(93, 100, invoice)
         .an(115, 117, "EUR")
+}
+
+/// 01 voorlooprecord: PM304 v3.2, provider, invoice number, period 2024.
+pub fn rec01(provider_agb: &str, batch_id: &str) -> Rec {
+    let period = ["20240101", "20241231", "20241201"];
+    voorloop(["107", "03", "02"], 1, provider_agb, 1, batch_id, period)
+}
+
+/// One line of `member` (member number, BSN, birth date), quantity 1, debit.
+pub fn line(
+    member: (&str, &str, &str),
+    line_id: &str,
+    date: &str,
+    (code_list, code): (&str, &str),
+    cents: i64,
+) -> Decl {
+    let (member_id, bsn, birth_date) = member;
+    Decl {
+        line_id: line_id.into(),
+        member_id: member_id.into(),
+        bsn: bsn.into(),
+        birth_date: birth_date.into(),
+        service_date: date.into(),
+        code_list: code_list.into(),
+        code: code.into(),
+        quantity: 1,
+        cents,
+        ..Decl::default()
+    }
 }
 
 /// 02 verzekerdenrecord.
@@ -175,26 +213,11 @@ pub fn pm304_records(provider_agb: &str, batch_id: &str, lines: &[Decl]) -> Vec<
     recs
 }
 
-/// MZ301 01 voorlooprecord: dental declaration v1.3 to an insurer, paid to the practice.
+/// MZ301 01 voorlooprecord: dental declaration v1.3 to an insurer, paid to the practice
+/// (identificatiecode betaling aan 03), period 2009.
 pub fn mz01(provider_agb: &str, batch_id: &str) -> Rec {
-    Rec::new("01")
-        .an(3, 5, "176")
-        .an(6, 7, "01")
-        .an(8, 9, "03")
-        .an(10, 10, "P")
-        .n(11, 16, 7)
-        .an(17, 26, "tests 1.0")
-        .n(27, 30, UZOVI)
-        .n(31, 38, 0)
-        .an(39, 46, provider_agb)
-        .an(47, 54, provider_agb)
-        .n(55, 62, 0)
-        .n(63, 64, 3)
-        .an(65, 72, "20090101")
-        .an(73, 80, "20091231")
-        .an(81, 92, batch_id)
-        .an(93, 100, "20091231")
-        .an(115, 117, "EUR")
+    let period = ["20090101", "20091231", "20091231"];
+    voorloop(["176", "01", "03"], 7, provider_agb, 3, batch_id, period)
 }
 
 /// MZ301 02 verzekerdenrecord (`debtor`: the debiteurnummer of a 03 that follows).
