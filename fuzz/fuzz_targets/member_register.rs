@@ -18,9 +18,10 @@ fn policies() -> &'static declaro::policy::PolicySet {
 fuzz_target!(|data: &[u8]| {
     let path = common::scratch("member_register", data);
     if let Ok(members) = declaro::registers::load_members(&path, policies(), None) {
-        for m in &members.list {
+        for i in 0..members.len() as u32 {
+            let m = members.get(i);
             assert!(!m.id.is_empty() && m.id.chars().count() <= 15);
-            assert!(declaro::model::bsn_valid(&m.bsn));
+            assert!(declaro::model::bsn_valid(&declaro::registers::bsn_text(m.bsn)));
         }
     }
 });

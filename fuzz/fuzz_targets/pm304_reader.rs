@@ -3,19 +3,14 @@
 //! rejections or a refusal, never panic.
 use declaro::input::ei::{LineEnds, Message};
 use libfuzzer_sys::fuzz_target;
+mod common;
 
 fuzz_target!(|data: &[u8]| {
     for message in [Message::Pm304, Message::Mz301] {
         let mut sink = declaro::input::Sink::new(0);
         let mut ends = LineEnds::default();
         if declaro::input::ei::read_from(data, "fuzz", message, &mut sink, &mut ends).is_ok() {
-            // Every record is a line (validated or rejected), counted once each.
-            let records = sink.records as usize;
-            let batch = sink.finish();
-            assert_eq!(batch.lines.len(), records);
-            let mut night = declaro::night::Night::default();
-            night.absorb(batch);
-            assert_eq!(night.lines.len(), night.outcomes.len());
+            common::every_record_is_a_line(sink);
         }
     }
 });
