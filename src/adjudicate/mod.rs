@@ -2,14 +2,17 @@
 //! layer by layer (basic first), against the member's accumulators. Pure: no I/O in here.
 
 mod codes;
+pub mod trace;
 
 pub use codes::CodeTable;
+pub use trace::{Step, Steps, Tracer};
 
 use crate::model::{Cents, Date, Reason, Reasons};
 use crate::night::{Detail, Line, Night, Outcome, Payment, Products, Why};
-use crate::policy::{condition_bucket, Basis, Benefit, Period, PolicySet, Product};
+use crate::policy::{condition_bucket, Basis, Benefit, Period, PolicySet, Product, CONDITION_CODE};
 use crate::registers::{continuous_starts, Holding, Member, Providers};
 use rustc_hash::FxHashMap;
+use trace::{note, Counter, HeldProduct};
 
 /// What a limit has used in one bucket (a year, or a date for per-date limits).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -158,6 +161,39 @@ pub struct MemberState {
     pub priors: FxHashMap<(u32, Box<str>), Prior>,
 }
 
+impl MemberState {
+    /// Adds a line as the ledger keeps it, to rebuild a member's state from the lines of the
+    /// runs (`declaro explain` replays a run so): a paid debit line (`credit_of` `None`) adds
+    /// its counters and deductible and can be credited later; a credit gives back those of the
+    /// line it names.
+    pub fn apply_stored(
+        &mut self,
+        provider_agb: u32,
+        line_id: &str,
+        line: Prior,
+        credit_of: Option<&str>,
+    ) {
+        match credit_of {
+            None => {
+                for e in &line.effects {
+                    let u = self.acc.entry(e.key);
+                    u.units += e.units;
+                    u.euros += e.euros;
+                }
+                *self.acc.deductible_mut(u32::from(line.payment.year)) += line.payment.deductible;
+                self.priors.insert((provider_agb, line_id.into()), line);
+            }
+            Some(named) => {
+                if let Some(prior) = self.priors.get_mut(&(provider_agb, named.into())) {
+                    prior.credited = true;
+                    let prior = prior.clone();
+                    self.acc.undo(&prior);
+                }
+            }
+        }
+    }
+}
+
 /// A product held on a line's service date, with the first day of the continuous insurance
 /// its register row belongs to (back-to-back rows of one product are one insurance).
 #[derive(Clone, Copy, Debug)]
@@ -200,13 +236,14 @@ impl Adjudicated {
 
 /// Adjudicates one member's lines (`seqs`, sorted by service date, ties in input order) into
 /// `outcomes` (one per line of `seqs`). Credit lines reverse the line they name, giving its
-/// sessions, euros and deductible back.
-pub fn adjudicate_member(
+/// sessions, euros and deductible back. `tr` gets each step taken (`()` for none).
+pub fn adjudicate_member<T: Tracer>(
     ctx: &Context<'_>,
     member: &Member<'_>,
     seqs: &[u32],
     state: &mut MemberState,
     outcomes: &mut [Outcome],
+    tr: &mut T,
 ) -> Adjudicated {
     let night = ctx.night;
     // Only the lines a credit of this run names need to be remembered.
@@ -221,8 +258,18 @@ pub fn adjudicate_member(
     let mut active: Vec<Held<'_>> = Vec::with_capacity(member.holdings.len());
     for (&seq, outcome) in seqs.iter().zip(outcomes.iter_mut()) {
         let line = &night.lines[seq as usize];
+        note(tr, || Step::Line { seq });
         if line.credit() {
             *outcome = reverse(night, line, state);
+            note(tr, || Step::Credit {
+                reverses: night.related_line_id(line).into(),
+                result: match outcome {
+                    Outcome::Paid(_) => "reversed",
+                    Outcome::Rejected(_, Detail::CreditedBefore) => "credited before",
+                    Outcome::Rejected(_, Detail::CreditAmount(_)) => "amount differs",
+                    _ => "no paid line",
+                },
+            });
             if matches!(outcome, Outcome::Paid(_)) {
                 let at = out.effects.len() as u32;
                 out.paid.push(PaidLine {
@@ -242,7 +289,15 @@ pub fn adjudicate_member(
                 .filter(|(h, _)| h.covers(line.service_date))
                 .map(|(holding, &since)| Held { holding, since }),
         );
-        *outcome = adjudicate_line(ctx, member, &active, line, &mut state.acc, &mut out.effects);
+        *outcome = adjudicate_line(
+            ctx,
+            member,
+            &active,
+            line,
+            &mut state.acc,
+            &mut out.effects,
+            tr,
+        );
         match outcome {
             Outcome::Paid(p) => {
                 let to = out.effects.len();
@@ -287,18 +342,23 @@ fn reverse(night: &Night, line: &Line, state: &mut MemberState) -> Outcome {
 
 /// Adjudicates one debit line against the products `active` on its service date, updating the
 /// accumulators and appending what it used to `effects`.
-pub fn adjudicate_line(
+pub fn adjudicate_line<T: Tracer>(
     ctx: &Context<'_>,
     member: &Member<'_>,
     active: &[Held<'_>],
     line: &Line,
     acc: &mut Accumulators,
     effects: &mut Vec<Effect>,
+    tr: &mut T,
 ) -> Outcome {
     if active.is_empty() {
+        note(tr, || Step::NotInsured);
         return Outcome::Rejected(Reason::NotInsured, Detail::NotInsured);
     }
     if !ctx.codes.known(line.code) {
+        note(tr, || Step::UnknownCode {
+            code: ctx.night.code(line).1.into(),
+        });
         return Outcome::Rejected(Reason::UnknownCode, Detail::UnknownCode);
     }
     let is_basic = |h: &&Held<'_>| ctx.policies.products[h.holding.product()].basic;
@@ -307,12 +367,29 @@ pub fn adjudicate_line(
         .iter()
         .filter(is_basic)
         .chain(active.iter().filter(|h| !is_basic(h)));
+    note(tr, || Step::Held {
+        products: layers
+            .clone()
+            .map(|h| {
+                let p = &ctx.policies.products[h.holding.product()];
+                HeldProduct {
+                    product: p.id.clone(),
+                    layer: if p.basic { "basic" } else { "supplementary" },
+                    since: h.since.to_string(),
+                }
+            })
+            .collect(),
+    });
 
     let year = line.year();
     let condition = condition_bucket(ctx.night.diagnosis(line));
     let provider_tags = ctx.providers.tags(line.provider_agb);
     if let Some(product) = basic.and_then(|h| unconfigured_year(ctx, member, h.holding, line, year))
     {
+        note(tr, || Step::YearNotConfigured {
+            product: ctx.policies.products[product].id.clone(),
+            year,
+        });
         let year = u16::try_from(year).unwrap_or(u16::MAX);
         let product = u8::try_from(product).unwrap_or(u8::MAX);
         return Outcome::Rejected(
@@ -340,12 +417,25 @@ pub fn adjudicate_line(
                 product.benefits[usize::from(c.benefit)].accepts(line.indication, provider_tags)
             })
         else {
+            note(tr, || Step::Layer {
+                product: product.id.clone(),
+                benefit: None,
+                benefit_name: None,
+            });
             continue;
         };
         let benefit = &product.benefits[usize::from(c.benefit)];
+        note(tr, || Step::Layer {
+            product: product.id.clone(),
+            benefit: Some(benefit.id.clone()),
+            benefit_name: Some(benefit.name.clone()),
+        });
         matched = true;
         let left = line.amount - paid_basic - paid_supplementary;
         if left <= Cents::ZERO {
+            note(tr, || Step::NothingLeft {
+                product: product.id.clone(),
+            });
             continue;
         }
         let layer = Layer {
@@ -362,7 +452,7 @@ pub fn adjudicate_line(
             line,
             provider_tags,
         };
-        match layer.pay(left, acc, effects) {
+        match layer.pay(left, acc, effects, tr) {
             Ok((amount, why)) => {
                 reasons = reasons.union(why);
                 if amount.is_zero() {
@@ -372,7 +462,7 @@ pub fn adjudicate_line(
                 if product.basic {
                     paid_basic += amount;
                     let voluntary = voluntary_deductible(ctx, member, h, line);
-                    let d = layer.charge_deductible(amount, year, voluntary, acc);
+                    let d = layer.charge_deductible(amount, year, voluntary, acc, tr);
                     if !d.is_zero() {
                         deductible += d;
                         reasons.insert(Reason::Deductible);
@@ -382,6 +472,7 @@ pub fn adjudicate_line(
                 }
             }
             Err((r, d)) => {
+                note(tr, || Step::Refused { reason: r.code() });
                 refusals.insert(r);
                 first_refusal.get_or_insert((r, d));
             }
@@ -513,6 +604,32 @@ impl Layer<'_> {
         )
     }
 
+    /// The window a pool counts in, as a person reads it (for the trace).
+    fn window_label(&self, pool: usize) -> String {
+        let date = self.line.service_date;
+        match self.product.pools[pool].period {
+            Period::TreatmentDate => date.to_string(),
+            Period::CalendarYears(n) if n > 1 => {
+                format!("{}-{}", (date.year() + 1).saturating_sub(n), date.year())
+            }
+            Period::CalendarYears(_) => date.year().to_string(),
+            Period::InsuranceDuration => format!("{}-{}", self.since.year(), date.year()),
+            Period::Condition => match self.condition.checked_sub(CONDITION_CODE) {
+                Some(code) => format!("condition {code}"),
+                None => "no declared condition".into(),
+            },
+        }
+    }
+
+    /// Notes a checked condition.
+    fn check<T: Tracer>(&self, tr: &mut T, check: &'static str, passed: bool, detail: String) {
+        note(tr, || Step::Condition {
+            check,
+            passed,
+            detail,
+        });
+    }
+
     fn refuse<T>(&self, r: Reason, why: Why) -> Result<T, Refusal> {
         Err((
             r,
@@ -526,14 +643,15 @@ impl Layer<'_> {
 
     /// Checks the benefit's conditions and limits; on success updates the pools and returns
     /// the amount paid with the reasons it was reduced.
-    fn pay(
+    fn pay<T: Tracer>(
         &self,
         left: Cents,
         acc: &mut Accumulators,
         effects: &mut Vec<Effect>,
+        tr: &mut T,
     ) -> Result<(Cents, Reasons), Refusal> {
         let (b, line, date) = (self.benefit, self.line, self.line.service_date);
-        self.check_conditions()?;
+        self.check_conditions(tr)?;
 
         // Count limits: sessions, days, months, items.
         let quantity = u32::from(line.quantity);
@@ -541,29 +659,54 @@ impl Layer<'_> {
         let mut count_reason = None;
         for &p in &b.pools {
             if let Some(max) = self.product.pools[p].max_units {
-                let room = max.saturating_sub(self.window(acc, p).units);
+                let used = self.window(acc, p).units;
+                let room = max.saturating_sub(used);
                 if room < allowed {
                     allowed = room;
                     count_reason = Some((Reason::SessionLimit, Why::SessionLimit(max)));
                 }
+                note(tr, || Step::Units {
+                    pool: self.product.pools[p].id.clone(),
+                    window: self.window_label(p),
+                    max,
+                    used_before: used,
+                    quantity,
+                    allowed,
+                });
             }
         }
         if let (Some((p, from)), false) = (b.authorization_from, line.authorization()) {
-            let room = from
-                .saturating_sub(1)
-                .saturating_sub(self.window(acc, p).units);
+            let used = self.window(acc, p).units;
+            let room = from.saturating_sub(1).saturating_sub(used);
             if room < allowed {
                 allowed = room;
                 count_reason = Some((Reason::NoAuthorization, Why::AuthorizationFrom(from)));
             }
+            note(tr, || Step::AuthorizationFrom {
+                from,
+                used_before: used,
+                allowed,
+            });
         }
         if allowed == 0 {
             let (r, w) = count_reason.unwrap_or((Reason::SessionLimit, Why::SessionLimit(0)));
             return self.refuse(r, w);
         }
         for &p in &b.pools {
-            if self.product.pools[p].once_per_date && self.window(acc, p).units > 0 {
-                return self.refuse(Reason::SameDay, Why::SameDay);
+            if self.product.pools[p].once_per_date {
+                let earlier = self.window(acc, p).units;
+                self.check(
+                    tr,
+                    "once per date",
+                    earlier == 0,
+                    format!(
+                        "{} units of {} on {date} before this line",
+                        earlier, self.product.pools[p].id
+                    ),
+                );
+                if earlier > 0 {
+                    return self.refuse(Reason::SameDay, Why::SameDay);
+                }
             }
         }
 
@@ -583,32 +726,71 @@ impl Layer<'_> {
         if allowed < quantity {
             base = base.share(allowed, quantity);
         }
+        note(tr, || Step::Base {
+            basis: match b.basis {
+                Basis::Claim => "claim",
+                Basis::MemberShare => "member share",
+            },
+            amount: base.to_string(),
+            legal_copay: (self.product.basic && !line.legal_copay.is_zero())
+                .then(|| line.legal_copay.to_string()),
+            units_paid: (allowed < quantity).then(|| format!("{allowed}/{quantity}")),
+        });
         let mut amount = base.percent(b.percentage);
         if !b.percentage.is_full() {
             why.insert(Reason::Percentage);
         }
+        note(tr, || Step::Percentage {
+            percent: b.percentage.to_string(),
+            amount: amount.to_string(),
+        });
         if let Some(unit) = self.unit_max {
             let cap = unit.times(allowed);
-            if amount > cap {
+            let applied = amount > cap;
+            if applied {
                 amount = cap;
                 why.insert(Reason::TariffCap);
             }
+            note(tr, || Step::TariffCap {
+                per_unit: unit.to_string(),
+                units: allowed,
+                cap: cap.to_string(),
+                applied,
+                amount: amount.to_string(),
+            });
         }
         if let Some(cap) = b.max_per_line {
-            if amount > cap {
+            let applied = amount > cap;
+            if applied {
                 amount = cap;
                 why.insert(Reason::AmountLimit);
             }
+            note(tr, || Step::MaxPerLine {
+                cap: cap.to_string(),
+                applied,
+                amount: amount.to_string(),
+            });
         }
         for &p in &b.pools {
             if let Some(max) = self.product.pools[p].max_euros {
-                let room = max - self.window(acc, p).euros;
-                if room <= Cents::ZERO {
-                    return self.refuse(Reason::AmountLimit, Why::AmountLimit(max));
-                }
-                if amount > room {
+                let used = self.window(acc, p).euros;
+                let room = max - used;
+                let applied = amount > room;
+                if applied && room > Cents::ZERO {
                     amount = room;
                     why.insert(Reason::AmountLimit);
+                }
+                note(tr, || Step::Euros {
+                    pool: self.product.pools[p].id.clone(),
+                    window: self.window_label(p),
+                    max: max.to_string(),
+                    used_before: used.to_string(),
+                    room: room.to_string(),
+                    applied,
+                    amount: amount.to_string(),
+                });
+                if room <= Cents::ZERO {
+                    return self.refuse(Reason::AmountLimit, Why::AmountLimit(max));
                 }
             }
         }
@@ -616,6 +798,11 @@ impl Layer<'_> {
         if amount <= Cents::ZERO {
             return Ok((Cents::ZERO, why));
         }
+        let before: Vec<Used> = if T::ON {
+            b.pools.iter().map(|&p| self.window(acc, p)).collect()
+        } else {
+            Vec::new()
+        };
         for &p in &b.pools {
             let period = self.product.pools[p].period;
             // The counter a line adds to: its date, its condition, else its year.
@@ -631,37 +818,117 @@ impl Layer<'_> {
                 euros: amount,
             });
         }
+        note(tr, || Step::Paid {
+            product: self.product.id.clone(),
+            amount: amount.to_string(),
+            counters: b
+                .pools
+                .iter()
+                .zip(&before)
+                .map(|(&p, before)| Counter {
+                    pool: self.product.pools[p].id.clone(),
+                    window: self.window_label(p),
+                    units_before: before.units,
+                    units_after: before.units + allowed,
+                    euros_before: before.euros.to_string(),
+                    euros_after: (before.euros + amount).to_string(),
+                })
+                .collect(),
+        });
         Ok((amount, why))
     }
 
-    fn check_conditions(&self) -> Result<(), Refusal> {
+    fn check_conditions<T: Tracer>(&self, tr: &mut T) -> Result<(), Refusal> {
         let (b, line, date) = (self.benefit, self.line, self.line.service_date);
         if !self.product.basic && self.product.waiting_period_months > 0 {
             // Both starts are those of the continuous insurance (back-to-back rows are one).
             let later = self.basic_since.is_none_or(|s| self.since > s);
             let until = self.since.add_months(self.product.waiting_period_months);
-            if later && date < until {
+            let waits = later && date < until;
+            self.check(
+                tr,
+                "waiting period",
+                !waits,
+                if later {
+                    format!(
+                        "{} months from {}: until {until}",
+                        self.product.waiting_period_months, self.since
+                    )
+                } else {
+                    "none: taken out no later than the basic insurance".into()
+                },
+            );
+            if waits {
                 return self.refuse(Reason::WaitingPeriod, Why::WaitingPeriod(until));
             }
         }
         let age = self.member.birth_date.age_on(date);
         if let Some((months, from_age)) = b.min_insured {
             let until = self.since.add_months(months);
-            if age >= from_age && date < until {
+            let short = age >= from_age && date < until;
+            self.check(
+                tr,
+                "insured long enough",
+                !short,
+                format!(
+                    "{months} months from {} (from age {from_age}): {until}",
+                    self.since
+                ),
+            );
+            if short {
                 return self.refuse(Reason::WaitingPeriod, Why::MinInsured(months, until));
             }
         }
-        if b.age_min.is_some_and(|m| age < m) || b.age_max.is_some_and(|m| age > m) {
-            return self.refuse(Reason::AgeLimit, Why::Age(age));
+        if b.age_min.is_some() || b.age_max.is_some() {
+            let outside = b.age_min.is_some_and(|m| age < m) || b.age_max.is_some_and(|m| age > m);
+            let bound = |m: Option<u32>| m.map_or_else(|| "-".into(), |m| m.to_string());
+            self.check(
+                tr,
+                "age",
+                !outside,
+                format!(
+                    "{age} on the service date; ages {} to {}",
+                    bound(b.age_min),
+                    bound(b.age_max)
+                ),
+            );
+            if outside {
+                return self.refuse(Reason::AgeLimit, Why::Age(age));
+            }
         }
-        if b.requires_bit != 0 && self.provider_tags & b.requires_bit == 0 {
-            return self.refuse(Reason::NotCovered, Why::NoContract);
+        if b.requires_bit != 0 {
+            let has = self.provider_tags & b.requires_bit != 0;
+            self.check(
+                tr,
+                "contract",
+                has,
+                format!(
+                    "the provider {} contract {}",
+                    if has { "holds" } else { "does not hold" },
+                    b.requires_contract.as_deref().unwrap_or("")
+                ),
+            );
+            if !has {
+                return self.refuse(Reason::NotCovered, Why::NoContract);
+            }
         }
-        if b.requires_referral && !line.referral() {
-            return self.refuse(Reason::NoReferral, Why::NoReferral);
+        if b.requires_referral {
+            self.check(
+                tr,
+                "referral",
+                line.referral(),
+                flag_detail(line.referral()),
+            );
+            if !line.referral() {
+                return self.refuse(Reason::NoReferral, Why::NoReferral);
+            }
         }
-        if b.requires_authorization && !line.authorization() {
-            return self.refuse(Reason::NoAuthorization, Why::NoAuthorization);
+        if b.requires_authorization {
+            let has = line.authorization();
+            self.check(tr, "authorization", has, flag_detail(has));
+            if !has {
+                return self.refuse(Reason::NoAuthorization, Why::NoAuthorization);
+            }
         }
         if let Some(limit) = b
             .authorization_above
@@ -671,7 +938,17 @@ impl Layer<'_> {
         {
             // Cost per jaw above the limit, exactly: amount / (jaws x quantity) > limit.
             let jaws = u32::from(self.jaws) * u32::from(line.quantity.max(1));
-            if line.amount > limit.times(jaws) {
+            let above = line.amount > limit.times(jaws);
+            self.check(
+                tr,
+                "authorization above an amount per jaw",
+                !above,
+                format!(
+                    "{} for {jaws} jaw(s), limit {limit} per jaw, no authorization declared",
+                    line.amount
+                ),
+            );
+            if above {
                 return self.refuse(Reason::NoAuthorization, Why::AuthorizationAbove(limit));
             }
         }
@@ -680,28 +957,59 @@ impl Layer<'_> {
 
     /// The part of a basic payment charged to the member as deductible: mandatory first, then
     /// voluntary, never more than what is left of both this year.
-    fn charge_deductible(
+    fn charge_deductible<T: Tracer>(
         &self,
         paid: Cents,
         year: u32,
         voluntary: Cents,
         acc: &mut Accumulators,
+        tr: &mut T,
     ) -> Cents {
         let Some(d) = &self.product.deductible else {
+            note(tr, || Step::NoDeductible {
+                why: "the product has no deductible",
+            });
             return Cents::ZERO;
         };
-        if !self.benefit.deductible
-            || d.exempt_under_age
-                .is_some_and(|a| self.member.birth_date.age_on(self.line.service_date) < a)
+        if !self.benefit.deductible {
+            note(tr, || Step::NoDeductible {
+                why: "the benefit is outside the deductible",
+            });
+            return Cents::ZERO;
+        }
+        if d.exempt_under_age
+            .is_some_and(|a| self.member.birth_date.age_on(self.line.service_date) < a)
         {
+            note(tr, || Step::NoDeductible {
+                why: "the member is under the deductible's age",
+            });
             return Cents::ZERO;
         }
         // A missing year rejected the line before (see `unconfigured_year`).
         let mandatory = d.mandatory.get(&year).copied().unwrap_or_default();
         let cap = mandatory + voluntary;
         let used = acc.deductible_mut(year);
+        let before = *used;
         let charge = paid.min(cap - *used).max(Cents::ZERO);
         *used += charge;
+        note(tr, || Step::Deductible {
+            year,
+            mandatory: mandatory.to_string(),
+            voluntary: voluntary.to_string(),
+            used_before: before.to_string(),
+            charged: charge.to_string(),
+            used_after: (before + charge).to_string(),
+        });
         charge
     }
+}
+
+/// How a trace says whether a line declared a referral or an authorization.
+fn flag_detail(declared: bool) -> String {
+    if declared {
+        "declared on the line"
+    } else {
+        "not declared on the line"
+    }
+    .into()
 }

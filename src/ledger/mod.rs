@@ -149,6 +149,9 @@ pub trait Ledger {
     /// Drops everything the run staged: the ledger stays as it was (a dry run).
     fn roll_back(&mut self) -> Result<(), LedgerError>;
 
+    /// The id of the newest committed run (0 when there is none).
+    fn last_run(&mut self) -> Result<i64, LedgerError>;
+
     /// Records that the run's outputs were renamed into place.
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError>;
 }

@@ -324,6 +324,9 @@ pub struct SqliteLedger {
     partitions: u32,
     ids: Ids,
     loaded: Loaded,
+    /// A read-only view of the ledger as it stood after this run (see
+    /// [`SqliteLedger::snapshot`]); `None` for a run's own ledger.
+    upto: Option<i64>,
 }
 
 impl SqliteLedger {
@@ -400,9 +403,101 @@ impl SqliteLedger {
             partitions,
             ids,
             loaded: Loaded::default(),
+            upto: None,
         };
         ledger.finish_interrupted_publish()?;
         Ok(ledger)
+    }
+
+    /// The ledger as it stood when run `upto` had committed and no later run had, read-only and
+    /// without the write lock (`declaro explain` replays a run against it): lookups see runs
+    /// up to `upto` only, and a member's state is rebuilt from the lines those runs paid and
+    /// credited, in run order, instead of read from `member_state`, which holds the newest.
+    pub fn snapshot(path: &Path, upto: i64) -> Result<SqliteLedger, LedgerError> {
+        let shown = path.display().to_string();
+        let sql = |source| LedgerError::Sql {
+            path: shown.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))
+            .map_err(sql)?;
+        // One read transaction: every lookup sees the same committed ledger.
+        conn.execute_batch("BEGIN").map_err(sql)?;
+        let partitions = match schema_of(&conn).map_err(sql)? {
+            Schema::Current { partitions } => partitions,
+            Schema::Empty => 1,
+            Schema::Other(found) => return Err(LedgerError::Schema { path: shown, found }),
+        };
+        let ids = Ids::read(&conn).unwrap_or_default();
+        Ok(SqliteLedger {
+            conn,
+            path: shown,
+            partitions,
+            ids,
+            loaded: Loaded::default(),
+            upto: Some(upto),
+        })
+    }
+
+    /// The newest run a lookup sees.
+    fn upto(&self) -> i64 {
+        self.upto.unwrap_or(i64::MAX)
+    }
+
+    /// A snapshot's members' states, rebuilt from the lines of runs up to `upto`: each paid
+    /// debit line adds its counters and deductible, each credit gives back those of the line it
+    /// names (as [`crate::adjudicate::MemberState::apply_stored`] does).
+    fn rebuild(
+        &self,
+        members: &[MemberQuery<'_>],
+        policies: &PolicySet,
+    ) -> Result<Vec<MemberState>, LedgerError> {
+        let resolved = self.ids.resolve(policies);
+        let mut states = Vec::with_capacity(members.len());
+        if self.is_empty("run_lines")? {
+            states.resize_with(members.len(), MemberState::default);
+            return Ok(states);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id, lines FROM run_lines WHERE part = ?1 AND run_id <= ?2 \
+                 ORDER BY run_id",
+            )
+            .map_err(|e| self.sql(e))?;
+        for m in members {
+            let part = format::part_of(m.member_id, self.partitions);
+            let mut state = MemberState::default();
+            let mut rows = stmt
+                .query(params![part, self.upto()])
+                .map_err(|e| self.sql(e))?;
+            while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
+                let run: i64 = r.get(0).map_err(|e| self.sql(e))?;
+                let text: String = r.get(1).map_err(|e| self.sql(e))?;
+                let damaged = |e: serde_json::Error| {
+                    self.damaged(format!("run_lines of run {run} partition {part}: {e}"))
+                };
+                let parsed = format::members(&text).map_err(damaged)?;
+                for l in format::lines_of(&parsed, m.member_id).map_err(damaged)? {
+                    let (agb, id) = (l.provider_agb(), l.line_id().to_owned());
+                    let credit_of = l.credit_of().map(str::to_owned);
+                    let prior = resolved.prior(l, false);
+                    state.apply_stored(agb, &id, prior, credit_of.as_deref());
+                }
+            }
+            states.push(state);
+        }
+        Ok(states)
+    }
+
+    /// Refuses to change a snapshot.
+    fn writable(&self) -> Result<(), LedgerError> {
+        match self.upto {
+            None => Ok(()),
+            Some(_) => Err(self.damaged("a snapshot of the ledger is read-only")),
+        }
     }
 
     /// A run that committed but died before renaming its outputs: rename them now, so a
@@ -466,9 +561,10 @@ impl SqliteLedger {
         if sought.is_empty() {
             return Ok(found);
         }
-        let q = format!("SELECT run_id, keys FROM {table} ORDER BY run_id, chunk");
+        let q =
+            format!("SELECT run_id, keys FROM {table} WHERE run_id <= ?1 ORDER BY run_id, chunk");
         let mut stmt = self.conn.prepare(&q).map_err(|e| self.sql(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sql(e))?;
+        let mut rows = stmt.query([self.upto()]).map_err(|e| self.sql(e))?;
         let (mut run, mut j) = (None, 0usize);
         while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
             let run_id: i64 = r.get(0).map_err(|e| self.sql(e))?;
@@ -1127,6 +1223,9 @@ impl Ledger for SqliteLedger {
         members: &[MemberQuery<'_>],
         policies: &PolicySet,
     ) -> Result<Vec<MemberState>, LedgerError> {
+        if self.upto.is_some() {
+            return self.rebuild(members, policies);
+        }
         let started = Instant::now();
         self.loaded = Loaded::default();
         let mut states: Vec<MemberState> =
@@ -1197,6 +1296,7 @@ impl Ledger for SqliteLedger {
         members: &[MemberChange<'_>],
         policies: &PolicySet,
     ) -> Result<i64, LedgerError> {
+        self.writable()?;
         let t0 = Instant::now();
         // The row is completed by `commit`; inside the transaction nobody else sees it.
         self.conn
@@ -1326,9 +1426,9 @@ impl Ledger for SqliteLedger {
         self.conn
             .query_row(
                 "SELECT run_id FROM run, json_each(run.inputs) AS f
-                 WHERE f.value->>'sha256' = ?1 AND f.value->>'refused' IS NULL
+                 WHERE f.value->>'sha256' = ?1 AND f.value->>'refused' IS NULL AND run_id <= ?2
                  ORDER BY run_id LIMIT 1",
-                [sha256],
+                params![sha256, self.upto()],
                 |r| r.get(0),
             )
             .optional()
@@ -1351,6 +1451,7 @@ impl Ledger for SqliteLedger {
         run: &RunRecord,
         before_commit: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<(), LedgerError> {
+        self.writable()?;
         let c = &self.conn;
         let sql = |source| LedgerError::Sql {
             path: self.path.clone(),
@@ -1393,7 +1494,18 @@ impl Ledger for SqliteLedger {
         self.conn.execute_batch("ROLLBACK").map_err(|e| self.sql(e))
     }
 
+    fn last_run(&mut self) -> Result<i64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(max(run_id), 0) FROM run WHERE run_id <= ?1",
+                [self.upto()],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError> {
+        self.writable()?;
         // Outside the run's transaction (committed above): a small one of its own.
         self.conn
             .execute("UPDATE run SET staged = NULL WHERE run_id = ?1", [run_id])

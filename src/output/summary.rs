@@ -2,7 +2,7 @@
 //! It holds no personal data: no BSN, no member number, no birth date.
 
 use crate::model::{Cents, Reason, Total};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One input file as the run saw it.
@@ -57,6 +57,28 @@ pub struct Timing {
     pub lines_per_second: u64,
 }
 
+/// A file the run read, by its absolute path and its sha256.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileHash {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// What the run read besides the ledger, and which ledger state: enough for `declaro explain`
+/// to replay the run exactly, and to tell when a file has changed since.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Setup {
+    /// The policy files, in the order they were loaded.
+    pub policies: Vec<FileHash>,
+    pub members: FileHash,
+    pub providers: Option<FileHash>,
+    /// The input files as opened, in command-line order (their sha256 is in `input_files`).
+    pub inputs: Vec<String>,
+    /// The newest run committed before this one (0: none): the run read the ledger as that
+    /// run left it.
+    pub ledger_after_run: i64,
+}
+
 /// The whole summary.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct Summary {
@@ -73,6 +95,8 @@ pub struct Summary {
     pub reductions_by_reason: BTreeMap<&'static str, u64>,
     pub totals: Totals,
     pub reconciliation: Reconciliation,
+    /// What the run read, for `declaro explain`.
+    pub setup: Setup,
     /// What the operator should look at (for example lines rejected for a year the policies
     /// lack); left out when there is nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]

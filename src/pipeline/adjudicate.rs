@@ -52,7 +52,8 @@ pub fn adjudicate(
             let seqs = &groups.order[range.clone()];
             let mut local = vec![Outcome::Pending; seqs.len()];
             let member = members.get(*m);
-            let adjudicated = adjudicate_member(ctx, &member, seqs, &mut state, &mut local);
+            let adjudicated =
+                adjudicate_member(ctx, &member, seqs, &mut state, &mut local, &mut ());
             for (&s, o) in seqs.iter().zip(local) {
                 scatter.put(s as usize, o);
             }

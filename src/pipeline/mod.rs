@@ -10,13 +10,14 @@ pub mod publish;
 pub mod read;
 pub mod read_back;
 pub mod reconcile;
+pub mod replay;
 pub mod rerun;
 pub mod screen;
 
 use crate::error::Error;
 use crate::ledger::{Ledger, SqliteLedger};
 use crate::model::Date;
-use crate::output::summary::Summary;
+use crate::output::summary::{FileHash, Setup, Summary};
 use crate::policy::{self, PolicySet};
 use crate::registers::{self, Providers};
 use std::path::PathBuf;
@@ -93,6 +94,7 @@ fn night(
     progress: &progress::Progress,
 ) -> Result<Report, Error> {
     let (started, started_at) = (phase.started, phase.started_at.clone());
+    let setup = setup(s, ledger)?;
     let mut night = read::read(s, ledger, progress)?;
     if !night.files.is_empty()
         && night.files.iter().all(|f| {
@@ -149,7 +151,7 @@ fn night(
         (&started_at, progress),
     )?;
     phase.done("write outputs");
-    let summary = reconcile::reconcile(s, &night, policies, &published, started)?;
+    let summary = reconcile::reconcile(s, &night, policies, &published, setup, started)?;
     phase.done("reconcile (outputs read back)");
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
     let run_id = (!s.dry_run).then_some(published.run_id);
@@ -173,6 +175,30 @@ fn night(
         summary: Some(summary),
         refused_files: refused,
         run_id,
+    })
+}
+
+/// What the run reads besides its inputs' lines, by absolute path and sha256, and the ledger
+/// state it starts from: recorded in `summary.json` so that `declaro explain` can replay it.
+fn setup(s: &Settings, ledger: &mut dyn Ledger) -> Result<Setup, Error> {
+    let hashed = |p: &std::path::Path| FileHash {
+        path: shown(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
+        sha256: rerun::sha256_of(p),
+    };
+    Ok(Setup {
+        policies: policy::files(&s.policies)
+            .0
+            .iter()
+            .map(|p| hashed(p))
+            .collect(),
+        members: hashed(&s.members),
+        providers: s.providers.as_deref().map(hashed),
+        inputs: s
+            .inputs
+            .iter()
+            .map(|p| shown(&std::path::absolute(p).unwrap_or_else(|_| p.clone())))
+            .collect(),
+        ledger_after_run: ledger.last_run()?,
     })
 }
 

@@ -15,6 +15,7 @@ pub fn reconcile(
     night: &Night,
     policies: &crate::policy::PolicySet,
     published: &Published,
+    setup: crate::output::summary::Setup,
     started: Instant,
 ) -> Result<Summary, Error> {
     let tally = &published.tally;
@@ -89,6 +90,7 @@ pub fn reconcile(
         rejected_by_reason: by_code(&tally.rejected_by_reason),
         reductions_by_reason: by_code(&tally.reductions_by_reason),
         totals: tally.totals(),
+        setup,
         warnings: unconfigured
             .iter()
             .map(|(&(product, year), n)| {

@@ -90,7 +90,7 @@ pub fn no_op_message(s: &Settings, runs: &[i64], held: bool) -> String {
 }
 
 /// The sha256 of a file, empty when it cannot be read.
-fn sha256_of(path: &Path) -> String {
+pub fn sha256_of(path: &Path) -> String {
     std::fs::File::open(path)
         .map(|f| Hashing::new(f).finish())
         .unwrap_or_default()

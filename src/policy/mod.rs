@@ -302,8 +302,9 @@ impl PolicySet {
     }
 }
 
-/// Loads policy files and directories of them (`*.toml`, sorted by name). All errors are collected.
-pub fn load(paths: &[PathBuf]) -> Result<PolicySet, Vec<PolicyError>> {
+/// The policy files `paths` name (files, and the `*.toml` of directories, sorted by name), in
+/// the order they are loaded, with the directories that could not be read.
+pub fn files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PolicyError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
@@ -323,6 +324,12 @@ pub fn load(paths: &[PathBuf]) -> Result<PolicySet, Vec<PolicyError>> {
             files.push(p.clone());
         }
     }
+    (files, errors)
+}
+
+/// Loads policy files and directories of them (`*.toml`, sorted by name). All errors are collected.
+pub fn load(paths: &[PathBuf]) -> Result<PolicySet, Vec<PolicyError>> {
+    let (files, mut errors) = files(paths);
     let mut set = PolicySet::default();
     for f in &files {
         match std::fs::read_to_string(f) {

@@ -1,0 +1,183 @@
+//! What adjudication did to a line, step by step, for `declaro explain` (issue 18).
+//!
+//! Adjudication takes a [`Tracer`]. The night's run passes `()`, whose [`Tracer::ON`] is false:
+//! every step is built inside a closure that is then never called, so the run pays nothing for
+//! the trace. `explain` passes a [`Steps`] and gets the steps in the order they were taken.
+
+use serde::Serialize;
+
+/// Receives adjudication's steps.
+pub trait Tracer {
+    /// Whether steps are wanted; when false no step is built.
+    const ON: bool;
+    /// Records one step.
+    fn push(&mut self, step: Step);
+}
+
+impl Tracer for () {
+    const ON: bool = false;
+    fn push(&mut self, _: Step) {}
+}
+
+/// Records every step.
+pub type Steps = Vec<Step>;
+
+impl Tracer for Steps {
+    const ON: bool = true;
+    fn push(&mut self, step: Step) {
+        Vec::push(self, step);
+    }
+}
+
+/// Records a step built by `f`, when the tracer wants steps.
+#[inline(always)]
+pub fn note<T: Tracer>(tr: &mut T, f: impl FnOnce() -> Step) {
+    if T::ON {
+        tr.push(f());
+    }
+}
+
+/// One product held on the service date, in layer order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeldProduct {
+    pub product: String,
+    /// `basic` or `supplementary`.
+    pub layer: &'static str,
+    /// The first day of the continuous insurance its register row belongs to.
+    pub since: String,
+}
+
+/// A counter after a paid layer: what the limit's window holds before and after the line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Counter {
+    pub pool: String,
+    /// The window the pool counts in (`2024`, `2023-2024`, `2024-03-05`, `condition 1234`).
+    pub window: String,
+    pub units_before: u32,
+    pub units_after: u32,
+    pub euros_before: String,
+    pub euros_after: String,
+}
+
+/// One step of adjudication. Amounts are euros with two decimals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// A new line of the member starts (its sequence number in the run).
+    Line {
+        seq: u32,
+    },
+    /// A credit line reverses the paid line it names.
+    Credit {
+        reverses: String,
+        /// `reversed`, or why not: `no paid line`, `credited before`, `amount differs`.
+        result: &'static str,
+    },
+    /// The products held on the service date, basic first.
+    Held {
+        products: Vec<HeldProduct>,
+    },
+    /// No product is held on the service date.
+    NotInsured,
+    /// No product knows the code.
+    UnknownCode {
+        code: String,
+    },
+    /// The basic product has no mandatory deductible for the line's year.
+    YearNotConfigured {
+        product: String,
+        year: u32,
+    },
+    /// A layer: the benefit of the product that matched the line, or none.
+    Layer {
+        product: String,
+        benefit: Option<String>,
+        benefit_name: Option<String>,
+    },
+    /// Earlier layers paid the whole line: this one has nothing left.
+    NothingLeft {
+        product: String,
+    },
+    /// A condition of the benefit, checked.
+    Condition {
+        check: &'static str,
+        passed: bool,
+        detail: String,
+    },
+    /// A count limit: the units the pool's window holds before the line, and how many of the
+    /// line's units it allows.
+    Units {
+        pool: String,
+        window: String,
+        max: u32,
+        used_before: u32,
+        quantity: u32,
+        allowed: u32,
+    },
+    /// Authorization is needed from a session number on: the units allowed without one.
+    AuthorizationFrom {
+        from: u32,
+        used_before: u32,
+        allowed: u32,
+    },
+    /// What the percentage applies to.
+    Base {
+        /// `claim` or `member share` (what earlier layers left).
+        basis: &'static str,
+        amount: String,
+        /// The statutory personal contribution settled first (basic layer), if any.
+        legal_copay: Option<String>,
+        /// `allowed/quantity` when only part of the units are paid.
+        units_paid: Option<String>,
+    },
+    Percentage {
+        percent: String,
+        amount: String,
+    },
+    /// The tariff cap: per unit, times the units paid.
+    TariffCap {
+        per_unit: String,
+        units: u32,
+        cap: String,
+        applied: bool,
+        amount: String,
+    },
+    MaxPerLine {
+        cap: String,
+        applied: bool,
+        amount: String,
+    },
+    /// A euro limit: what the pool's window holds before the line, and the room left.
+    Euros {
+        pool: String,
+        window: String,
+        max: String,
+        used_before: String,
+        room: String,
+        applied: bool,
+        amount: String,
+    },
+    /// The layer refused the line.
+    Refused {
+        reason: &'static str,
+    },
+    /// The layer paid `amount`, with the counters it added to.
+    Paid {
+        product: String,
+        amount: String,
+        counters: Vec<Counter>,
+    },
+    /// The deductible (eigen risico) on a basic payment.
+    Deductible {
+        year: u32,
+        mandatory: String,
+        voluntary: String,
+        used_before: String,
+        charged: String,
+        used_after: String,
+    },
+    /// No deductible on this basic payment, and why.
+    NoDeductible {
+        why: &'static str,
+    },
+}
