@@ -79,6 +79,26 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Why a line of a run was paid what it was paid: the products held, the benefit of each
+    /// layer, the conditions, limits, tariff cap, percentage and deductible, step by step.
+    /// Re-derived by replaying the run; it must agree with the line's output row.
+    Explain {
+        /// The SQLite ledger the run used.
+        #[arg(long)]
+        ledger: PathBuf,
+        /// The run's output directory (required for a dry run; otherwise the ledger's runs
+        /// are searched, newest first).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only this committed run.
+        #[arg(long)]
+        run: Option<i64>,
+        /// The line, as PROVIDER_AGB/LINE_ID.
+        line: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `declaro ledger ...`

@@ -172,6 +172,31 @@ fn main() -> std::process::ExitCode {
             }
             Err(f) => fail(f),
         },
+        Command::Explain {
+            ledger,
+            out,
+            run,
+            line,
+            json,
+        } => {
+            let req = cmd::explain::Request {
+                ledger,
+                out,
+                run,
+                line,
+            };
+            match cmd::explain::explain(&req) {
+                Ok(e) if json => {
+                    println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+                    ExitStatus::Success
+                }
+                Ok(e) => {
+                    print!("{}", e.text());
+                    ExitStatus::Success
+                }
+                Err(f) => fail(f),
+            }
+        }
     };
     status.into()
 }

@@ -2,6 +2,7 @@
 
 pub mod check_policy;
 pub mod diff;
+pub mod explain;
 pub mod generate;
 pub mod ledger;
 pub mod process;
