@@ -881,16 +881,17 @@ impl Layer<'_> {
         }
         if b.age_min.is_some() || b.age_max.is_some() {
             let outside = b.age_min.is_some_and(|m| age < m) || b.age_max.is_some_and(|m| age > m);
-            let bound = |m: Option<u32>| m.map_or_else(|| "-".into(), |m| m.to_string());
+            let ages = match (b.age_min, b.age_max) {
+                (Some(lo), Some(hi)) => format!("ages {lo} to {hi}"),
+                (Some(lo), None) => format!("from age {lo}"),
+                (None, Some(hi)) => format!("up to age {hi}"),
+                (None, None) => String::new(),
+            };
             self.check(
                 tr,
                 "age",
                 !outside,
-                format!(
-                    "{age} on the service date; ages {} to {}",
-                    bound(b.age_min),
-                    bound(b.age_max)
-                ),
+                format!("{age} on the service date; {ages}"),
             );
             if outside {
                 return self.refuse(Reason::AgeLimit, Why::Age(age));

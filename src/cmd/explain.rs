@@ -57,10 +57,13 @@ pub struct LineFacts {
     pub line_id: String,
     pub file: String,
     pub record: u32,
+    /// As the output row has them: a line rejected while reading may have no valid date,
+    /// code or amount.
     pub service_date: String,
     pub code: String,
-    pub quantity: u16,
     pub claimed: String,
+    /// Only for a line that was read (`None` when its record was not valid).
+    pub quantity: Option<u16>,
     pub credit: bool,
 }
 
@@ -168,19 +171,20 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
         )));
     }
     let l = &replayed.line;
+    let read = replayed.stage != Stage::Read;
     Ok(Explanation {
         run,
         out: out.display().to_string(),
         line: LineFacts {
             provider_agb: agb.to_string(),
-            line_id: replayed.line_id.clone(),
+            line_id: row.get("line_id").into(),
             file: row.get("file").into(),
             record,
-            service_date: l.service_date.to_string(),
-            code: replayed.code.clone(),
-            quantity: l.quantity,
-            claimed: l.signed_amount().to_string(),
-            credit: l.credit(),
+            service_date: row.get("service_date").into(),
+            code: row.get("code").into(),
+            claimed: row.get("claimed").into(),
+            quantity: read.then_some(l.quantity),
+            credit: read && l.credit(),
         },
         decided_in: match replayed.stage {
             Stage::Read => "read",
@@ -266,6 +270,17 @@ fn ledger_runs(ledger: &Path) -> Result<Vec<(i64, String)>, Error> {
     let conn =
         rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(bad)?;
+    let has_runs: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(bad)?;
+    if !has_runs {
+        // No run ever committed (a dry run leaves the file empty).
+        return Ok(Vec::new());
+    }
     let mut stmt = conn
         .prepare("SELECT run_id, out_dir FROM run WHERE out_dir IS NOT NULL ORDER BY run_id")
         .map_err(bad)?;
@@ -432,12 +447,14 @@ impl Explanation {
             "line {}/{} ({} record {}), {run} in {}",
             l.provider_agb, l.line_id, l.file, l.record, self.out
         );
+        let quantity = l
+            .quantity
+            .map_or(String::new(), |q| format!(", quantity {q}"));
         let _ = writeln!(
             t,
-            "  service date {}, code {}, quantity {}, claimed {}{}",
+            "  service date {}, code {}{quantity}, claimed {}{}",
             l.service_date,
             l.code,
-            l.quantity,
             l.claimed,
             if l.credit { " (credit)" } else { "" }
         );

@@ -419,15 +419,21 @@ impl SqliteLedger {
             path: shown.clone(),
             source,
         };
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(sql)?;
+        let mut conn =
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(2))
             .map_err(sql)?;
         // One read transaction: every lookup sees the same committed ledger.
         conn.execute_batch("BEGIN").map_err(sql)?;
         let partitions = match schema_of(&conn).map_err(sql)? {
             Schema::Current { partitions } => partitions,
-            Schema::Empty => 1,
+            Schema::Empty => {
+                // A ledger no run has committed to (a dry run's): an empty one, in memory.
+                conn = Connection::open_in_memory().map_err(sql)?;
+                conn.execute_batch(SCHEMA).map_err(sql)?;
+                format::NEW_PARTITIONS
+            }
             Schema::Other(found) => return Err(LedgerError::Schema { path: shown, found }),
         };
         let ids = Ids::read(&conn).unwrap_or_default();

@@ -26,8 +26,6 @@ pub enum Stage {
 #[derive(Debug)]
 pub struct Replayed {
     pub line: Line,
-    pub line_id: String,
-    pub code: String,
     pub stage: Stage,
     pub outcome: Outcome,
     /// What adjudication did to the line (empty when screening decided it).
@@ -59,15 +57,13 @@ pub fn replay(
         .get(seq as usize)
         .filter(|l| usize::from(l.file) == file)
         .ok_or_else(missing)?;
+    let after_read = night.outcomes[seq as usize];
     let members = registers::load_members(&s.members, policies, Some(&screen::wanted(&night)))?;
     screen::identify(&mut night, &members);
-    let after_read = night.outcomes[seq as usize];
     let codes = CodeTable::new(policies, &night.codes);
     screen::screen(&mut night, &members, s.run_date, ledger)?;
     let decided = |stage, outcome| Replayed {
         line,
-        line_id: night.line_id(&line).into(),
-        code: night.code(&line).1.into(),
         stage,
         outcome,
         steps: Steps::new(),

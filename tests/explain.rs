@@ -1,0 +1,485 @@
+//! `declaro explain`: a line's trace, re-derived by replaying its run, for lines hit by each
+//! kind of rule, checked against the line's output row (which `explain` itself also checks).
+
+mod util;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use util::*;
+
+/// The fixture night of the README, committed to a ledger in `dir`.
+fn fixture_night(dir: &Path) -> (PathBuf, PathBuf) {
+    let (out, ledger) = (dir.join("out"), dir.join("ledger.db"));
+    let inputs: Vec<String> = [
+        "2009-dsw-standaard",
+        "2009-dsw-top",
+        "2024-asr",
+        "2024-asr-night",
+        "2024-bad-lines",
+        "2024-basic",
+    ]
+    .iter()
+    .map(|f| format!("fixtures/claims/{f}.csv"))
+    .collect();
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let o = process(
+        &out,
+        &inputs,
+        &["--quiet", "--ledger", ledger.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    (out, ledger)
+}
+
+/// The product fixtures (one member per product, fixtures/products).
+fn products_night(dir: &Path) -> PathBuf {
+    let (out, ledger) = (dir.join("products"), dir.join("products.db"));
+    let inputs: Vec<String> = std::fs::read_dir(root().join("fixtures/products/claims"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let o = process_with(
+        &out,
+        "fixtures/products/members.csv",
+        "fixtures/products/providers.csv",
+        &inputs,
+        &["--quiet", "--ledger", ledger.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    ledger
+}
+
+/// `declaro explain --json` of one line; it must succeed.
+fn explain(ledger: &Path, line: &str, extra: &[&str]) -> Value {
+    let o = declaro()
+        .args(["explain", "--json", "--ledger"])
+        .arg(ledger)
+        .args(extra)
+        .arg(line)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "explain {line}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The steps of one kind.
+fn steps<'a>(e: &'a Value, kind: &str) -> Vec<&'a Value> {
+    e["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["step"] == kind)
+        .collect()
+}
+
+fn paid(
+    basic: &str,
+    deductible: &str,
+    supp: &str,
+    member: &str,
+    products: &str,
+    why: &str,
+) -> Value {
+    json!({
+        "outcome": "paid",
+        "paid_basic": basic,
+        "deductible": deductible,
+        "paid_supplementary": supp,
+        "member_pays": member,
+        "products": products,
+        "reasons": why,
+    })
+}
+
+/// DSW AV-Standaard 2009 (policy dsw-2009-av-standaard.toml), member M001 insured from
+/// 2009-01-01 with zvw: physiotherapy 100% up to the tariff 27.50 per session, 18 sessions per
+/// calendar year (pool fysio-manueel).
+/// - S001-01, the first session (30.00): 30.00 x 100% = 30.00 > cap 27.50 x 1, so 27.50 paid,
+///   the member pays 2.50; the pool goes 0 -> 1 session, 0.00 -> 27.50.
+/// - M004-OT17 (M004, oefentherapie, 3 sessions for 82.50, pool oefentherapie with 18 per
+///   year): 16 used before, so 2 of 3 allowed: 82.50 x 2/3 = 55.00, under the cap 27.50 x 2 =
+///   55.00; paid 55.00, the member pays 27.50 (SESSION_LIMIT); the pool goes 16 -> 18.
+#[test]
+fn a_tariff_cap_and_a_session_limit_are_traced_with_the_pool_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, ledger) = fixture_night(dir.path());
+
+    let e = explain(&ledger, "12345678/S001-01", &[]);
+    assert_eq!(e["run"], 1);
+    assert_eq!(e["decided_in"], "adjudicate");
+    assert_eq!(
+        steps(&e, "held")[0]["products"],
+        json!([
+            {"product": "zvw", "layer": "basic", "since": "2009-01-01"},
+            {"product": "dsw-2009-av-standaard", "layer": "supplementary", "since": "2009-01-01"},
+        ])
+    );
+    let layers = steps(&e, "layer");
+    assert_eq!(
+        layers[0]["benefit"],
+        Value::Null,
+        "zvw has no physiotherapy for adults"
+    );
+    assert_eq!(layers[1]["benefit"], "fysiotherapie");
+    assert_eq!(
+        steps(&e, "units")[0],
+        &json!({"step": "units", "pool": "fysio-manueel", "window": "2009", "max": 18,
+                "used_before": 0, "quantity": 1, "allowed": 1})
+    );
+    assert_eq!(
+        steps(&e, "tariff_cap")[0],
+        &json!({"step": "tariff_cap", "per_unit": "27.50", "units": 1, "cap": "27.50",
+                "applied": true, "amount": "27.50"})
+    );
+    assert_eq!(
+        steps(&e, "paid")[0]["counters"][0],
+        json!({"pool": "fysio-manueel", "window": "2009", "units_before": 0, "units_after": 1,
+               "euros_before": "0.00", "euros_after": "27.50"})
+    );
+    assert_eq!(
+        e["result"],
+        paid(
+            "0.00",
+            "0.00",
+            "27.50",
+            "2.50",
+            "dsw-2009-av-standaard",
+            "TARIFF_CAP"
+        )
+    );
+
+    let e = explain(&ledger, "12345678/M004-OT17", &[]);
+    let units = steps(&e, "units");
+    assert_eq!(
+        (&units[0]["used_before"], &units[0]["allowed"]),
+        (&json!(16), &json!(2))
+    );
+    assert_eq!(steps(&e, "base")[0]["amount"], "55.00");
+    assert_eq!(steps(&e, "base")[0]["units_paid"], "2/3");
+    assert_eq!(steps(&e, "tariff_cap")[0]["applied"], false);
+    assert_eq!(
+        e["result"],
+        paid(
+            "0.00",
+            "0.00",
+            "55.00",
+            "27.50",
+            "dsw-2009-av-standaard",
+            "SESSION_LIMIT"
+        )
+    );
+
+    // The 19th session of S001 finds the 18 used: nothing allowed, SESSION_LIMIT.
+    let e = explain(&ledger, "12345678/S001-19", &[]);
+    assert_eq!(steps(&e, "units")[0]["used_before"], 18);
+    assert_eq!(steps(&e, "units")[0]["allowed"], 0);
+    assert_eq!(steps(&e, "refused")[0]["reason"], "SESSION_LIMIT");
+    assert_eq!(e["result"]["outcome"], "rejected");
+    assert_eq!(e["result"]["reason"], "SESSION_LIMIT");
+}
+
+/// DSW AV-Standaard 2009, acne treatment: 75% with a referral, at most 150.00 per calendar
+/// year (P001, fixtures/products).
+/// - AC-1 (100.00): 100.00 x 75% = 75.00, room 150.00: paid 75.00 (PERCENTAGE).
+/// - AC-2 (120.00): 120.00 x 75% = 90.00, room 150.00 - 75.00 = 75.00: paid 75.00, the
+///   member pays 45.00 (AMOUNT_LIMIT;PERCENTAGE).
+#[test]
+fn a_percentage_and_a_euro_limit_show_the_room_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = products_night(dir.path());
+    let e = explain(&ledger, "22222222/AC-1", &[]);
+    assert_eq!(
+        steps(&e, "condition")
+            .iter()
+            .map(|c| (c["check"].as_str().unwrap(), c["passed"].as_bool().unwrap()))
+            .collect::<Vec<_>>(),
+        [("waiting period", true), ("referral", true)]
+    );
+    assert_eq!(
+        steps(&e, "percentage")[0],
+        &json!({"step": "percentage", "percent": "75", "amount": "75.00"})
+    );
+    assert_eq!(
+        e["result"],
+        paid(
+            "0.00",
+            "0.00",
+            "75.00",
+            "25.00",
+            "dsw-2009-av-standaard",
+            "PERCENTAGE"
+        )
+    );
+
+    let e = explain(&ledger, "22222222/AC-2", &[]);
+    let euros = steps(&e, "euros");
+    assert_eq!(
+        (
+            &euros[0]["used_before"],
+            &euros[0]["room"],
+            &euros[0]["applied"],
+            &euros[0]["amount"]
+        ),
+        (
+            &json!("75.00"),
+            &json!("75.00"),
+            &json!(true),
+            &json!("75.00")
+        )
+    );
+    assert_eq!(
+        e["result"],
+        paid(
+            "0.00",
+            "0.00",
+            "75.00",
+            "45.00",
+            "dsw-2009-av-standaard",
+            "AMOUNT_LIMIT;PERCENTAGE"
+        )
+    );
+}
+
+/// - 2024-basic T-1 (M030, zvw 2024, deductible 385.00): a full denture of 600.00 at 75% =
+///   450.00 basic; P-1 charged 18.00 of the deductible before, so 385.00 - 18.00 = 367.00 is
+///   charged now; the member pays 600.00 - 450.00 = 150.00.
+/// - products T-P21 (P001, 2009: zvw + DSW AV-Standaard): 800.00 at 75% = 600.00 basic, of
+///   which the 2009 deductible 155.00; the supplement pays 50% of the member's share 200.00 =
+///   100.00, capped at its tariff 60.00; the member pays 800.00 - 600.00 - 60.00 = 140.00.
+#[test]
+fn the_deductible_and_a_layered_payment_are_traced_layer_by_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, ledger) = fixture_night(dir.path());
+    let e = explain(&ledger, "89012345/T-1", &[]);
+    assert_eq!(
+        steps(&e, "deductible")[0],
+        &json!({"step": "deductible", "year": 2024, "mandatory": "385.00", "voluntary": "0.00",
+                "used_before": "18.00", "charged": "367.00", "used_after": "385.00"})
+    );
+    assert_eq!(
+        e["result"],
+        paid(
+            "450.00",
+            "367.00",
+            "0.00",
+            "150.00",
+            "zvw",
+            "PERCENTAGE;DEDUCTIBLE"
+        )
+    );
+
+    let ledger = products_night(dir.path());
+    let e = explain(&ledger, "22222222/T-P21", &[]);
+    let paid_by: Vec<(&str, &str)> = steps(&e, "paid")
+        .iter()
+        .map(|p| {
+            (
+                p["product"].as_str().unwrap(),
+                p["amount"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        paid_by,
+        [("zvw", "600.00"), ("dsw-2009-av-standaard", "60.00")]
+    );
+    let bases: Vec<(&str, &str)> = steps(&e, "base")
+        .iter()
+        .map(|b| (b["basis"].as_str().unwrap(), b["amount"].as_str().unwrap()))
+        .collect();
+    assert_eq!(bases, [("claim", "800.00"), ("member share", "200.00")]);
+    assert_eq!(steps(&e, "deductible")[0]["charged"], "155.00");
+    assert_eq!(
+        e["result"],
+        paid(
+            "600.00",
+            "155.00",
+            "60.00",
+            "140.00",
+            "zvw+dsw-2009-av-standaard",
+            "TARIFF_CAP;PERCENTAGE;DEDUCTIBLE"
+        )
+    );
+}
+
+const HEADER: &str =
+    "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount,debit_credit,related_line_id\n";
+
+/// Two nights on one ledger (M030, zvw 2024, deductible 385.00, medicines fully covered):
+/// - night 1: P-1 (100.00) is charged 100.00 of the deductible;
+/// - night 2: CP-1 credits P-1 (-100.00, the deductible given back), then P-2 (400.00) finds
+///   0.00 used and is charged the full 385.00.
+///
+/// Explaining P-1 after night 2 still shows the ledger as night 1 saw it (0.00 before, 100.00
+/// after), not as it is now.
+#[test]
+fn a_credit_of_a_later_night_and_the_earlier_night_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("l.db");
+    let night = |name: &str, text: &str| {
+        let f = write(dir.path(), &format!("{name}.csv"), text.as_bytes());
+        let o = process(
+            &dir.path().join(name),
+            &[&f],
+            &["--quiet", "--ledger", ledger.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    night(
+        "n1",
+        &format!("{HEADER}P,P-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,,\n"),
+    );
+    night(
+        "n2",
+        &format!(
+            "{HEADER}P,CP-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,C,P-1\n\
+             P,P-2,56789012,M030,1978-08-08,2024-03-01,PHARMA,400.00,,\n"
+        ),
+    );
+    let e = explain(&ledger, "56789012/CP-1", &[]);
+    assert_eq!(e["run"], 2);
+    assert_eq!(
+        steps(&e, "credit")[0],
+        &json!({"step": "credit", "reverses": "P-1", "result": "reversed"})
+    );
+    assert_eq!(
+        e["result"],
+        paid("-100.00", "-100.00", "0.00", "0.00", "zvw", "")
+    );
+    let e = explain(&ledger, "56789012/P-2", &[]);
+    let d = steps(&e, "deductible")[0];
+    assert_eq!(
+        (&d["used_before"], &d["charged"]),
+        (&json!("0.00"), &json!("385.00"))
+    );
+    let e = explain(&ledger, "56789012/P-1", &[]);
+    assert_eq!(e["run"], 1);
+    let d = steps(&e, "deductible")[0];
+    assert_eq!(
+        (&d["used_before"], &d["charged"]),
+        (&json!("0.00"), &json!("100.00"))
+    );
+}
+
+/// A line rejected while reading (X-02, amount "12,50") or by screening (X-09, member M999
+/// unknown) has no adjudication steps; the reason is the row's.
+#[test]
+fn rejections_before_adjudication_name_the_stage_that_decided() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, ledger) = fixture_night(dir.path());
+    let e = explain(&ledger, "45678901/X-02", &[]);
+    assert_eq!(e["decided_in"], "read");
+    assert_eq!(e["result"]["reason"], "MALFORMED");
+    assert_eq!(e["line"]["quantity"], Value::Null);
+    let e = explain(&ledger, "45678901/X-09", &[]);
+    assert_eq!(e["decided_in"], "screen");
+    assert_eq!(e["result"]["reason"], "UNKNOWN_MEMBER");
+    assert_eq!(e["result"]["vektis"], "0320");
+    assert!(e["steps"].as_array().unwrap().is_empty());
+    let text = declaro()
+        .args(["explain", "--ledger"])
+        .arg(&ledger)
+        .arg("45678901/X-09")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("decided by screening"), "{text}");
+    // No personal data: the member of S001-01 (M001) is born 1970-04-12, BSN 100023757.
+    let o = declaro()
+        .args(["explain", "--ledger"])
+        .arg(&ledger)
+        .arg("12345678/S001-01")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("tariff cap 27.50 x 1 = 27.50: applies"),
+        "{text}"
+    );
+    for private in ["1970-04-12", "19700412", "100023757", "M001"] {
+        assert!(!text.contains(private), "{private} in {text}");
+    }
+}
+
+/// A dry run is explained through its `--out`; after a policy file changes, the replay is
+/// refused, naming the file, rather than giving a trace that is not the run's.
+#[test]
+fn a_dry_run_is_explained_by_its_out_and_a_changed_file_refuses_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, policies.join(p.file_name().unwrap())).unwrap();
+    }
+    let (out, ledger) = (dir.path().join("dry"), dir.path().join("l.db"));
+    let o = declaro()
+        .args(["process", "--quiet", "--dry-run", "--policy"])
+        .arg(&policies)
+        .args([
+            "--members",
+            "fixtures/members.csv",
+            "--run-date",
+            "2025-12-31",
+        ])
+        .arg("--ledger")
+        .arg(&ledger)
+        .arg("--out")
+        .arg(&out)
+        .arg("fixtures/claims/2009-dsw-standaard.csv")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = explain(
+        &ledger,
+        "12345678/S001-01",
+        &["--out", out.to_str().unwrap()],
+    );
+    assert_eq!(e["run"], Value::Null, "a dry run has no run id");
+    assert_eq!(e["result"]["paid_supplementary"], "27.50");
+
+    let toml = policies.join("dsw-2009-av-standaard.toml");
+    let text = read(&toml).replace("27.50", "29.00");
+    std::fs::write(&toml, text).unwrap();
+    let o = declaro()
+        .args(["explain", "--ledger"])
+        .arg(&ledger)
+        .args(["--out", out.to_str().unwrap(), "12345678/S001-01"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert!(
+        err.contains("dsw-2009-av-standaard.toml changed since the run"),
+        "{err}"
+    );
+}
+
+/// Every line of the fixture night, paid or rejected, is explained, and each replay agrees
+/// with its row (explain fails when it does not).
+#[test]
+fn every_line_of_the_fixture_night_is_explained_in_agreement_with_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, ledger) = fixture_night(dir.path());
+    let mut n = 0;
+    for name in ["remittance.csv", "rejections.csv"] {
+        let mut r = csv::Reader::from_path(out.join(name)).unwrap();
+        let h = r.headers().unwrap().clone();
+        let col = |c: &str| h.iter().position(|x| x == c).unwrap();
+        let (agb, id) = (col("provider_agb"), col("line_id"));
+        for row in r.records() {
+            let row = row.unwrap();
+            let key = format!("{}/{}", &row[agb], &row[id]);
+            let e = explain(&ledger, &key, &[]);
+            assert!(
+                e["agrees_with"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("remittance.csv")
+                    || name == "rejections.csv"
+            );
+            n += 1;
+        }
+    }
+    assert!(n > 300, "{n} lines");
+}
