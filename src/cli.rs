@@ -72,6 +72,9 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the comparison as a self-contained HTML page (like report.html) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Validate policy files and report errors with file and line.
     CheckPolicy {

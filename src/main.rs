@@ -154,8 +154,13 @@ fn main() -> std::process::ExitCode {
                 Err(f) => fail(f),
             }
         }
-        Command::Diff { a, b, json } => match cmd::diff::diff(&a, &b) {
+        Command::Diff { a, b, json, html } => match cmd::diff::diff(&a, &b) {
             Ok(d) => {
+                // The page first: when it cannot be written, the command fails before it
+                // printed anything that looks like success.
+                if let Some(Err(e)) = html.map(|f| d.write_html(&a, &b, &f)) {
+                    return fail(e).into();
+                }
                 if json {
                     println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
                 } else {

@@ -1178,11 +1178,15 @@ fn report_html_shows_the_night_without_personal_data() {
     ] {
         let v = s["totals"][key].as_str().unwrap();
         assert!(
-            html.contains(&format!("<td class=\"n\">{v}</td>")),
+            html.contains(&format!(
+                "<td class=\"n\" data-summary=\"/totals/{key}\">{v}</td>"
+            )),
             "{key} {v}"
         );
     }
-    assert!(html.contains("<p class=\"good\">Balanced:"));
+    assert!(html.contains(
+        "<p class=\"good\" data-summary=\"/reconciliation/balanced\" data-value=\"true\">Balanced:"
+    ));
     let by_reason = s["rejected_by_reason"].as_object().unwrap();
     assert!(by_reason.len() > 5);
     let vektis = [
@@ -1193,7 +1197,10 @@ fn report_html_shows_the_night_without_personal_data() {
     for (reason, n) in by_reason {
         let code = vektis.iter().find(|(r, _)| r == reason).map(|(_, c)| *c);
         let row = match code {
-            Some(c) => format!("<tr><td>{reason}</td><td>{c}</td><td class=\"n\">{n}</td>"),
+            Some(c) => format!(
+                "<tr><td>{reason}</td><td>{c}</td><td class=\"n\" \
+                 data-summary=\"/rejected_by_reason/{reason}\">{n}</td>"
+            ),
             None => format!("<tr><td>{reason}</td><td>"),
         };
         assert!(html.contains(&row), "{row}");

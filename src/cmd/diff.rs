@@ -322,3 +322,136 @@ impl Diff {
         t
     }
 }
+
+/// The size of an amount or count as `Delta` writes it (`-3.41`, `+2`, `17`), for a bar.
+fn magnitude(s: &str) -> u64 {
+    let s = s.strip_prefix('+').unwrap_or(s);
+    match s.contains('.') {
+        true => cents(s).map(i64::unsigned_abs).unwrap_or(0),
+        false => s.parse::<i64>().map(i64::unsigned_abs).unwrap_or(0),
+    }
+}
+
+impl Diff {
+    /// The comparison as a page like `report.html` (its style and bars): self-contained, no
+    /// script, nothing fetched, no personal data (the outputs' member numbers are not read
+    /// into a `Diff`) and no timing, so the same two runs give the same bytes.
+    pub fn html(&self, a: &Path, b: &Path) -> String {
+        use crate::output::report::{bar, esc, page_start, PAGE_END};
+        use std::fmt::Write as _;
+        let mut h = page_start("declaro diff");
+        let _ = writeln!(
+            h,
+            "<h1>declaro diff</h1>\n<p>A = {}<br>\nB = {}</p>\n\
+             <p><span data-key=\"lines\">{}</span> lines, <span data-key=\"changed_lines\">{}</span> \
+             with another outcome in B.</p>",
+            esc(&a.display().to_string()),
+            esc(&b.display().to_string()),
+            self.lines,
+            self.changed_lines
+        );
+        if self.only_in_a + self.only_in_b > 0 {
+            let _ = writeln!(
+                h,
+                "<p class=\"bad\">Not the same inputs: <span data-key=\"only_in_a\">{}</span> \
+                 lines only in A, <span data-key=\"only_in_b\">{}</span> only in B.</p>",
+                self.only_in_a, self.only_in_b
+            );
+        }
+        // One table per comparison: A and B with a bar each, B - A. The bars of a table share
+        // one scale per unit (amounts, counts: the totals have both). Every row names its key
+        // as `data-key="section/key"`.
+        let table = |h: &mut String,
+                     section: &str,
+                     title: &str,
+                     rows: &mut dyn Iterator<Item = (&str, &Delta)>| {
+            let rows: Vec<(&str, &Delta)> = rows.collect();
+            let amount = |d: &Delta| d.a.contains('.');
+            let max = |amounts: bool| {
+                rows.iter()
+                    .filter(|(_, d)| amount(d) == amounts)
+                    .flat_map(|(_, d)| [magnitude(&d.a), magnitude(&d.b)])
+                    .max()
+                    .unwrap_or(0)
+            };
+            let (max_amount, max_count) = (max(true), max(false));
+            let _ = writeln!(
+                h,
+                "<h2>{title}</h2>\n<table>\n<tr><th></th><th>A</th><th></th><th>B</th><th></th>\
+                 <th>B - A</th></tr>"
+            );
+            for &(k, d) in &rows {
+                let max = if amount(d) { max_amount } else { max_count };
+                let _ = writeln!(
+                    h,
+                    "<tr data-key=\"{section}/{k}\"><td>{k}</td><td class=\"n\">{}</td><td>{}</td>\
+                     <td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                    esc(&d.a),
+                    bar(magnitude(&d.a), max),
+                    esc(&d.b),
+                    bar(magnitude(&d.b), max),
+                    esc(&d.delta),
+                    k = esc(k),
+                );
+            }
+            h.push_str("</table>\n");
+        };
+        table(
+            &mut h,
+            "totals",
+            "Totals",
+            &mut self.totals.iter().map(|(k, d)| (*k, d)),
+        );
+        table(
+            &mut h,
+            "paid_per_product",
+            "Paid per layer and product",
+            &mut self.paid_per_product.iter().map(|(k, d)| (k.as_str(), d)),
+        );
+        table(
+            &mut h,
+            "lines_per_reason",
+            "Lines per reason",
+            &mut self.lines_per_reason.iter().map(|(k, d)| (k.as_str(), d)),
+        );
+        h.push_str("<h2>Largest changes of the paid amount</h2>\n");
+        if self.largest_changes.is_empty() {
+            h.push_str("<p>None.</p>\n");
+        } else {
+            h.push_str(
+                "<table>\n<tr><th>file</th><th>record</th><th>line</th><th>A</th><th>B</th>\
+                 <th>paid B - A</th></tr>\n",
+            );
+            for c in &self.largest_changes {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                     <td class=\"n\">{}</td></tr>",
+                    esc(&c.file),
+                    c.record,
+                    esc(&c.line_id),
+                    esc(&c.a),
+                    esc(&c.b),
+                    esc(&c.paid_delta)
+                );
+            }
+            h.push_str("</table>\n");
+        }
+        h.push_str(PAGE_END);
+        h
+    }
+
+    /// Writes [`Diff::html`] to `dest` (mode 0640): written under a temporary name beside it
+    /// and renamed into place, so a link at `dest` is replaced, never followed, and a reader
+    /// never sees half a page.
+    pub fn write_html(&self, a: &Path, b: &Path, dest: &Path) -> Result<(), Error> {
+        use crate::output::Staged;
+        use std::io::Write as _;
+        let what = format!("writing {}", dest.display());
+        let (staged, mut w) = Staged::create(dest).map_err(|e| Error::io(&what, e))?;
+        w.write_all(self.html(a, b).as_bytes())
+            .map_err(|e| Error::io(&what, e))?;
+        staged.finish(w).map_err(|e| Error::io(&what, e))?;
+        staged.commit().map_err(|e| Error::io(&what, e))
+    }
+}

@@ -124,7 +124,7 @@ impl Figures {
 }
 
 /// Text for HTML: `&`, `<`, `>`, `"` escaped.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -138,14 +138,38 @@ fn esc(s: &str) -> String {
     out
 }
 
-/// An inline SVG bar of `value` out of `max`, 200 wide.
-fn bar(value: u64, max: u64) -> String {
-    let width = (value * 200).checked_div(max).unwrap_or(0);
+/// An inline SVG bar of `value` out of `max`, 200 wide. It carries its numbers as `data-value`
+/// and `data-max`, so that a test (or a person with the browser's inspector) can check what a
+/// bar stands for without measuring it.
+pub(crate) fn bar(value: u64, max: u64) -> String {
+    let width = (value.saturating_mul(200))
+        .checked_div(max)
+        .unwrap_or(0)
+        .min(200);
     format!(
-        "<svg width=\"200\" height=\"12\" role=\"img\"><rect width=\"{width}\" height=\"12\" \
-         fill=\"#3b6ea5\"/></svg>"
+        "<svg width=\"200\" height=\"12\" role=\"img\" data-value=\"{value}\" data-max=\"{max}\">\
+         <rect width=\"{width}\" height=\"12\" fill=\"#3b6ea5\"/></svg>"
     )
 }
+
+/// The start of a page up to its `<h1>`: the doctype, the title and the inline style that
+/// `report.html` and `diff --html` share (no script, no stylesheet or font fetched).
+pub(crate) fn page_start(title: &str) -> String {
+    let title = esc(title);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{title}</title>\n<style>\n\
+         body {{ font-family: sans-serif; margin: 2em; color: #222; }}\n\
+         table {{ border-collapse: collapse; margin-bottom: 1.5em; }}\n\
+         th, td {{ border-bottom: 1px solid #ddd; padding: 0.25em 0.75em; text-align: left; }}\n\
+         td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}\n\
+         .bad {{ color: #a00; font-weight: bold; }} .good {{ color: #060; font-weight: bold; }}\n\
+         </style>\n</head>\n<body>\n"
+    )
+}
+
+/// The end of a page started with [`page_start`].
+pub(crate) const PAGE_END: &str = "</body>\n</html>\n";
 
 fn band_label(i: usize) -> String {
     match i {
@@ -157,17 +181,11 @@ fn band_label(i: usize) -> String {
 
 /// Renders the report of a night whose summary is `summary`.
 pub fn render(summary: &Summary, figures: &Figures) -> String {
-    let mut h = String::with_capacity(16 << 10);
+    let mut h = page_start(&format!("declaro run report {}", summary.run_date));
+    h.reserve(16 << 10);
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>declaro run report {run_date}</title>\n<style>\n\
-         body {{ font-family: sans-serif; margin: 2em; color: #222; }}\n\
-         table {{ border-collapse: collapse; margin-bottom: 1.5em; }}\n\
-         th, td {{ border-bottom: 1px solid #ddd; padding: 0.25em 0.75em; text-align: left; }}\n\
-         td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}\n\
-         .bad {{ color: #a00; font-weight: bold; }} .good {{ color: #060; font-weight: bold; }}\n\
-         </style>\n</head>\n<body>\n<h1>declaro run report</h1>\n\
+        "<h1>declaro run report</h1>\n\
          <p>Run date {run_date}{dry}. {lines} lines read from {files} input file(s).</p>\n",
         run_date = esc(&summary.run_date),
         dry = if summary.dry_run {
@@ -179,23 +197,27 @@ pub fn render(summary: &Summary, figures: &Figures) -> String {
         files = summary.input_files.len(),
     );
 
-    // Totals and the reconciliation.
+    // Totals and the reconciliation. Each figure that `summary.json` has names its field as a
+    // JSON pointer in `data-summary`, so the page can be checked against the summary.
     let t = &summary.totals;
     let r = &summary.reconciliation;
     let count = |k: &str| summary.outcomes.get(k).copied().unwrap_or(0);
     let _ = write!(
         h,
         "<h2>Totals</h2>\n<table>\n\
-         <tr><th>lines paid</th><td class=\"n\">{}</td></tr>\n\
-         <tr><th>lines rejected</th><td class=\"n\">{}</td></tr>\n\
-         <tr><th>claimed (paid lines)</th><td class=\"n\">{}</td></tr>\n\
-         <tr><th>paid by basic insurance</th><td class=\"n\">{}</td></tr>\n\
-         <tr><th>of which deductible charged to members</th><td class=\"n\">{}</td></tr>\n\
-         <tr><th>paid by supplementary insurance</th><td class=\"n\">{}</td></tr>\n\
-         <tr><th>left to members</th><td class=\"n\">{}</td></tr>\n\
-         <tr><th>claimed (rejected lines)</th><td class=\"n\">{}</td></tr>\n</table>\n\
-         <h2>Reconciliation</h2>\n<p class=\"{}\">{}: {} lines read, {} lines in \
-         remittance.csv and rejections.csv; {} claimed read, {} claimed out.</p>\n",
+         <tr><th>lines paid</th><td class=\"n\" data-summary=\"/outcomes/paid\">{}</td></tr>\n\
+         <tr><th>lines rejected</th><td class=\"n\" data-summary=\"/outcomes/rejected\">{}</td></tr>\n\
+         <tr><th>claimed (paid lines)</th><td class=\"n\" data-summary=\"/totals/claimed\">{}</td></tr>\n\
+         <tr><th>paid by basic insurance</th><td class=\"n\" data-summary=\"/totals/paid_basic\">{}</td></tr>\n\
+         <tr><th>of which deductible charged to members</th><td class=\"n\" data-summary=\"/totals/deductible\">{}</td></tr>\n\
+         <tr><th>paid by supplementary insurance</th><td class=\"n\" data-summary=\"/totals/paid_supplementary\">{}</td></tr>\n\
+         <tr><th>left to members</th><td class=\"n\" data-summary=\"/totals/member_pays\">{}</td></tr>\n\
+         <tr><th>claimed (rejected lines)</th><td class=\"n\" data-summary=\"/totals/rejected_claimed\">{}</td></tr>\n</table>\n\
+         <h2>Reconciliation</h2>\n<p class=\"{}\" data-summary=\"/reconciliation/balanced\" \
+         data-value=\"{}\">{}: <span data-summary=\"/reconciliation/lines_read\">{}</span> lines \
+         read, <span data-summary=\"/reconciliation/lines_out\">{}</span> lines in remittance.csv \
+         and rejections.csv; <span data-summary=\"/reconciliation/claimed_read\">{}</span> claimed \
+         read, <span data-summary=\"/reconciliation/claimed_out\">{}</span> claimed out.</p>\n",
         count("paid"),
         count("rejected"),
         esc(&t.claimed),
@@ -205,6 +227,7 @@ pub fn render(summary: &Summary, figures: &Figures) -> String {
         esc(&t.member_pays),
         esc(&t.rejected_claimed),
         if r.balanced { "good" } else { "bad" },
+        r.balanced,
         if r.balanced {
             "Balanced"
         } else {
@@ -221,9 +244,10 @@ pub fn render(summary: &Summary, figures: &Figures) -> String {
     for ((layer, product), (n, total)) in &figures.paid {
         let _ = writeln!(
             h,
-            "<tr><td>{layer}</td><td>{}</td><td class=\"n\">{n}</td><td class=\"n\">{}</td></tr>",
-            esc(product),
-            total
+            "<tr><td>{layer}</td><td>{product}</td><td class=\"n\">{n}</td><td class=\"n\" \
+             data-layer=\"{layer}\" data-product=\"{product}\">{}</td></tr>",
+            total,
+            product = esc(product),
         );
     }
     h.push_str("</table>\n");
@@ -246,9 +270,10 @@ pub fn render(summary: &Summary, figures: &Figures) -> String {
             .unwrap_or("");
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{vektis}</td><td class=\"n\">{n}</td><td>{}</td></tr>",
-            esc(code),
-            bar(*n, max)
+            "<tr><td>{code}</td><td>{vektis}</td><td class=\"n\" \
+             data-summary=\"/rejected_by_reason/{code}\">{n}</td><td>{}</td></tr>",
+            bar(*n, max),
+            code = esc(code),
         );
     }
     h.push_str("</table>\n");
@@ -338,7 +363,7 @@ pub fn render(summary: &Summary, figures: &Figures) -> String {
         }
         h.push_str("</ul>\n");
     }
-    h.push_str("</body>\n</html>\n");
+    h.push_str(PAGE_END);
     h
 }
 
