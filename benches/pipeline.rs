@@ -180,6 +180,7 @@ fn bench_pipeline(c: &mut Criterion) {
                         &quiet,
                     )
                     .unwrap()
+                    .0
                     .len()
                 })
             })

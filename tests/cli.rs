@@ -1283,6 +1283,18 @@ fn diff_of_two_dry_runs_shows_what_a_policy_change_costs() {
         "3.41"
     );
     assert_eq!(d["totals"]["member_pays"]["delta"], "-3.41");
+    // Per benefit: code 1000 is a.s.r.'s fysiotherapie; every other benefit is unchanged.
+    let benefits = d["paid_per_benefit"].as_object().unwrap();
+    assert_eq!(
+        benefits["asr-2024-paramedisch fysiotherapie"]["delta"],
+        "3.41"
+    );
+    for (k, v) in benefits {
+        if k != "asr-2024-paramedisch fysiotherapie" {
+            assert_eq!(v["delta"], "0.00", "{k}");
+        }
+    }
+    assert!(benefits.contains_key("asr-2024-paramedisch oefentherapie"));
     assert_eq!(d["totals"]["paid_basic"]["delta"], "0.00");
     assert_eq!(d["lines_per_reason"]["TARIFF_CAP"]["delta"], "+0");
     let c = &d["largest_changes"][0];
@@ -1294,4 +1306,88 @@ fn diff_of_two_dry_runs_shows_what_a_policy_change_costs() {
     let same: serde_json::Value = serde_json::from_str(&diff("a", "a", true)).unwrap();
     assert_eq!(same["changed_lines"], 0);
     assert_eq!(same["largest_changes"].as_array().unwrap().len(), 0);
+}
+
+/// `declaro diff` per benefit: the DSW AV-Standaard 2009 pool `fysio-manueel` (physiotherapy
+/// and manual therapy together) raised from 18 to 20 sessions a year, on
+/// `2009-dsw-standaard.csv`. Four lines were its 19th session and become paid:
+/// - S001-19 and S001-20 (M001, fysiotherapie, 30.00 each, tariff 27.50): +27.50 each;
+/// - M003-FT2 (M003: 9 manual therapy + 8 orthomanual + FT1 = 18 before it; 30.00): +27.50;
+/// - M002-MT9 (M002: 10 fysio + 8 manual therapy before it; 42.00, tariff 39.00): +39.00.
+///
+/// So fysiotherapie +82.50, manuele-therapie +39.00, supplementary +121.50, the member
+/// +10.50 (3 x 2.50 + 3.00), 4 rejected lines fewer (SESSION_LIMIT -4, TARIFF_CAP +4); every
+/// other benefit 0.00.
+#[test]
+fn diff_per_benefit_of_a_raised_session_maximum_is_the_hand_worked_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
+        let e = e.unwrap();
+        let mut text = read(e.path());
+        if e.file_name() == "dsw-2009-av-standaard.toml" {
+            let pool = "id = \"fysio-manueel\"\nperiod = \"calendar-year\"\nmax_units = 18";
+            assert!(text.contains(pool));
+            text = text.replace(pool, &pool.replace("18", "20"));
+        }
+        std::fs::write(policies.join(e.file_name()), text).unwrap();
+    }
+    let ledger = dir.path().join("l.db");
+    for (run, policy) in [("a", root().join("fixtures/policies")), ("b", policies)] {
+        let o = declaro()
+            .args(["process", "--quiet", "--dry-run", "--policy"])
+            .arg(&policy)
+            .args(["--members", "fixtures/members.csv"])
+            .args(["--run-date", "2025-12-31", "--ledger"])
+            .arg(&ledger)
+            .arg("--out")
+            .arg(dir.path().join(run))
+            .arg("fixtures/claims/2009-dsw-standaard.csv")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = declaro()
+        .arg("diff")
+        .arg(dir.path().join("a"))
+        .arg(dir.path().join("b"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let delta = |section: &str, key: &str| d[section][key]["delta"].as_str().unwrap().to_string();
+    let benefits = d["paid_per_benefit"].as_object().unwrap();
+    for (k, _) in benefits {
+        let want = match k.as_str() {
+            "dsw-2009-av-standaard fysiotherapie" => "82.50",
+            "dsw-2009-av-standaard manuele-therapie" => "39.00",
+            _ => "0.00",
+        };
+        assert_eq!(delta("paid_per_benefit", k), want, "{k}");
+    }
+    assert!(benefits.contains_key("dsw-2009-av-standaard fysiotherapie"));
+    assert_eq!(delta("totals", "paid_supplementary"), "121.50");
+    assert_eq!(delta("totals", "member_pays"), "10.50");
+    assert_eq!(delta("totals", "rejected_lines"), "-4");
+    assert_eq!(delta("lines_per_reason", "SESSION_LIMIT"), "-4");
+    assert_eq!(delta("lines_per_reason", "TARIFF_CAP"), "+4");
+    assert_eq!(d["changed_lines"], 4);
+    // Each run's benefits add up to what it paid.
+    for run in ["a", "b"] {
+        let s = summary(&dir.path().join(run));
+        let cents = |v: &serde_json::Value| -> i64 {
+            let t = v.as_str().unwrap().replace('.', "");
+            t.parse().unwrap()
+        };
+        let by_benefit: i64 = s["paid_per_benefit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| cents(&r["paid"]))
+            .sum();
+        let paid = cents(&s["totals"]["paid_basic"]) + cents(&s["totals"]["paid_supplementary"]);
+        assert_eq!(by_benefit, paid, "run {run}");
+    }
 }

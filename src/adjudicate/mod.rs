@@ -5,7 +5,7 @@ mod codes;
 pub mod trace;
 
 pub use codes::CodeTable;
-pub use trace::{Step, Steps, Tracer};
+pub use trace::{PaidTally, Step, Steps, Tracer};
 
 use crate::model::{Cents, Date, Reason, Reasons};
 use crate::night::{Detail, Line, Night, Outcome, Payment, Products, Why};
@@ -261,6 +261,9 @@ pub fn adjudicate_member<T: Tracer>(
         note(tr, || Step::Line { seq });
         if line.credit() {
             *outcome = reverse(night, line, state);
+            if let Outcome::Paid(p) = outcome {
+                tr.credited(p);
+            }
             note(tr, || Step::Credit {
                 reverses: night.related_line_id(line).into(),
                 result: match outcome {
@@ -459,6 +462,7 @@ pub fn adjudicate_line<T: Tracer>(
                     continue;
                 }
                 products.push(h.product());
+                tr.paid_layer(h.product(), c.benefit, amount);
                 if product.basic {
                     paid_basic += amount;
                     let voluntary = voluntary_deductible(ctx, member, h, line);

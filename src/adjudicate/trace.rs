@@ -4,6 +4,9 @@
 //! every step is built inside a closure that is then never called, so the run pays nothing for
 //! the trace. `explain` passes a [`Steps`] and gets the steps in the order they were taken.
 
+use crate::model::Cents;
+use crate::night::Payment;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 /// Receives adjudication's steps.
@@ -12,6 +15,13 @@ pub trait Tracer {
     const ON: bool;
     /// Records one step.
     fn push(&mut self, step: Step);
+    /// A layer of a debit line paid `amount` under benefit `benefit` of product `product`
+    /// (indexes in the policy set).
+    #[inline(always)]
+    fn paid_layer(&mut self, _product: usize, _benefit: u16, _amount: Cents) {}
+    /// A credit line reversed a payment; `reversed` is the credit's (negative) payment.
+    #[inline(always)]
+    fn credited(&mut self, _reversed: &Payment) {}
 }
 
 impl Tracer for () {
@@ -26,6 +36,64 @@ impl Tracer for Steps {
     const ON: bool = true;
     fn push(&mut self, step: Step) {
         Vec::push(self, step);
+    }
+}
+
+/// What was paid per product and benefit: the night's run adjudicates with one per worker and
+/// adds them up (integer sums, so the total does not depend on the threads).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PaidTally {
+    /// (product, benefit) to (layers paid, amount). A credit reverses a whole payment, whose
+    /// benefits the ledger does not keep: it counts under [`PaidTally::CREDITS`] of the
+    /// basic product (its basic part) and of the one supplementary product that paid (its
+    /// supplementary part; [`PaidTally::SEVERAL`] when more than one did).
+    pub paid: FxHashMap<(u16, u16), (u64, Cents)>,
+}
+
+impl PaidTally {
+    /// The benefit index under which credits count.
+    pub const CREDITS: u16 = u16::MAX;
+    /// The product index of a credit's supplementary part paid by several products.
+    pub const SEVERAL: u16 = u16::MAX;
+
+    fn add(&mut self, product: u16, benefit: u16, amount: Cents) {
+        let e = self.paid.entry((product, benefit)).or_default();
+        e.0 += 1;
+        e.1 += amount;
+    }
+
+    /// Adds another tally.
+    pub fn merge(&mut self, other: PaidTally) {
+        for (k, (n, c)) in other.paid {
+            let e = self.paid.entry(k).or_default();
+            e.0 += n;
+            e.1 += c;
+        }
+    }
+}
+
+impl Tracer for PaidTally {
+    const ON: bool = false;
+    fn push(&mut self, _: Step) {}
+    fn paid_layer(&mut self, product: usize, benefit: u16, amount: Cents) {
+        self.add(product as u16, benefit, amount);
+    }
+    fn credited(&mut self, reversed: &Payment) {
+        let mut products = reversed.products.iter();
+        // Basic first (Products keeps the layer order), when the basic layer paid.
+        if !reversed.paid_basic.is_zero() {
+            if let Some(basic) = products.next() {
+                self.add(basic as u16, Self::CREDITS, reversed.paid_basic);
+            }
+        }
+        if !reversed.paid_supplementary.is_zero() {
+            let rest: Vec<usize> = products.collect();
+            let product = match rest.as_slice() {
+                [one] => *one as u16,
+                _ => Self::SEVERAL,
+            };
+            self.add(product, Self::CREDITS, reversed.paid_supplementary);
+        }
     }
 }
 

@@ -158,6 +158,9 @@ pub struct Diff {
     pub totals: BTreeMap<&'static str, Delta>,
     /// Paid per `layer product` (`basic zvw`, `supplementary dsw-2009-av-top`).
     pub paid_per_product: BTreeMap<String, Delta>,
+    /// Paid per `product benefit` (`dsw-2009-av-standaard fysiotherapie`), from each run's
+    /// `summary.json`; what credits took back is under `product (credits)`.
+    pub paid_per_benefit: BTreeMap<String, Delta>,
     /// Lines per reason (a remittance row's reductions and a rejection's reason).
     pub lines_per_reason: BTreeMap<String, Delta>,
     pub largest_changes: Vec<Change>,
@@ -188,9 +191,29 @@ fn add_reasons(to: &mut BTreeMap<String, i64>, o: &Outcome) {
     }
 }
 
+/// What a run's `summary.json` says each product's benefits paid, by `product benefit`.
+fn read_benefits(out: &Path) -> Result<BTreeMap<String, i64>, Error> {
+    let path = out.join("summary.json");
+    let bad = |e: &dyn std::fmt::Display| Error::Usage(format!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(&e))?;
+    let summary: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e))?;
+    let rows: Vec<crate::output::summary::BenefitPaid> =
+        serde_json::from_value(summary["paid_per_benefit"].clone()).map_err(|_| {
+            bad(&"no paid_per_benefit (written by an older declaro): cannot compare benefits")
+        })?;
+    let mut paid = BTreeMap::new();
+    for r in rows {
+        *paid
+            .entry(format!("{} {}", r.product, r.benefit))
+            .or_default() += cents(&r.paid).map_err(|e| bad(&e))?;
+    }
+    Ok(paid)
+}
+
 /// Compares the runs whose outputs are in `a` and `b`.
 pub fn diff(a: &Path, b: &Path) -> Result<Diff, Error> {
     let (ra, rb) = (read_run(a)?, read_run(b)?);
+    let (ba, bb) = (read_benefits(a)?, read_benefits(b)?);
     let (mut pa, mut pb) = (BTreeMap::new(), BTreeMap::new());
     let (mut qa, mut qb) = (BTreeMap::new(), BTreeMap::new());
     let mut sums = [[0i64; 2]; 4];
@@ -264,6 +287,7 @@ pub fn diff(a: &Path, b: &Path) -> Result<Diff, Error> {
         .into_iter()
         .collect(),
         paid_per_product: merge(&pa, &pb, true),
+        paid_per_benefit: merge(&ba, &bb, true),
         lines_per_reason: merge(&qa, &qb, false),
         largest_changes: changes.into_iter().take(LARGEST).map(|(_, c)| c).collect(),
     })
@@ -289,9 +313,9 @@ impl Diff {
         }
         let table =
             |t: &mut String, title: &str, rows: &mut dyn Iterator<Item = (&str, &Delta)>| {
-                let _ = writeln!(t, "\n{title:<40} {:>16} {:>16} {:>16}", "A", "B", "B - A");
+                let _ = writeln!(t, "\n{title:<48} {:>14} {:>14} {:>14}", "A", "B", "B - A");
                 for (k, d) in rows {
-                    let _ = writeln!(t, "{k:<40} {:>16} {:>16} {:>16}", d.a, d.b, d.delta);
+                    let _ = writeln!(t, "{k:<48} {:>14} {:>14} {:>14}", d.a, d.b, d.delta);
                 }
             };
         table(
@@ -303,6 +327,11 @@ impl Diff {
             &mut t,
             "paid per product",
             &mut self.paid_per_product.iter().map(|(k, d)| (k.as_str(), d)),
+        );
+        table(
+            &mut t,
+            "paid per benefit",
+            &mut self.paid_per_benefit.iter().map(|(k, d)| (k.as_str(), d)),
         );
         table(
             &mut t,
@@ -407,6 +436,12 @@ impl Diff {
             "paid_per_product",
             "Paid per layer and product",
             &mut self.paid_per_product.iter().map(|(k, d)| (k.as_str(), d)),
+        );
+        table(
+            &mut h,
+            "paid_per_benefit",
+            "Paid per product and benefit",
+            &mut self.paid_per_benefit.iter().map(|(k, d)| (k.as_str(), d)),
         );
         table(
             &mut h,

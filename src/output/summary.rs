@@ -57,6 +57,49 @@ pub struct Timing {
     pub lines_per_second: u64,
 }
 
+/// What one benefit of one product paid.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct BenefitPaid {
+    pub product: String,
+    /// The benefit's id; `(credits)` for what credit lines took back.
+    pub benefit: String,
+    /// Lines it paid (or credits).
+    pub lines: u64,
+    pub paid: String,
+}
+
+/// The tally as rows sorted by product and benefit id.
+pub fn per_benefit(
+    tally: &crate::adjudicate::PaidTally,
+    policies: &crate::policy::PolicySet,
+) -> Vec<BenefitPaid> {
+    use crate::adjudicate::PaidTally;
+    let mut rows: Vec<BenefitPaid> = tally
+        .paid
+        .iter()
+        .map(|(&(product, benefit), &(lines, paid))| {
+            let p = policies.products.get(usize::from(product));
+            BenefitPaid {
+                product: match p {
+                    Some(p) => p.id.clone(),
+                    None => "(several supplementary)".into(),
+                },
+                benefit: match (benefit, p) {
+                    (PaidTally::CREDITS, _) | (_, None) => "(credits)".into(),
+                    (b, Some(p)) => p
+                        .benefits
+                        .get(usize::from(b))
+                        .map_or_else(|| format!("#{b}"), |b| b.id.clone()),
+                },
+                lines,
+                paid: paid.to_string(),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.product, &a.benefit).cmp(&(&b.product, &b.benefit)));
+    rows
+}
+
 /// A file the run read, by its absolute path and its sha256.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileHash {
@@ -94,6 +137,8 @@ pub struct Summary {
     /// Remittance lines carrying each reduction reason.
     pub reductions_by_reason: BTreeMap<&'static str, u64>,
     pub totals: Totals,
+    /// What each benefit of each product paid (credits apart).
+    pub paid_per_benefit: Vec<BenefitPaid>,
     pub reconciliation: Reconciliation,
     /// What the run read, for `declaro explain`.
     pub setup: Setup,

@@ -3,7 +3,7 @@
 //! result does not depend on the number of threads.
 
 use super::group::Groups;
-use crate::adjudicate::{adjudicate_member, Accumulators, Adjudicated, Context};
+use crate::adjudicate::{adjudicate_member, Accumulators, Adjudicated, Context, PaidTally};
 use crate::error::Error;
 use crate::ledger::{Ledger, MemberQuery};
 use crate::night::Outcome;
@@ -18,7 +18,25 @@ pub struct MemberResult {
     pub adjudicated: Adjudicated,
 }
 
+/// A worker's tally, handed to the run's when the worker's share is done (on drop: rayon's
+/// `map_init` gives no other end to a worker's state).
+struct WorkerTally<'a> {
+    tally: PaidTally,
+    run: &'a std::sync::Mutex<PaidTally>,
+}
+
+impl Drop for WorkerTally<'_> {
+    fn drop(&mut self) {
+        let mine = std::mem::take(&mut self.tally);
+        match self.run.lock() {
+            Ok(mut run) => run.merge(mine),
+            Err(poisoned) => poisoned.into_inner().merge(mine),
+        }
+    }
+}
+
 /// Adjudicates every group; writes each line's outcome into `outcomes` (by sequence number).
+/// Returns each member's result and what was paid per product and benefit.
 pub fn adjudicate(
     ctx: &Context<'_>,
     members: &Members,
@@ -26,7 +44,7 @@ pub fn adjudicate(
     outcomes: &mut [Outcome],
     ledger: &mut (dyn Ledger + Send),
     progress: &super::progress::Progress,
-) -> Result<Vec<MemberResult>, Error> {
+) -> Result<(Vec<MemberResult>, PaidTally), Error> {
     let night = ctx.night;
     let queries: Vec<MemberQuery<'_>> = groups
         .members
@@ -44,28 +62,43 @@ pub fn adjudicate(
     let states = ledger.load(&queries, ctx.policies)?;
     drop(queries);
     let scatter = Scatter::new(outcomes);
+    let tally = std::sync::Mutex::new(PaidTally::default());
     let results = groups
         .members
         .par_iter()
         .zip(states.into_par_iter())
-        .map(|((m, range), mut state)| {
-            let seqs = &groups.order[range.clone()];
-            let mut local = vec![Outcome::Pending; seqs.len()];
-            let member = members.get(*m);
-            let adjudicated =
-                adjudicate_member(ctx, &member, seqs, &mut state, &mut local, &mut ());
-            for (&s, o) in seqs.iter().zip(local) {
-                scatter.put(s as usize, o);
-            }
-            progress.inc(1);
-            MemberResult {
-                member: *m,
-                acc: state.acc,
-                adjudicated,
-            }
-        })
+        .map_init(
+            || WorkerTally {
+                tally: PaidTally::default(),
+                run: &tally,
+            },
+            |worker, ((m, range), mut state)| {
+                let seqs = &groups.order[range.clone()];
+                let mut local = vec![Outcome::Pending; seqs.len()];
+                let member = members.get(*m);
+                let adjudicated = adjudicate_member(
+                    ctx,
+                    &member,
+                    seqs,
+                    &mut state,
+                    &mut local,
+                    &mut worker.tally,
+                );
+                for (&s, o) in seqs.iter().zip(local) {
+                    scatter.put(s as usize, o);
+                }
+                progress.inc(1);
+                MemberResult {
+                    member: *m,
+                    acc: state.acc,
+                    adjudicated,
+                }
+            },
+        )
         .collect();
-    Ok(results)
+    // Every worker's tally was handed over when rayon dropped its state.
+    let tally = tally.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((results, tally))
 }
 
 /// Writes outcomes into one slice from many threads, each index at most once: the groups'

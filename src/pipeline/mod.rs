@@ -137,7 +137,8 @@ fn night(
         night: &night,
     };
     progress.stage("adjudicating", groups.members.len() as u64, false);
-    let states = adjudicate::adjudicate(&ctx, &members, &groups, &mut outcomes, ledger, progress)?;
+    let (states, tally) =
+        adjudicate::adjudicate(&ctx, &members, &groups, &mut outcomes, ledger, progress)?;
     night.outcomes = outcomes;
     phase.done("adjudicate");
     progress.stage("writing", night.lines.len() as u64, false);
@@ -151,7 +152,7 @@ fn night(
         (&started_at, progress),
     )?;
     phase.done("write outputs");
-    let summary = reconcile::reconcile(s, &night, policies, &published, setup, started)?;
+    let summary = reconcile::reconcile(s, &night, policies, &published, (&tally, setup), started)?;
     phase.done("reconcile (outputs read back)");
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
     let run_id = (!s.dry_run).then_some(published.run_id);

@@ -15,7 +15,7 @@ pub fn reconcile(
     night: &Night,
     policies: &crate::policy::PolicySet,
     published: &Published,
-    setup: crate::output::summary::Setup,
+    (paid, setup): (&crate::adjudicate::PaidTally, crate::output::summary::Setup),
     started: Instant,
 ) -> Result<Summary, Error> {
     let tally = &published.tally;
@@ -90,6 +90,7 @@ pub fn reconcile(
         rejected_by_reason: by_code(&tally.rejected_by_reason),
         reductions_by_reason: by_code(&tally.reductions_by_reason),
         totals: tally.totals(),
+        paid_per_benefit: crate::output::summary::per_benefit(paid, policies),
         setup,
         warnings: unconfigured
             .iter()
