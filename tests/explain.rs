@@ -120,6 +120,10 @@ fn a_tariff_cap_and_a_session_limit_are_traced_with_the_pool_before_and_after() 
         Value::Null,
         "zvw has no physiotherapy for adults"
     );
+    assert_eq!(
+        layers[0]["no_benefit"],
+        "no benefit of the product lists the code"
+    );
     assert_eq!(layers[1]["benefit"], "fysiotherapie");
     assert_eq!(
         steps(&e, "units")[0],

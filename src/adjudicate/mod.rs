@@ -424,6 +424,12 @@ pub fn adjudicate_line<T: Tracer>(
                 product: product.id.clone(),
                 benefit: None,
                 benefit_name: None,
+                no_benefit: Some(if ctx.codes.candidates(line.code, h.product()).is_empty() {
+                    "no benefit of the product lists the code"
+                } else {
+                    "the benefits that list the code are for another indication (CSI) or \
+                     other provider contracts"
+                }),
             });
             continue;
         };
@@ -432,6 +438,7 @@ pub fn adjudicate_line<T: Tracer>(
             product: product.id.clone(),
             benefit: Some(benefit.id.clone()),
             benefit_name: Some(benefit.name.clone()),
+            no_benefit: None,
         });
         matched = true;
         let left = line.amount - paid_basic - paid_supplementary;

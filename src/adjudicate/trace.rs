@@ -156,11 +156,13 @@ pub enum Step {
         product: String,
         year: u32,
     },
-    /// A layer: the benefit of the product that matched the line, or none.
+    /// A layer: the benefit of the product that matched the line, or none and why.
     Layer {
         product: String,
         benefit: Option<String>,
         benefit_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        no_benefit: Option<&'static str>,
     },
     /// Earlier layers paid the whole line: this one has nothing left.
     NothingLeft {

@@ -531,13 +531,19 @@ fn step_text(step: &Step) -> String {
             product,
             benefit: Some(b),
             benefit_name,
+            ..
         } => format!(
             "{product}: benefit {b} ({})\n",
             benefit_name.as_deref().unwrap_or("")
         ),
-        Step::Layer { product, .. } => {
-            format!("{product}: no benefit covers this code (with this indication and provider)\n")
-        }
+        Step::Layer {
+            product,
+            no_benefit,
+            ..
+        } => format!(
+            "{product}: no benefit matched: {}\n",
+            no_benefit.unwrap_or("none covers the line")
+        ),
         Step::NothingLeft { product } => {
             format!("  {product}: the earlier layers paid the whole line\n")
         }
