@@ -242,6 +242,10 @@ impl Payment {
     }
 }
 
+/// Why a line pays nothing: its reason code and the detail its message is written from. (A
+/// rejection is a line's; a refusal is a whole file's, [`crate::input::Refusal`].)
+pub type Rejection = (Reason, Detail);
+
 /// Where a line ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Outcome {

@@ -7,7 +7,7 @@
 //! run (exit 3) with the file, line and field, and never shows a BSN (masked) or birth date.
 
 use crate::input::chunks;
-use crate::input::csv::Records;
+use crate::input::csv_file::Records;
 use crate::model::{bsn_valid, mask_bsn, Cents, Date};
 use crate::policy::PolicySet;
 use hashbrown::HashTable;

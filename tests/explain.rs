@@ -177,7 +177,7 @@ fn a_tariff_cap_and_a_session_limit_are_traced_with_the_pool_before_and_after() 
     let e = explain(&ledger, "12345678/S001-19", &[]);
     assert_eq!(steps(&e, "units")[0]["used_before"], 18);
     assert_eq!(steps(&e, "units")[0]["allowed"], 0);
-    assert_eq!(steps(&e, "refused")[0]["reason"], "SESSION_LIMIT");
+    assert_eq!(steps(&e, "rejected")[0]["reason"], "SESSION_LIMIT");
     assert_eq!(e["result"]["outcome"], "rejected");
     assert_eq!(e["result"]["reason"], "SESSION_LIMIT");
 }

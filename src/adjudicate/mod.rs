@@ -8,7 +8,7 @@ pub use codes::CodeTable;
 pub use trace::{PaidTally, Step, Steps, Tracer};
 
 use crate::model::{Cents, Date, Reason, Reasons};
-use crate::night::{Detail, Line, Night, Outcome, Payment, Products, Why};
+use crate::night::{Detail, Line, Night, Outcome, Payment, Products, Rejection, Why};
 use crate::policy::{condition_bucket, Basis, Benefit, Period, PolicySet, Product, CONDITION_CODE};
 use crate::registers::{continuous_starts, Holding, Member, Providers};
 use rustc_hash::FxHashMap;
@@ -404,8 +404,8 @@ pub fn adjudicate_line<T: Tracer>(
     let mut deductible = Cents::ZERO;
     let mut paid_supplementary = Cents::ZERO;
     let mut reasons = Reasons::default();
-    let mut refusals = Reasons::default();
-    let mut first_refusal: Option<(Reason, Detail)> = None;
+    let mut rejections = Reasons::default();
+    let mut first_rejection: Option<Rejection> = None;
     let mut products = Products::default();
     let mut matched = false;
 
@@ -483,9 +483,9 @@ pub fn adjudicate_line<T: Tracer>(
                 }
             }
             Err((r, d)) => {
-                note(tr, || Step::Refused { reason: r.code() });
-                refusals.insert(r);
-                first_refusal.get_or_insert((r, d));
+                note(tr, || Step::Rejected { reason: r.code() });
+                rejections.insert(r);
+                first_rejection.get_or_insert((r, d));
             }
         }
     }
@@ -494,7 +494,7 @@ pub fn adjudicate_line<T: Tracer>(
     }
     let paid = paid_basic + paid_supplementary;
     if paid.is_zero() {
-        let (r, d) = first_refusal.unwrap_or((Reason::NotCovered, Detail::NothingPaid));
+        let (r, d) = first_rejection.unwrap_or((Reason::NotCovered, Detail::NothingPaid));
         return Outcome::Rejected(r, d);
     }
     let member_pays = line.amount - paid;
@@ -507,7 +507,7 @@ pub fn adjudicate_line<T: Tracer>(
         }
         reasons = only;
     } else {
-        reasons = reasons.union(refusals);
+        reasons = reasons.union(rejections);
     }
     Outcome::Paid(Payment {
         paid_basic,
@@ -600,8 +600,6 @@ struct Layer<'a> {
     provider_tags: u64,
 }
 
-type Refusal = (Reason, Detail);
-
 impl Layer<'_> {
     fn window(&self, acc: &Accumulators, pool: usize) -> Used {
         let period = self.product.pools[pool].period;
@@ -641,7 +639,7 @@ impl Layer<'_> {
         });
     }
 
-    fn refuse<T>(&self, r: Reason, why: Why) -> Result<T, Refusal> {
+    fn reject<T>(&self, r: Reason, why: Why) -> Result<T, Rejection> {
         Err((
             r,
             Detail::Benefit {
@@ -660,7 +658,7 @@ impl Layer<'_> {
         acc: &mut Accumulators,
         effects: &mut Vec<Effect>,
         tr: &mut T,
-    ) -> Result<(Cents, Reasons), Refusal> {
+    ) -> Result<(Cents, Reasons), Rejection> {
         let (b, line, date) = (self.benefit, self.line, self.line.service_date);
         self.check_conditions(tr)?;
 
@@ -701,7 +699,7 @@ impl Layer<'_> {
         }
         if allowed == 0 {
             let (r, w) = count_reason.unwrap_or((Reason::SessionLimit, Why::SessionLimit(0)));
-            return self.refuse(r, w);
+            return self.reject(r, w);
         }
         for &p in &b.pools {
             if self.product.pools[p].once_per_date {
@@ -716,7 +714,7 @@ impl Layer<'_> {
                     ),
                 );
                 if earlier > 0 {
-                    return self.refuse(Reason::SameDay, Why::SameDay);
+                    return self.reject(Reason::SameDay, Why::SameDay);
                 }
             }
         }
@@ -801,7 +799,7 @@ impl Layer<'_> {
                     amount: amount.to_string(),
                 });
                 if room <= Cents::ZERO {
-                    return self.refuse(Reason::AmountLimit, Why::AmountLimit(max));
+                    return self.reject(Reason::AmountLimit, Why::AmountLimit(max));
                 }
             }
         }
@@ -849,7 +847,7 @@ impl Layer<'_> {
         Ok((amount, why))
     }
 
-    fn check_conditions<T: Tracer>(&self, tr: &mut T) -> Result<(), Refusal> {
+    fn check_conditions<T: Tracer>(&self, tr: &mut T) -> Result<(), Rejection> {
         let (b, line, date) = (self.benefit, self.line, self.line.service_date);
         if !self.product.basic && self.product.waiting_period_months > 0 {
             // Both starts are those of the continuous insurance (back-to-back rows are one).
@@ -870,7 +868,7 @@ impl Layer<'_> {
                 },
             );
             if waits {
-                return self.refuse(Reason::WaitingPeriod, Why::WaitingPeriod(until));
+                return self.reject(Reason::WaitingPeriod, Why::WaitingPeriod(until));
             }
         }
         let age = self.member.birth_date.age_on(date);
@@ -887,7 +885,7 @@ impl Layer<'_> {
                 ),
             );
             if short {
-                return self.refuse(Reason::WaitingPeriod, Why::MinInsured(months, until));
+                return self.reject(Reason::WaitingPeriod, Why::MinInsured(months, until));
             }
         }
         if b.age_min.is_some() || b.age_max.is_some() {
@@ -905,7 +903,7 @@ impl Layer<'_> {
                 format!("{age} on the service date; {ages}"),
             );
             if outside {
-                return self.refuse(Reason::AgeLimit, Why::Age(age));
+                return self.reject(Reason::AgeLimit, Why::Age(age));
             }
         }
         if b.requires_bit != 0 {
@@ -921,7 +919,7 @@ impl Layer<'_> {
                 ),
             );
             if !has {
-                return self.refuse(Reason::NotCovered, Why::NoContract);
+                return self.reject(Reason::NotCovered, Why::NoContract);
             }
         }
         if b.requires_referral {
@@ -932,14 +930,14 @@ impl Layer<'_> {
                 flag_detail(line.referral()),
             );
             if !line.referral() {
-                return self.refuse(Reason::NoReferral, Why::NoReferral);
+                return self.reject(Reason::NoReferral, Why::NoReferral);
             }
         }
         if b.requires_authorization {
             let has = line.authorization();
             self.check(tr, "authorization", has, flag_detail(has));
             if !has {
-                return self.refuse(Reason::NoAuthorization, Why::NoAuthorization);
+                return self.reject(Reason::NoAuthorization, Why::NoAuthorization);
             }
         }
         if let Some(limit) = b
@@ -961,7 +959,7 @@ impl Layer<'_> {
                 ),
             );
             if above {
-                return self.refuse(Reason::NoAuthorization, Why::AuthorizationAbove(limit));
+                return self.reject(Reason::NoAuthorization, Why::AuthorizationAbove(limit));
             }
         }
         Ok(())

@@ -227,8 +227,8 @@ pub enum Step {
         applied: bool,
         amount: String,
     },
-    /// The layer refused the line.
-    Refused {
+    /// The layer rejected the line (another layer may still pay it).
+    Rejected {
         reason: &'static str,
     },
     /// The layer paid `amount`, with the counters it added to.

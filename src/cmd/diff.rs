@@ -46,14 +46,9 @@ type Key = (String, u64);
 
 /// A signed amount in cents as the outputs write it (`-26.59`).
 fn cents(s: &str) -> Result<i64, String> {
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, s),
-    };
-    let c = Cents::parse(digits)
-        .map_err(|e| format!("amount {s:?}: {e}"))?
-        .0;
-    Ok(if neg { -c } else { c })
+    Cents::parse_signed(s.as_bytes())
+        .map(|c| c.0)
+        .map_err(|e| format!("amount {s:?}: {e}"))
 }
 
 /// Reads one run's outputs into its lines.

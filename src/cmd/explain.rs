@@ -619,7 +619,7 @@ fn step_text(step: &Step) -> String {
              {amount}\n",
             yes(*applied)
         ),
-        Step::Refused { reason } => format!("  refused: {reason}\n"),
+        Step::Rejected { reason } => format!("  rejected: {reason}\n"),
         Step::Paid {
             product,
             amount,

@@ -413,10 +413,9 @@ enum Writer {
 
 impl Writer {
     fn csv(w: &mut impl Write) -> std::io::Result<Writer> {
-        writeln!(
-            w,
-            "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code_list,code,quantity,indication,referral,authorization,amount,legal_copay,trajectory_start,debit_credit,related_line_id"
-        )?;
+        // Every column but the last, `diagnosis`, which the generated lines do not declare.
+        let columns = &crate::input::COLUMNS[..crate::input::COLUMNS.len() - 1];
+        writeln!(w, "{}", columns.join(","))?;
         Ok(Writer::Csv)
     }
 

@@ -406,7 +406,7 @@ fn read_records(
     // file's total, so that no answer can fail to be written after the night was adjudicated.
     let mut sums = Sums::default();
     let mut closed = false;
-    let mut amount = String::with_capacity(16);
+    let mut amount: Vec<u8> = Vec::with_capacity(24);
     // MZ301: the dagtekening factuur, and the numbering of the detail records.
     let mut invoice_date: Option<crate::model::Date> = None;
     let mut numbering = Numbering::default();
@@ -532,7 +532,8 @@ fn read_records(
                     .add(message, cents_field, sign_field)
                     .map_err(|(code, m)| refuse_as(code, n, at, kind, m))?;
                 amount.clear();
-                euros(&mut amount, cents);
+                // The field as CSV would carry it, so that one validation serves every format.
+                Cents(cents).write_to(&mut amount);
                 let f = |(from, to): (usize, usize)| text(&rec, from, to);
                 let opt = |(from, to): (usize, usize)| opt_text(&rec, from, to);
                 let member_04 = text(&rec, 28, 42);
@@ -571,7 +572,7 @@ fn read_records(
                     indication: &indication,
                     referral: if referral { "Y" } else { "" },
                     authorization: &opt(layout.authorization),
-                    amount: &amount,
+                    amount: std::str::from_utf8(&amount).unwrap_or(""),
                     legal_copay: "",
                     trajectory_start: "",
                     debit_credit: &debit_credit,
@@ -906,47 +907,9 @@ fn check_trailer(rec: &[u8], counts: [u64; 4], total: i64) -> Result<(), (&'stat
     Ok(())
 }
 
-/// Writes cents as euros with two decimals (`4000` -> `40.00`) without the formatting machinery.
-fn euros(out: &mut String, cents: i64) {
-    let (int, frac) = (cents / 100, cents % 100);
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    let mut v = int.unsigned_abs();
-    loop {
-        if let Some(d) = digits.get_mut(n) {
-            *d = b'0' + (v % 10) as u8;
-        }
-        n += 1;
-        v /= 10;
-        if v == 0 || n >= digits.len() {
-            break;
-        }
-    }
-    for d in digits.iter().take(n).rev() {
-        out.push(char::from(*d));
-    }
-    out.push('.');
-    out.push(char::from(b'0' + (frac / 10) as u8));
-    out.push(char::from(b'0' + (frac % 10) as u8));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cents_are_written_as_euros() {
-        for (c, e) in [
-            (0, "0.00"),
-            (5, "0.05"),
-            (4000, "40.00"),
-            (123456789, "1234567.89"),
-        ] {
-            let mut s = String::new();
-            euros(&mut s, c);
-            assert_eq!(s, e);
-        }
-    }
 
     #[test]
     fn fields_are_trimmed_and_zero_filled_ones_are_empty() {

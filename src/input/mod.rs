@@ -2,7 +2,7 @@
 //! [`Rejection`]s; a file that cannot be read as a whole is a [`Refusal`].
 
 pub mod chunks;
-pub mod csv;
+pub mod csv_file;
 pub mod ei;
 pub mod xml;
 
@@ -195,7 +195,7 @@ pub fn read_file(path: &Path, shown: &str, file: u16, progress: Progress<'_>) ->
     let mut sink = Sink::new(file);
     let mut line_ends = None;
     let read = match format {
-        Format::Csv => return csv::read_chunked(input, shown, file),
+        Format::Csv => return csv_file::read_chunked(input, shown, file),
         Format::Xml => xml::read_from(&mut input, shown, &mut sink),
         Format::Ei(message) => {
             let ends = line_ends.insert(ei::LineEnds::default());
@@ -452,8 +452,36 @@ pub struct RawFields<'a> {
     pub diagnosis: &'a str,
 }
 
+/// The line columns of contract 4.1 (CSV header names, XML attribute names), in the order
+/// [`RawFields`] has them: every reader, and `generate`, take the names from here.
+pub const COLUMNS: [&str; 19] = [
+    "batch_id",
+    "line_id",
+    "provider_agb",
+    "member_id",
+    "bsn",
+    "birth_date",
+    "service_date",
+    "code_list",
+    "code",
+    "quantity",
+    "indication",
+    "referral",
+    "authorization",
+    "amount",
+    "legal_copay",
+    "trajectory_start",
+    "debit_credit",
+    "related_line_id",
+    "diagnosis",
+];
+
+/// The columns a line must fill (indexes in [`COLUMNS`]): a CSV header without one is refused,
+/// and a line with one empty is `MISSING_FIELD`.
+pub const REQUIRED: [usize; 7] = [0, 1, 2, 5, 6, 8, 13];
+
 impl<'a> RawFields<'a> {
-    /// The fields in the order of [`csv::COLUMNS`].
+    /// The fields in the order of [`COLUMNS`].
     pub fn from_columns(v: [&'a str; 19]) -> RawFields<'a> {
         let [batch_id, line_id, provider_agb, member_id, bsn, birth_date, service_date, code_list, code, quantity, indication, referral, authorization, amount, legal_copay, trajectory_start, debit_credit, related_line_id, diagnosis] =
             v;
@@ -496,16 +524,18 @@ impl<'a> RawFields<'a> {
     /// Checks every field (contract 4.1) and builds the line (with the declared birth date,
     /// which the register checks); the first problem is the fault.
     pub fn validate(&self, out: &mut Batch) -> Result<(Line, Date), Fault> {
-        let required = [
-            ("batch_id", self.batch_id),
-            ("line_id", self.line_id),
-            ("provider_agb", self.provider_agb),
-            ("birth_date", self.birth_date),
-            ("service_date", self.service_date),
-            ("code", self.code),
-            ("amount", self.amount),
+        // In the order of REQUIRED.
+        let values = [
+            self.batch_id,
+            self.line_id,
+            self.provider_agb,
+            self.birth_date,
+            self.service_date,
+            self.code,
+            self.amount,
         ];
-        for (name, v) in required {
+        for (&column, v) in REQUIRED.iter().zip(values) {
+            let name = COLUMNS[column];
             if v.is_empty() {
                 return Err(Fault::of_field(
                     Reason::MissingField,

@@ -107,28 +107,7 @@ pub const NAMESPACE: &str = "urn:declaro:declaration:1";
 
 /// The index in [`RawFields`] order of a line attribute (the CSV columns of contract 4.1).
 fn line_attr(key: &[u8]) -> Option<usize> {
-    Some(match key {
-        b"batch_id" => 0,
-        b"line_id" => 1,
-        b"provider_agb" => 2,
-        b"member_id" => 3,
-        b"bsn" => 4,
-        b"birth_date" => 5,
-        b"service_date" => 6,
-        b"code_list" => 7,
-        b"code" => 8,
-        b"quantity" => 9,
-        b"indication" => 10,
-        b"referral" => 11,
-        b"authorization" => 12,
-        b"amount" => 13,
-        b"legal_copay" => 14,
-        b"trajectory_start" => 15,
-        b"debit_credit" => 16,
-        b"related_line_id" => 17,
-        b"diagnosis" => 18,
-        _ => return None,
-    })
+    super::COLUMNS.iter().position(|c| c.as_bytes() == key)
 }
 
 /// Where the reader is in the document.
@@ -309,18 +288,15 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
                                     })?)
                                 }
                                 b"total_amount" => {
-                                    let (neg, v) = match value.strip_prefix('-') {
-                                        Some(v) => (true, v),
-                                        None => (false, value),
-                                    };
-                                    let v = Cents::parse(v).map_err(|why| {
-                                        refuse(
-                                            before,
-                                            "trailer",
-                                            format!("attribute total_amount {value:?}: {why}"),
-                                        )
-                                    })?;
-                                    t.total = Some(if neg { -v } else { v });
+                                    let v =
+                                        Cents::parse_signed(value.as_bytes()).map_err(|why| {
+                                            refuse(
+                                                before,
+                                                "trailer",
+                                                format!("attribute total_amount {value:?}: {why}"),
+                                            )
+                                        })?;
+                                    t.total = Some(v);
                                 }
                                 b"" => {}
                                 other => {
@@ -601,7 +577,7 @@ where
             _ => "",
         }
     };
-    for (i, name) in super::csv::COLUMNS.iter().enumerate() {
+    for (i, name) in super::COLUMNS.iter().enumerate() {
         let len = value(i).len();
         if len > MAX_FIELD && long.is_none() {
             long = Some(((*name).to_string(), len));

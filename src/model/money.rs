@@ -57,6 +57,15 @@ impl Cents {
         Cents::parse_bytes(s.as_bytes())
     }
 
+    /// A signed amount as the outputs write it (`-26.59`: a minus sign on credits), and as an
+    /// XML trailer's total may be.
+    pub fn parse_signed(s: &[u8]) -> Result<Cents, AmountError> {
+        match s.strip_prefix(b"-") {
+            Some(rest) => Cents::parse_bytes(rest).map(|c| -c),
+            None => Cents::parse_bytes(s),
+        }
+    }
+
     /// [`Cents::parse`] on bytes.
     pub fn parse_bytes(s: &[u8]) -> Result<Cents, AmountError> {
         if s.is_empty() {
@@ -269,13 +278,27 @@ mod tests {
 
     #[test]
     fn amounts_print_with_two_decimals() {
-        for (v, s) in [(0, "0.00"), (7, "0.07"), (700, "7.00"), (-1235, "-12.35")] {
+        for (v, s) in [
+            (0, "0.00"),
+            (7, "0.07"),
+            (700, "7.00"),
+            (-1235, "-12.35"),
+            (123_456_789, "1234567.89"),
+        ] {
             assert_eq!(Cents(v).to_string(), s);
             let mut out = Vec::new();
             Cents(v).write_to(&mut out);
             assert_eq!(out, s.as_bytes());
         }
         assert_eq!(Total(-5).to_string(), "-0.05");
+    }
+
+    #[test]
+    fn written_amounts_parse_back_with_their_sign() {
+        assert_eq!(Cents::parse_signed(b"-26.59"), Ok(Cents(-2659)));
+        assert_eq!(Cents::parse_signed(b"0.00"), Ok(Cents(0)));
+        assert!(Cents::parse_signed(b"--1.00").is_err());
+        assert!(Cents::parse_signed(b"").is_err());
     }
 
     #[test]

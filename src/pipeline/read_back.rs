@@ -227,7 +227,9 @@ fn parse_chunk(bytes: &[u8], offset: u64, kind: Kind, lines: &Lines) -> Result<C
             Kind::Remittance => {
                 sums.remittance_rows += 1;
                 let amount = |i: usize, what: &str| {
-                    signed(get(&row, i)).ok_or_else(|| bad(&format!("{what} is not an amount")))
+                    Cents::parse_signed(get(&row, i))
+                        .ok()
+                        .ok_or_else(|| bad(&format!("{what} is not an amount")))
                 };
                 let c = amount(claimed, "claimed")?;
                 let parts = [
@@ -260,26 +262,4 @@ fn parse_chunk(bytes: &[u8], offset: u64, kind: Kind, lines: &Lines) -> Result<C
         }
     }
     Ok((sums, marks))
-}
-
-/// An amount as the writer writes it: a minus sign on credits, two decimals.
-fn signed(b: &[u8]) -> Option<Cents> {
-    match b.strip_prefix(b"-") {
-        Some(rest) => Cents::parse_bytes(rest).ok().map(|c| -c),
-        None => Cents::parse_bytes(b).ok(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::signed;
-    use crate::model::Cents;
-
-    #[test]
-    fn written_amounts_read_back_with_their_sign() {
-        assert_eq!(signed(b"-26.59"), Some(Cents(-2659)));
-        assert_eq!(signed(b"0.00"), Some(Cents(0)));
-        assert_eq!(signed(b"--1.00"), None);
-        assert_eq!(signed(b""), None);
-    }
 }

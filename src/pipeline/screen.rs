@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::intern::NONE;
 use crate::ledger::{Care, Ledger};
 use crate::model::{Date, Reason};
-use crate::night::{text_at, Declared, Detail, Night, Outcome, Pending};
+use crate::night::{text_at, Declared, Detail, Night, Outcome, Pending, Rejection};
 use crate::registers::Members;
 use crate::registers::Wanted;
 use rayon::prelude::*;
@@ -67,9 +67,6 @@ pub fn identify(night: &mut Night, members: &Members) {
     declared.sort_unstable_by_key(|(s, _)| *s);
     night.declared = declared;
 }
-
-/// Why a line is rejected.
-type Rejection = (Reason, Detail);
 
 /// The member a line declared, and its rejection.
 fn member_of(members: &Members, p: &Pending, id: &[u8]) -> (u32, Option<Rejection>) {

@@ -5,41 +5,9 @@
 //! respected, as the csv crate would cut it) and rejected `MALFORMED` with its first
 //! [`MAX_RECORD`] bytes as `raw`; a field over [`MAX_FIELD`] bytes rejects its line too.
 
-use super::{Fault, RawFields, Refusal, Sink, MAX_FIELD, MAX_RECORD};
+use super::{Fault, RawFields, Refusal, Sink, COLUMNS, MAX_FIELD, MAX_RECORD, REQUIRED};
 use crate::model::{Reason, Span};
 use std::io::{self, BufRead};
-
-/// The columns of contract 4.1, in the order [`RawFields`] has them.
-pub(crate) const COLUMNS: [&str; 19] = [
-    "batch_id",
-    "line_id",
-    "provider_agb",
-    "member_id",
-    "bsn",
-    "birth_date",
-    "service_date",
-    "code_list",
-    "code",
-    "quantity",
-    "indication",
-    "referral",
-    "authorization",
-    "amount",
-    "legal_copay",
-    "trajectory_start",
-    "debit_credit",
-    "related_line_id",
-    "diagnosis",
-];
-const REQUIRED: [&str; 7] = [
-    "batch_id",
-    "line_id",
-    "provider_agb",
-    "birth_date",
-    "service_date",
-    "code",
-    "amount",
-];
 
 /// At most this many fields of a record are kept (more fields than the header is a rejected
 /// line anyway); a header with more columns is refused.
@@ -312,8 +280,8 @@ pub fn read_header<R: BufRead>(rdr: &mut Records<R>, shown: &str) -> Result<Head
     }
     let missing: Vec<&str> = REQUIRED
         .iter()
-        .copied()
-        .filter(|r| index[COLUMNS.iter().position(|c| c == r).unwrap_or(0)] == usize::MAX)
+        .map(|&r| COLUMNS[r])
+        .filter(|&name| index[COLUMNS.iter().position(|c| *c == name).unwrap_or(0)] == usize::MAX)
         .collect();
     if !missing.is_empty() {
         // A header of one column holding the names separated by something else than commas.
