@@ -1,7 +1,8 @@
 //! Parse throughput of the XML and PM304 readers (issue 6), on the same generated lines:
 //! - `parse-xml`: declaro's XML reader against a bare quick-xml event loop over the same file
 //!   (target: declaro at least 0.8x the bare loop's throughput);
-//! - `parse-pm304-vs-csv`: declaro's PM304 reader against its CSV reader (target: at least as fast).
+//! - `parse-pm304-vs-csv`: declaro's PM304 reader against its CSV reader (target: at least as
+//!   fast).
 //!
 //! Each group measures both sides in one run so the ratio is read off one report.
 

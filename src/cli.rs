@@ -156,8 +156,8 @@ pub struct ProcessArgs {
     /// The whole run, outputs written, but nothing committed to the ledger (what-if runs).
     #[arg(long)]
     pub dry_run: bool,
-    /// Declaration files (CSV, XML, Vektis PM304 or MZ301), processed in this order. Paths are taken
-    /// as the operating system gives them (a name need not be UTF-8).
+    /// Declaration files (CSV, XML, Vektis PM304 or MZ301), processed in this order. Paths are
+    /// taken as the operating system gives them (a name need not be UTF-8).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
 }

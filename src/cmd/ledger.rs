@@ -177,8 +177,9 @@ pub fn runs(path: &Path) -> Result<String, Error> {
     let e = sql(path);
     let mut stmt = conn
         .prepare(
-            "SELECT run_id, started, finished, run_date, lines, paid_lines, rejected_lines, claimed_cents,
-                    paid_basic_cents, deductible_cents, paid_supplementary_cents, member_pays_cents, inputs
+            "SELECT run_id, started, finished, run_date, lines, paid_lines, rejected_lines,
+                    claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents,
+                    member_pays_cents, inputs
              FROM run ORDER BY run_id",
         )
         .map_err(&e)?;

@@ -172,7 +172,11 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig {
+            cases: 2000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
 
         /// Cutting a block after `last_record_end` never splits what csv-core reads as one
         /// record: the cut is one of csv-core's record ends (or the block has none).

@@ -483,28 +483,26 @@ pub const REQUIRED: [usize; 7] = [0, 1, 2, 5, 6, 8, 13];
 impl<'a> RawFields<'a> {
     /// The fields in the order of [`COLUMNS`].
     pub fn from_columns(v: [&'a str; 19]) -> RawFields<'a> {
-        let [batch_id, line_id, provider_agb, member_id, bsn, birth_date, service_date, code_list, code, quantity, indication, referral, authorization, amount, legal_copay, trajectory_start, debit_credit, related_line_id, diagnosis] =
-            v;
         RawFields {
-            batch_id,
-            line_id,
-            provider_agb,
-            member_id,
-            bsn,
-            birth_date,
-            service_date,
-            code_list,
-            code,
-            quantity,
-            indication,
-            referral,
-            authorization,
-            amount,
-            legal_copay,
-            trajectory_start,
-            debit_credit,
-            related_line_id,
-            diagnosis,
+            batch_id: v[0],
+            line_id: v[1],
+            provider_agb: v[2],
+            member_id: v[3],
+            bsn: v[4],
+            birth_date: v[5],
+            service_date: v[6],
+            code_list: v[7],
+            code: v[8],
+            quantity: v[9],
+            indication: v[10],
+            referral: v[11],
+            authorization: v[12],
+            amount: v[13],
+            legal_copay: v[14],
+            trajectory_start: v[15],
+            debit_credit: v[16],
+            related_line_id: v[17],
+            diagnosis: v[18],
         }
     }
 

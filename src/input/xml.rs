@@ -158,7 +158,8 @@ pub fn read_from(input: impl BufRead, shown: &str, sink: &mut Sink) -> Result<()
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut state = State::Prolog;
     let mut record = 0u32;
-    // Declaration-level defaults: batch_id, provider_agb; insured-level: member_id, bsn, birth_date.
+    // Declaration-level defaults: batch_id, provider_agb; insured-level: member_id, bsn,
+    // birth_date.
     let mut decl: [String; 2] = Default::default();
     let mut insured: [String; 3] = Default::default();
     let mut trailer: Option<Trailer> = None;

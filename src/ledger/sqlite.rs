@@ -1307,8 +1307,9 @@ impl Ledger for SqliteLedger {
         // The row is completed by `commit`; inside the transaction nobody else sees it.
         self.conn
             .execute(
-                "INSERT INTO run (started, finished, run_date, inputs, lines, paid_lines, rejected_lines,
-                    claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents, member_pays_cents)
+                "INSERT INTO run (started, finished, run_date, inputs, lines, paid_lines,
+                    rejected_lines, claimed_cents, paid_basic_cents, deductible_cents,
+                    paid_supplementary_cents, member_pays_cents)
                  VALUES (?1, ?1, '', '', 0, 0, 0, 0, 0, 0, 0, 0)",
                 [started],
             )
@@ -1468,10 +1469,10 @@ impl Ledger for SqliteLedger {
                 .ok_or_else(|| LedgerError::Overflow(self.path.clone(), t.to_string()))
         };
         c.execute(
-            "UPDATE run SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), run_date = ?2, inputs = ?3,
-                lines = ?4, paid_lines = ?5, rejected_lines = ?6, claimed_cents = ?7, paid_basic_cents = ?8,
-                deductible_cents = ?9, paid_supplementary_cents = ?10, member_pays_cents = ?11, staged = ?12,
-                out_dir = ?13
+            "UPDATE run SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), run_date = ?2,
+                inputs = ?3, lines = ?4, paid_lines = ?5, rejected_lines = ?6, claimed_cents = ?7,
+                paid_basic_cents = ?8, deductible_cents = ?9, paid_supplementary_cents = ?10,
+                member_pays_cents = ?11, staged = ?12, out_dir = ?13
              WHERE run_id = ?1",
             params![
                 run_id,

@@ -224,7 +224,14 @@ impl Phases {
         // Own target, so `RUST_LOG=declaro::phase=debug` shows timings without per-line logs.
         if tracing::enabled!(target: "declaro::phase", tracing::Level::DEBUG) {
             let (rss_mb, peak_mb) = memory_mb();
-            tracing::debug!(target: "declaro::phase", phase, seconds, rss_mb, peak_mb, "phase done");
+            tracing::debug!(
+                target: "declaro::phase",
+                phase,
+                seconds,
+                rss_mb,
+                peak_mb,
+                "phase done"
+            );
         }
         self.at = Instant::now();
     }

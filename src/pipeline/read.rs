@@ -59,7 +59,12 @@ pub fn read(
             if r.position.is_empty() {
                 tracing::warn!(file = %r.file, "input file refused: {}", r.message);
             } else {
-                tracing::warn!(file = %r.file, position = %r.position, "input file refused: {}", r.message);
+                tracing::warn!(
+                    file = %r.file,
+                    position = %r.position,
+                    "input file refused: {}",
+                    r.message
+                );
             }
         }
         night.files.push(InputFile {
