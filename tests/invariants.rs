@@ -287,7 +287,7 @@ fn claim_rows(ms: &[GenMember], ls: &[GenLine]) -> Vec<String> {
         }
         let m = &ms[l.member];
         let code = CODES[l.code];
-        let date = Date::from_days_since_epoch(days(start) + i64::from(l.day));
+        let date = Date::from_days_since_epoch(start.days_since_epoch() + i64::from(l.day));
         let list = if code.ends_with('Z') {
             "990"
         } else if code.as_bytes()[0].is_ascii_digit() {
@@ -317,21 +317,6 @@ fn claim_rows(ms: &[GenMember], ls: &[GenLine]) -> Vec<String> {
         rows.push(row);
     }
     rows
-}
-
-fn days(d: Date) -> i64 {
-    // Days since 1970-01-01 by counting from a known date; small helper for the generator.
-    let mut lo = 0i64;
-    let mut hi = 40_000i64;
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if Date::from_days_since_epoch(mid) < d {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
 }
 
 fn settings(dir: &Path, inputs: Vec<String>, threads: usize, out: &str) -> Settings {
