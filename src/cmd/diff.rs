@@ -6,6 +6,7 @@
 //! data beyond what they hold (member numbers are not printed).
 
 use crate::model::Cents;
+use crate::output::table::Table;
 use crate::Error;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -56,18 +57,34 @@ fn read_run(out: &Path) -> Result<BTreeMap<Key, Outcome>, Error> {
     let mut lines = BTreeMap::new();
     for (name, rejected) in [("remittance.csv", false), ("rejections.csv", true)] {
         let path = out.join(name);
-        let bad = |e: &dyn std::fmt::Display| Error::Usage(format!("{}: {e}", path.display()));
-        let mut r = csv::Reader::from_path(&path).map_err(|e| bad(&e))?;
-        let headers = r.headers().map_err(|e| bad(&e))?.clone();
-        let col = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| bad(&format!("no column {name}")))
+        let mut t = Table::open(&path)?;
+        let bad =
+            |what: &dyn std::fmt::Display| Error::Usage(format!("{}: {what}", path.display()));
+        let columns: Vec<usize> = [
+            "file",
+            "record",
+            "line_id",
+            if rejected { "reason" } else { "reasons" },
+        ]
+        .iter()
+        .map(|c| t.column(c))
+        .collect::<Result<_, _>>()?;
+        let amounts: Vec<usize> = if rejected {
+            Vec::new()
+        } else {
+            [
+                "paid_basic",
+                "paid_supplementary",
+                "member_pays",
+                "products",
+            ]
+            .iter()
+            .map(|c| t.column(c))
+            .collect::<Result<_, _>>()?
         };
-        let (file, record, line_id) = (col("file")?, col("record")?, col("line_id")?);
-        for row in r.records() {
-            let row = row.map_err(|e| bad(&e))?;
+        let (file, record, line_id, reasons) = (columns[0], columns[1], columns[2], columns[3]);
+        for row in t.rows() {
+            let row = row?;
             let field = |i: usize| row.get(i).unwrap_or("");
             let record: u64 = field(record)
                 .parse()
@@ -75,19 +92,19 @@ fn read_run(out: &Path) -> Result<BTreeMap<Key, Outcome>, Error> {
             let outcome = if rejected {
                 Outcome {
                     line_id: field(line_id).into(),
-                    reasons: field(col("reason")?).into(),
+                    reasons: field(reasons).into(),
                     rejected: true,
                     ..Outcome::default()
                 }
             } else {
-                let amount = |name: &str| cents(field(col(name)?)).map_err(|e| bad(&e));
+                let amount = |i: usize| cents(field(amounts[i])).map_err(|e| bad(&e));
                 Outcome {
                     line_id: field(line_id).into(),
-                    paid_basic: amount("paid_basic")?,
-                    paid_supplementary: amount("paid_supplementary")?,
-                    member_pays: amount("member_pays")?,
-                    products: field(col("products")?).into(),
-                    reasons: field(col("reasons")?).into(),
+                    paid_basic: amount(0)?,
+                    paid_supplementary: amount(1)?,
+                    member_pays: amount(2)?,
+                    products: field(amounts[3]).into(),
+                    reasons: field(reasons).into(),
                     rejected: false,
                 }
             };

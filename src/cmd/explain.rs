@@ -15,6 +15,7 @@ use crate::ledger::SqliteLedger;
 use crate::model::{Date, Reason};
 use crate::night::{Outcome, Payment};
 use crate::output::summary::{FileHash, Setup};
+use crate::output::table::Table;
 use crate::pipeline::replay::{self, Replayed, Stage};
 use crate::pipeline::{rerun, Settings};
 use crate::policy::{self, PolicySet};
@@ -301,20 +302,13 @@ fn find_row(
     if !path.exists() {
         return Ok(None);
     }
-    let bad = |e: &dyn std::fmt::Display| Error::Usage(format!("{}: {e}", path.display()));
-    let mut r = csv::Reader::from_path(&path).map_err(|e| bad(&e))?;
-    let headers = r.headers().map_err(|e| bad(&e))?.clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(&format!("no column {name}")))
-    };
-    let (agb_col, id_col) = (col("provider_agb")?, col("line_id")?);
+    let mut t = Table::open(&path)?;
+    let (agb_col, id_col) = (t.column("provider_agb")?, t.column("line_id")?);
+    let headers = t.headers().clone();
     let agb = agb.to_string();
     let mut found = None;
-    for row in r.records() {
-        let row = row.map_err(|e| bad(&e))?;
+    for row in t.rows() {
+        let row = row?;
         if row.get(agb_col) == Some(agb.as_str()) && row.get(id_col) == Some(line_id) {
             found = Some(Row {
                 output,

@@ -12,7 +12,7 @@ pub use sqlite::SqliteLedger;
 pub(crate) use sqlite::{schema_of, Schema};
 
 use crate::adjudicate::{Accumulators, Adjudicated, MemberState};
-use crate::model::Total;
+use crate::model::Sums;
 use crate::night::Night;
 use crate::policy::PolicySet;
 
@@ -91,11 +91,7 @@ pub struct RunRecord {
     pub lines: u64,
     pub paid_lines: u64,
     pub rejected_lines: u64,
-    pub claimed: Total,
-    pub paid_basic: Total,
-    pub deductible: Total,
-    pub paid_supplementary: Total,
-    pub member_pays: Total,
+    pub sums: Sums,
 }
 
 /// What a run needs from the state store.

@@ -5,7 +5,7 @@ mod money;
 mod reason;
 
 pub use date::Date;
-pub use money::{AmountError, Cents, Rate, Total};
+pub use money::{AmountError, Cents, Rate, Sums, Total};
 pub use reason::{Reason, Reasons};
 
 /// The elfproef (11-check) on a 9-digit BSN: 9*d1 + 8*d2 + ... + 2*d8 - 1*d9 is a multiple of 11.

@@ -182,6 +182,41 @@ impl fmt::Display for Total {
     }
 }
 
+/// The euro sums of a run's remittance rows (signed: a credit counts negative): kept by the
+/// writer, counted again from the written file, and recorded in the ledger's run row.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub struct Sums {
+    pub claimed: Total,
+    pub paid_basic: Total,
+    pub deductible: Total,
+    pub paid_supplementary: Total,
+    pub member_pays: Total,
+}
+
+impl Sums {
+    /// Adds one row: claimed, paid basic (of which deductible), paid supplementary, the member's.
+    pub fn add(&mut self, claimed: Cents, [basic, deductible, supplementary, member]: [Cents; 4]) {
+        self.claimed.add(claimed);
+        self.paid_basic.add(basic);
+        self.deductible.add(deductible);
+        self.paid_supplementary.add(supplementary);
+        self.member_pays.add(member);
+    }
+
+    /// Adds other sums.
+    pub fn merge(&mut self, o: &Sums) {
+        for (a, b) in [
+            (&mut self.claimed, o.claimed),
+            (&mut self.paid_basic, o.paid_basic),
+            (&mut self.deductible, o.deductible),
+            (&mut self.paid_supplementary, o.paid_supplementary),
+            (&mut self.member_pays, o.member_pays),
+        ] {
+            a.0 += b.0;
+        }
+    }
+}
+
 impl Total {
     /// The total as `i64` cents (the ledger's column type); `None` if it does not fit.
     pub fn to_i64(self) -> Option<i64> {

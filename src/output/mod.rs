@@ -15,6 +15,7 @@ pub const OUTPUTS: [&str; 4] = [
 ];
 pub mod rows;
 pub mod summary;
+pub mod table;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -164,8 +165,8 @@ impl AsFile for File {
     }
 }
 
-/// Column names of `remittance.csv` (contract 5).
-pub const REMITTANCE_HEADER: [&str; 17] = [
+/// The columns both output files begin with (contracts 5 and 6): which line a row is.
+const LINE_COLUMNS: [&str; 8] = [
     "file",
     "record",
     "batch_id",
@@ -174,29 +175,39 @@ pub const REMITTANCE_HEADER: [&str; 17] = [
     "member_id",
     "service_date",
     "code",
-    "quantity",
-    "year",
-    "claimed",
-    "paid_basic",
-    "deductible",
-    "paid_supplementary",
-    "member_pays",
-    "products",
-    "reasons",
 ];
 
+/// `a` then `b`, in a constant (`N` = the two lengths together).
+const fn columns<const A: usize, const B: usize, const N: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; N] {
+    assert!(A + B == N);
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < A { a[i] } else { b[i - A] };
+        i += 1;
+    }
+    out
+}
+
+/// Column names of `remittance.csv` (contract 5).
+pub const REMITTANCE_HEADER: [&str; 17] = columns(
+    LINE_COLUMNS,
+    [
+        "quantity",
+        "year",
+        "claimed",
+        "paid_basic",
+        "deductible",
+        "paid_supplementary",
+        "member_pays",
+        "products",
+        "reasons",
+    ],
+);
+
 /// Column names of `rejections.csv` (contract 6).
-pub const REJECTIONS_HEADER: [&str; 12] = [
-    "file",
-    "record",
-    "batch_id",
-    "line_id",
-    "provider_agb",
-    "member_id",
-    "service_date",
-    "code",
-    "claimed",
-    "reason",
-    "message",
-    "raw",
-];
+pub const REJECTIONS_HEADER: [&str; 12] =
+    columns(LINE_COLUMNS, ["claimed", "reason", "message", "raw"]);

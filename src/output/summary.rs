@@ -1,7 +1,7 @@
 //! `summary.json`: counts and euro totals of a run, and the proof that nothing was lost.
 //! It holds no personal data: no BSN, no member number, no birth date.
 
-use crate::model::{Cents, Reason, Total};
+use crate::model::{Cents, Reason, Sums, Total};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -217,12 +217,8 @@ impl Summary {
 pub struct Tally {
     pub paid_lines: u64,
     pub rejected_lines: u64,
-    /// Signed: credit lines count negative.
-    pub claimed: Total,
-    pub paid_basic: Total,
-    pub deductible: Total,
-    pub paid_supplementary: Total,
-    pub member_pays: Total,
+    /// Of the remittance rows.
+    pub sums: Sums,
     pub rejected_claimed: Total,
     /// Rejected lines per reason, by the reason's discriminant.
     pub rejected_by_reason: [u64; Reason::ALL.len()],
@@ -235,11 +231,7 @@ impl Default for Tally {
         Tally {
             paid_lines: 0,
             rejected_lines: 0,
-            claimed: Total::default(),
-            paid_basic: Total::default(),
-            deductible: Total::default(),
-            paid_supplementary: Total::default(),
-            member_pays: Total::default(),
+            sums: Sums::default(),
             rejected_claimed: Total::default(),
             rejected_by_reason: [0; Reason::ALL.len()],
             reductions_by_reason: [0; Reason::ALL.len()],
@@ -261,11 +253,13 @@ impl Tally {
     /// Counts a remittance row; `claimed` is negative on a credit line.
     pub fn paid(&mut self, claimed: Cents, p: &crate::night::Payment) {
         self.paid_lines += 1;
-        self.claimed.add(claimed);
-        self.paid_basic.add(p.paid_basic);
-        self.deductible.add(p.deductible);
-        self.paid_supplementary.add(p.paid_supplementary);
-        self.member_pays.add(p.member_pays(claimed));
+        let parts = [
+            p.paid_basic,
+            p.deductible,
+            p.paid_supplementary,
+            p.member_pays(claimed),
+        ];
+        self.sums.add(claimed, parts);
         for r in p.reasons.iter() {
             self.reductions_by_reason[r as usize] += 1;
         }
@@ -281,16 +275,8 @@ impl Tally {
     pub fn merge(&mut self, o: Tally) {
         self.paid_lines += o.paid_lines;
         self.rejected_lines += o.rejected_lines;
-        for (t, x) in [
-            (&mut self.claimed, o.claimed),
-            (&mut self.paid_basic, o.paid_basic),
-            (&mut self.deductible, o.deductible),
-            (&mut self.paid_supplementary, o.paid_supplementary),
-            (&mut self.member_pays, o.member_pays),
-            (&mut self.rejected_claimed, o.rejected_claimed),
-        ] {
-            t.0 += x.0;
-        }
+        self.sums.merge(&o.sums);
+        self.rejected_claimed.0 += o.rejected_claimed.0;
         for (t, x) in self.rejected_by_reason.iter_mut().zip(o.rejected_by_reason) {
             *t += x;
         }
@@ -305,11 +291,11 @@ impl Tally {
 
     pub fn totals(&self) -> Totals {
         Totals {
-            claimed: self.claimed.to_string(),
-            paid_basic: self.paid_basic.to_string(),
-            deductible: self.deductible.to_string(),
-            paid_supplementary: self.paid_supplementary.to_string(),
-            member_pays: self.member_pays.to_string(),
+            claimed: self.sums.claimed.to_string(),
+            paid_basic: self.sums.paid_basic.to_string(),
+            deductible: self.sums.deductible.to_string(),
+            paid_supplementary: self.sums.paid_supplementary.to_string(),
+            member_pays: self.sums.member_pays.to_string(),
             rejected_claimed: self.rejected_claimed.to_string(),
         }
     }

@@ -179,11 +179,7 @@ pub fn commit(
         lines: summary.lines,
         paid_lines: tally.paid_lines,
         rejected_lines: tally.rejected_lines,
-        claimed: tally.claimed,
-        paid_basic: tally.paid_basic,
-        deductible: tally.deductible,
-        paid_supplementary: tally.paid_supplementary,
-        member_pays: tally.member_pays,
+        sums: tally.sums,
     };
     let mut synced = vec![csv_syncing, syncing];
     let mut wait_for_sync = || -> std::io::Result<()> {

@@ -7,7 +7,7 @@
 //! exactly once.
 
 use crate::input::chunks;
-use crate::model::{Cents, Total};
+use crate::model::{Cents, Sums, Total};
 use crate::night::Night;
 use crate::output::{REJECTIONS_HEADER, REMITTANCE_HEADER};
 use std::collections::HashMap;
@@ -22,28 +22,16 @@ pub struct ReadBack {
     /// The declared amount of every row, unsigned, where it can be read (a rejected line's
     /// amount as written may not be).
     pub claimed: Total,
-    /// Remittance rows, signed: a credit counts negative.
-    pub claimed_paid: Total,
-    pub paid_basic: Total,
-    pub deductible: Total,
-    pub paid_supplementary: Total,
-    pub member_pays: Total,
+    /// Of the remittance rows.
+    pub sums: Sums,
 }
 
 impl ReadBack {
     fn merge(&mut self, o: &ReadBack) {
         self.remittance_rows += o.remittance_rows;
         self.rejection_rows += o.rejection_rows;
-        for (a, b) in [
-            (&mut self.claimed, o.claimed),
-            (&mut self.claimed_paid, o.claimed_paid),
-            (&mut self.paid_basic, o.paid_basic),
-            (&mut self.deductible, o.deductible),
-            (&mut self.paid_supplementary, o.paid_supplementary),
-            (&mut self.member_pays, o.member_pays),
-        ] {
-            a.0 += b.0;
-        }
+        self.claimed.0 += o.claimed.0;
+        self.sums.merge(&o.sums);
     }
 }
 
@@ -253,11 +241,7 @@ fn parse_chunk(bytes: &[u8], offset: u64, kind: Kind, lines: &Lines) -> Result<C
                     return Err(bad("the deductible is more than paid_basic"));
                 }
                 sums.claimed.add(c.abs());
-                sums.claimed_paid.add(c);
-                sums.paid_basic.add(parts[0]);
-                sums.paid_supplementary.add(parts[1]);
-                sums.member_pays.add(parts[2]);
-                sums.deductible.add(d);
+                sums.sums.add(c, [parts[0], d, parts[1], parts[2]]);
             }
         }
     }
