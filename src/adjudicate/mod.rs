@@ -630,12 +630,18 @@ impl Layer<'_> {
         }
     }
 
-    /// Notes a checked condition.
-    fn check<T: Tracer>(&self, tr: &mut T, check: &'static str, passed: bool, detail: String) {
+    /// Notes a checked condition (its detail is worded only for a tracer that wants steps).
+    fn check<T: Tracer>(
+        &self,
+        tr: &mut T,
+        check: &'static str,
+        passed: bool,
+        detail: impl FnOnce() -> String,
+    ) {
         note(tr, || Step::Condition {
             check,
             passed,
-            detail,
+            detail: detail(),
         });
     }
 
@@ -704,15 +710,12 @@ impl Layer<'_> {
         for &p in &b.pools {
             if self.product.pools[p].once_per_date {
                 let earlier = self.window(acc, p).units;
-                self.check(
-                    tr,
-                    "once per date",
-                    earlier == 0,
+                self.check(tr, "once per date", earlier == 0, || {
                     format!(
                         "{} units of {} on {date} before this line",
                         earlier, self.product.pools[p].id
-                    ),
-                );
+                    )
+                });
                 if earlier > 0 {
                     return self.reject(Reason::SameDay, Why::SameDay);
                 }
@@ -854,10 +857,7 @@ impl Layer<'_> {
             let later = self.basic_since.is_none_or(|s| self.since > s);
             let until = self.since.add_months(self.product.waiting_period_months);
             let waits = later && date < until;
-            self.check(
-                tr,
-                "waiting period",
-                !waits,
+            self.check(tr, "waiting period", !waits, || {
                 if later {
                     format!(
                         "{} months from {}: until {until}",
@@ -865,8 +865,8 @@ impl Layer<'_> {
                     )
                 } else {
                     "none: taken out no later than the basic insurance".into()
-                },
-            );
+                }
+            });
             if waits {
                 return self.reject(Reason::WaitingPeriod, Why::WaitingPeriod(until));
             }
@@ -875,67 +875,55 @@ impl Layer<'_> {
         if let Some((months, from_age)) = b.min_insured {
             let until = self.since.add_months(months);
             let short = age >= from_age && date < until;
-            self.check(
-                tr,
-                "insured long enough",
-                !short,
+            self.check(tr, "insured long enough", !short, || {
                 format!(
                     "{months} months from {} (from age {from_age}): {until}",
                     self.since
-                ),
-            );
+                )
+            });
             if short {
                 return self.reject(Reason::WaitingPeriod, Why::MinInsured(months, until));
             }
         }
         if b.age_min.is_some() || b.age_max.is_some() {
             let outside = b.age_min.is_some_and(|m| age < m) || b.age_max.is_some_and(|m| age > m);
-            let ages = match (b.age_min, b.age_max) {
-                (Some(lo), Some(hi)) => format!("ages {lo} to {hi}"),
-                (Some(lo), None) => format!("from age {lo}"),
-                (None, Some(hi)) => format!("up to age {hi}"),
-                (None, None) => String::new(),
-            };
-            self.check(
-                tr,
-                "age",
-                !outside,
-                format!("{age} on the service date; {ages}"),
-            );
+            self.check(tr, "age", !outside, || {
+                let ages = match (b.age_min, b.age_max) {
+                    (Some(lo), Some(hi)) => format!("ages {lo} to {hi}"),
+                    (Some(lo), None) => format!("from age {lo}"),
+                    (None, Some(hi)) => format!("up to age {hi}"),
+                    (None, None) => String::new(),
+                };
+                format!("{age} on the service date; {ages}")
+            });
             if outside {
                 return self.reject(Reason::AgeLimit, Why::Age(age));
             }
         }
         if b.requires_bit != 0 {
             let has = self.provider_tags & b.requires_bit != 0;
-            self.check(
-                tr,
-                "contract",
-                has,
+            self.check(tr, "contract", has, || {
                 format!(
                     "the provider {} contract {}",
                     if has { "holds" } else { "does not hold" },
                     b.requires_contract.as_deref().unwrap_or("")
-                ),
-            );
+                )
+            });
             if !has {
                 return self.reject(Reason::NotCovered, Why::NoContract);
             }
         }
         if b.requires_referral {
-            self.check(
-                tr,
-                "referral",
-                line.referral(),
-                flag_detail(line.referral()),
-            );
+            self.check(tr, "referral", line.referral(), || {
+                flag_detail(line.referral())
+            });
             if !line.referral() {
                 return self.reject(Reason::NoReferral, Why::NoReferral);
             }
         }
         if b.requires_authorization {
             let has = line.authorization();
-            self.check(tr, "authorization", has, flag_detail(has));
+            self.check(tr, "authorization", has, || flag_detail(has));
             if !has {
                 return self.reject(Reason::NoAuthorization, Why::NoAuthorization);
             }
@@ -949,15 +937,12 @@ impl Layer<'_> {
             // Cost per jaw above the limit, exactly: amount / (jaws x quantity) > limit.
             let jaws = u32::from(self.jaws) * u32::from(line.quantity.max(1));
             let above = line.amount > limit.times(jaws);
-            self.check(
-                tr,
-                "authorization above an amount per jaw",
-                !above,
+            self.check(tr, "authorization above an amount per jaw", !above, || {
                 format!(
                     "{} for {jaws} jaw(s), limit {limit} per jaw, no authorization declared",
                     line.amount
-                ),
-            );
+                )
+            });
             if above {
                 return self.reject(Reason::NoAuthorization, Why::AuthorizationAbove(limit));
             }
