@@ -215,6 +215,18 @@ fn parse_key(key: &str) -> Result<(u32, &str), Error> {
 /// that rejected it.
 fn locate(req: &Request, agb: u32, line_id: &str) -> Result<(Option<i64>, PathBuf, Row), Error> {
     let runs = ledger_runs(&req.ledger)?;
+    if let Some(want) = req.run.filter(|w| !runs.iter().any(|(r, _)| r == w)) {
+        let ids: Vec<String> = runs.iter().map(|(r, _)| r.to_string()).collect();
+        return Err(Error::Usage(format!(
+            "ledger {} has no run {want} (its runs: {})",
+            req.ledger.display(),
+            if ids.is_empty() {
+                "none".into()
+            } else {
+                ids.join(", ")
+            }
+        )));
+    }
     let dirs: Vec<(Option<i64>, PathBuf)> = match &req.out {
         Some(out) => {
             let abs = std::path::absolute(out).unwrap_or_else(|_| out.clone());
