@@ -10,8 +10,8 @@ use util::*;
 /// data, is the same bytes twice, and replaces a link at its path instead of writing through it.
 #[test]
 fn diff_writes_the_comparison_as_a_self_contained_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b) = runs::two_dry_runs_with_a_raised_maximum(dir.path());
+    let dir = Dir::new("diff-html");
+    let (a, b) = runs::two_dry_runs_with_a_raised_maximum(&dir);
     let page = dir.path().join("diff.html");
     let json = runs::diff_html(&a, &b, &page, true);
     let d: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -80,8 +80,7 @@ fn diff_writes_the_comparison_as_a_self_contained_page() {
     let again = dir.path().join("again.html");
     let text = runs::diff_html(&a, &b, &again, false);
     assert_eq!(read(&again), html);
-    let o = declaro().arg("diff").arg(&a).arg(&b).output().unwrap();
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), text);
+    assert_eq!(declaro().arg("diff").arg(&a).arg(&b).stdout(), text);
     // A link at the destination is replaced by the page; its target is not written.
     #[cfg(unix)]
     {
@@ -100,8 +99,8 @@ fn diff_writes_the_comparison_as_a_self_contained_page() {
 /// naming the file, and nothing is printed as if it had worked.
 #[test]
 fn diff_fails_when_the_page_cannot_be_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, _) = runs::two_dry_runs_with_a_raised_maximum(dir.path());
+    let dir = Dir::new("diff-html");
+    let (a, _) = runs::two_dry_runs_with_a_raised_maximum(&dir);
     let page = dir.path().join("no/such/dir/diff.html");
     let o = declaro()
         .arg("diff")
@@ -109,9 +108,7 @@ fn diff_fails_when_the_page_cannot_be_written() {
         .arg(&a)
         .arg("--html")
         .arg(&page)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        .assert_exit(1);
     assert!(stderr(&o).contains("diff.html"), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
 }

@@ -8,7 +8,7 @@ use util::*;
 
 #[test]
 fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let o = process(dir.path(), &["fixtures/xml/2024-asr.xml"], &["--quiet"]);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     let got = read(dir.path().join("remittance.csv"));
@@ -27,7 +27,7 @@ fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
 
 #[test]
 fn xml_bad_lines_are_rejected_with_the_csv_reasons_and_messages() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let o = process(
         dir.path(),
         &["fixtures/xml/2024-bad-lines.xml"],
@@ -121,7 +121,7 @@ fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
         ),
     ];
     for (name, position, message) in cases {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("formats");
         let input = format!("fixtures/xml/{name}.xml");
         let o = process(dir.path(), &[&input, "fixtures/claims/2024-asr.csv"], &[]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
@@ -148,7 +148,7 @@ fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
 
 #[test]
 fn xml_line_attributes_override_insured_and_declaration_ones() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let f = write(
         dir.path(),
         "o.xml",
@@ -249,7 +249,7 @@ fn run_pm304(dir: &Path, inputs: &[&str]) -> std::process::Output {
 
 #[test]
 fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let recs = hand_made();
     let f = write(dir.path(), "p2024-001.dat", &join(&recs));
     let o = run_pm304(dir.path(), &[&f]);
@@ -362,7 +362,7 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
         ("unknown.dat", unknown, "record 4 byte 936 (unknown record)", "unknown record type \"97\"", "0002"),
     ];
     for (name, recs, position, message, code) in cases {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("formats");
         let f = write(dir.path(), name, &join(&recs));
         let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
@@ -415,7 +415,7 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
 /// that have no terms for 2018 the night still goes on.
 #[test]
 fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reason() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     // A speech-therapy practice's file as they come in: one insured, one line of list 012,
     // code 4000 (which no fixture product covers), 40.00 D, treated on 2018-09-12, CR LF.
     let line = Decl {
@@ -444,35 +444,27 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
     // fixture policies as they are still run the night (exit 0, the line rejected). The test's
     // copy of the policy adds the 2018 amount (385.00), so the reason is the code alone.
     let as_is = dir.path().join("as-is");
-    let o = declaro()
-        .args(["process", "--quiet", "--policy", "fixtures/policies"])
-        .args(["--members", &members, "--run-date", "2025-12-31", "--out"])
-        .arg(&as_is)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = |policy: &Path, out: &str| {
+        let run = dir.process().no_providers().ledger_in_out().quiet();
+        run.policy(policy).members(&members).out(out)
+    };
+    run(&root().join("fixtures/policies"), "as-is")
+        .input(&input)
+        .ok();
     let s = summary(&as_is);
     assert_eq!(s["outcomes"]["rejected"], 1, "{s}");
     assert_eq!(s["reconciliation"]["balanced"], true);
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
+    let policies = dir.create_dir("policies");
     let mut zvw = read(root().join("fixtures/policies/zvw.toml"));
     zvw.push_str("\n[[deductible.year]]\nyear = 2018\nmandatory = \"385.00\"\n");
     std::fs::write(policies.join("zvw.toml"), zvw).unwrap();
     let out = dir.path().join("out");
     let ei = dir.path().join("ei");
-    let o = declaro()
-        .args(["process", "--quiet", "--policy"])
-        .arg(&policies)
-        .args(["--members", &members, "--run-date", "2025-12-31", "--out"])
-        .arg(&out)
+    let o = run(&policies, "out")
         .arg("--ei-return")
         .arg(&ei)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        .input(&input)
+        .ok();
     assert!(!stderr(&o).contains("957136171"));
     let s = summary(&out);
     assert_eq!(s["input_files"][0]["format"], "pm304");
@@ -502,7 +494,7 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
 fn the_same_lines_as_csv_xml_and_pm304_give_the_same_adjudication() {
     for seed in 1..=6u64 {
         let lines = generate(seed, 40 + 10 * seed as usize);
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("formats");
         let files = [
             write(
                 dir.path(),
@@ -542,7 +534,7 @@ fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
         ("after.dat", after, "record 11 byte 3120 (98 commentaarrecord): record after the 99 sluitrecord"),
     ];
     for (name, recs, refusal) in cases {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("formats");
         let f = write(dir.path(), name, &join(&recs));
         let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
@@ -616,7 +608,7 @@ fn pm304_a_trailer_that_cannot_be_verified_refuses_the_file_with_0150() {
         ),
     ];
     for (name, recs, position, message) in cases {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("formats");
         let f = write(dir.path(), name, &join(&recs));
         let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
@@ -649,7 +641,7 @@ fn pm304_a_trailer_that_cannot_be_verified_refuses_the_file_with_0150() {
 /// answer was lost and the night failed. Each now has its own return file.
 #[test]
 fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let mut inputs = Vec::new();
     for (i, (sub, name)) in [("x", "a.dat"), ("y", "a-3.dat"), ("z", "a.dat")]
         .iter()
@@ -681,35 +673,23 @@ fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
 /// its trailer is net (credits count negative) and its broken lines keep a readable amount.
 #[test]
 fn a_generated_xml_night_with_credits_and_broken_lines_passes_its_trailer_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("ledger.db").display().to_string();
+    let dir = Dir::new("formats");
     for night in ["1", "2"] {
-        let gen = dir.path().join(format!("gen{night}"));
-        let o = declaro()
-            .args([
-                "generate",
-                "--lines",
-                "3000",
-                "--members",
-                "300",
-                "--format",
-                "xml",
-            ])
-            .args(["--night", night, "--out"])
-            .arg(&gen)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
-        let members = gen.join("members.csv").display().to_string();
-        let claims = gen.join("claims.xml").display().to_string();
-        let o = process_with(
-            &dir.path().join(format!("out{night}")),
-            &members,
-            "fixtures/providers.csv",
-            &[&claims],
-            &["--quiet", "--ledger", &ledger],
-        );
-        assert_eq!(o.status.code(), Some(0), "night {night}: {}", stderr(&o));
+        let args = [
+            "--lines",
+            "3000",
+            "--members",
+            "300",
+            "--format",
+            "xml",
+            "--night",
+            night,
+        ];
+        let gen = dir.generate(&format!("gen{night}"), &args);
+        let run = dir.process().quiet().members(gen.join("members.csv"));
+        run.out(format!("out{night}"))
+            .input(gen.join("claims.xml"))
+            .ok();
         let s = summary(&dir.path().join(format!("out{night}")));
         assert_eq!(s["lines"], 3000, "night {night}");
         assert!(
@@ -727,7 +707,7 @@ fn a_generated_xml_night_with_credits_and_broken_lines_passes_its_trailer_check(
 /// 04 `00003000D00003000D` and blanks.
 #[test]
 fn pm305_a_line_awarded_in_full_has_no_code_even_with_the_deductible_and_the_file_8001() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let line = decl(0, "D-1", "20240201", "PHARMA", 3000);
     let recs = pm304_records("45678901", "D2024", &[line]);
     let f = write(dir.path(), "d.dat", &join(&recs));

@@ -26,6 +26,22 @@ pub struct Decl {
     pub behandelaar: String,
 }
 
+/// A physiotherapy session (code 1000, 30.00) of fixture member M001 (born 1970-04-12) on
+/// 2009-01-20, `bsn` empty for none.
+pub fn m001_session(line_id: &str, bsn: &str) -> Decl {
+    Decl {
+        line_id: line_id.into(),
+        member_id: "M001".into(),
+        bsn: bsn.into(),
+        birth_date: "19700412".into(),
+        service_date: "20090120".into(),
+        code: "1000".into(),
+        quantity: 1,
+        cents: 3000,
+        ..Default::default()
+    }
+}
+
 fn euros(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
