@@ -458,14 +458,12 @@ fn the_readme_command_run_twice_leaves_the_first_runs_outputs_as_they_were() {
         "fixtures/claims/2024-asr.csv",
         "fixtures/claims/2024-basic.csv",
     ];
-    let o = process(&out, &inputs, &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&out).quiet().inputs(inputs).assert_exit(0);
     let before: Vec<Vec<u8>> = ["remittance.csv", "rejections.csv", "summary.json"]
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
         .collect();
-    let o = process(&out, &inputs, &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = Process::new(&out).quiet().inputs(inputs).assert_exit(0);
     assert!(
         stderr(&o).contains("processed by run 1 already"),
         "{}",
@@ -485,11 +483,15 @@ fn the_readme_command_run_twice_leaves_the_first_runs_outputs_as_they_were() {
 fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
     let dir = Dir::new("cli");
     let out = dir.path().join("out");
-    let o = process(&out, &["fixtures/claims/2024-asr.csv"], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&out)
+        .quiet()
+        .inputs(["fixtures/claims/2024-asr.csv"])
+        .assert_exit(0);
     let before = std::fs::read(out.join("remittance.csv")).unwrap();
-    let o = process(&out, &["fixtures/claims/2024-basic.csv"], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = Process::new(&out)
+        .quiet()
+        .inputs(["fixtures/claims/2024-basic.csv"])
+        .assert_exit(3);
     assert!(
         stderr(&o).contains("holds the outputs of run 1"),
         "{}",
@@ -505,11 +507,15 @@ fn processed_files_into_a_new_output_directory_write_nothing() {
     let dir = Dir::new("cli");
     let ledger = dir.path().join("ledger.db").display().to_string();
     let inputs = ["fixtures/claims/2024-asr.csv"];
-    let o = process(&dir.path().join("first"), &inputs, &["--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(dir.path().join("first"))
+        .ledger(&ledger)
+        .inputs(inputs)
+        .assert_exit(0);
     let again = dir.path().join("again");
-    let o = process(&again, &inputs, &["--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = Process::new(&again)
+        .ledger(&ledger)
+        .inputs(inputs)
+        .assert_exit(0);
     let e = stderr(&o);
     assert!(
         e.contains(&format!(
@@ -535,22 +541,20 @@ fn an_input_processed_before_is_refused_as_already_processed_beside_a_new_one() 
     let dir = Dir::new("cli");
     let ledger = dir.path().join("ledger.db").display().to_string();
     let first = dir.path().join("first");
-    let o = process(
-        &first,
-        &["fixtures/claims/2024-asr.csv"],
-        &["--quiet", "--ledger", &ledger],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&first)
+        .quiet()
+        .ledger(&ledger)
+        .inputs(["fixtures/claims/2024-asr.csv"])
+        .assert_exit(0);
     let out = dir.path().join("second");
-    let o = process(
-        &out,
-        &[
+    Process::new(&out)
+        .quiet()
+        .ledger(&ledger)
+        .inputs([
             "fixtures/claims/2024-asr.csv",
             "fixtures/claims/2024-basic.csv",
-        ],
-        &["--quiet", "--ledger", &ledger],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        ])
+        .assert_exit(2);
     let s = summary(&out);
     assert_eq!(s["input_files"][0]["reason"], "ALREADY_PROCESSED");
     assert!(s["input_files"][0]["refused"]
@@ -620,16 +624,13 @@ fn a_progress_bar_is_drawn_on_a_terminal_and_not_elsewhere() {
 fn the_closing_summary_gives_the_figures_of_summary_json() {
     let dir = Dir::new("cli");
     let out = dir.path().join("out");
-    let o = process(
-        &out,
-        &[
+    let o = Process::new(&out)
+        .inputs([
             "fixtures/claims/2024-bad-lines.csv",
             "fixtures/xml/refused-malformed.xml",
             "fixtures/claims/2024-basic.csv",
-        ],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        ])
+        .assert_exit(2);
     let e = stderr(&o);
     let s = summary(&out);
     let t = &s["totals"];
@@ -669,11 +670,10 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
         line += &format!(", {rest} more under {} other reasons", reasons.len() - 5);
     }
     assert!(e.contains(&format!("{line}\n")), "{line:?} not in:\n{e}");
-    let quiet = process(
-        &dir.path().join("q"),
-        &["fixtures/claims/2024-basic.csv"],
-        &["--quiet"],
-    );
+    let quiet = Process::new(dir.path().join("q"))
+        .quiet()
+        .inputs(["fixtures/claims/2024-basic.csv"])
+        .run();
     assert!(!stderr(&quiet).contains("lines read"), "{}", stderr(&quiet));
 }
 
@@ -706,8 +706,11 @@ fn the_reconciliation_catches_a_lost_or_repeated_row_in_the_written_files() {
         let left = files_in(&out);
         assert!(left.is_empty(), "{fault}: {left:?}");
     }
-    let o = process(&out, &inputs, &["--quiet", "--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&out)
+        .quiet()
+        .ledger(&ledger)
+        .inputs(inputs)
+        .assert_exit(0);
     let s = summary(&out);
     assert_eq!(s["reconciliation"]["lines_out"], 15);
     assert_eq!(s["reconciliation"]["balanced"], true);
@@ -784,12 +787,11 @@ fn check_policy_refuses_every_out_of_bounds_value() {
             e.contains("bad.toml line ") && e.contains(says),
             "{extra}: {e}"
         );
-        let o = process(
-            &dir.path().join("out"),
-            &["fixtures/claims/2024-asr.csv"],
-            &["--quiet", "--policy", &bad],
-        );
-        assert_eq!(o.status.code(), Some(3), "{extra}: {}", stderr(&o));
+        Process::new(dir.path().join("out"))
+            .quiet()
+            .policy(&bad)
+            .inputs(["fixtures/claims/2024-asr.csv"])
+            .assert_exit(3);
         assert!(!dir.path().join("out/remittance.csv").exists());
     }
 }
@@ -818,8 +820,7 @@ fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
     .concat();
     let f = dir.create("keys.csv", &text);
     let out = dir.path().join("out");
-    let o = process(&out, &[&f], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&out).quiet().inputs([&f]).assert_exit(0);
     let reasons: Vec<(String, String)> = csv::Reader::from_path(out.join("rejections.csv"))
         .unwrap()
         .records()
@@ -854,14 +855,11 @@ fn a_bad_birth_date_in_the_register_is_named_by_line_and_field_not_value() {
     let members = dir.create("members.csv",
         "member_id,bsn,birth_date,product,start_date,end_date\nM1,111222333,19800230,zvw,2024-01-01,\n",
     );
-    let o = process_with(
-        &dir.path().join("out"),
-        &members,
-        "fixtures/providers.csv",
-        &["fixtures/claims/2024-asr.csv"],
-        &["--quiet"],
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = Process::new(dir.path().join("out"))
+        .members(&members)
+        .quiet()
+        .inputs(["fixtures/claims/2024-asr.csv"])
+        .assert_exit(3);
     let e = stderr(&o);
     assert!(
         e.contains("members.csv") && e.contains("line 2") && e.contains("birth_date"),
@@ -891,8 +889,10 @@ fn a_symlink_planted_at_a_temporary_output_name_is_not_followed() {
     ] {
         std::os::unix::fs::symlink(&victim, out.join(name)).unwrap();
     }
-    let o = process(&out, &["fixtures/claims/2024-bad-lines.csv"], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&out)
+        .quiet()
+        .inputs(["fixtures/claims/2024-bad-lines.csv"])
+        .assert_exit(0);
     assert_eq!(read(&victim), "precious\n");
     let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644);
@@ -947,15 +947,22 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
     let f = dir.create("huge.csv", &text);
     let ledger = dir.path().join("ledger.db").display().to_string();
     let dry = dir.path().join("dry");
-    let o = process(&dry, &[&f], &["--quiet", "--dry-run", "--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&dry)
+        .quiet()
+        .arg("--dry-run")
+        .ledger(&ledger)
+        .inputs([&f])
+        .assert_exit(0);
     let s = summary(&dry);
     assert_eq!(s["totals"]["claimed"], "92999999999999070.00");
     assert_eq!(s["reconciliation"]["claimed_read"], "92999999999999070.00");
     assert_eq!(s["reconciliation"]["balanced"], true);
     let out = dir.path().join("out");
-    let o = process(&out, &[&f], &["--quiet", "--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = Process::new(&out)
+        .quiet()
+        .ledger(&ledger)
+        .inputs([&f])
+        .assert_exit(1);
     assert!(
         stderr(&o).contains("does not fit a 64-bit number of cents"),
         "{}",
@@ -988,8 +995,11 @@ fn report_html_shows_the_night_without_personal_data() {
     for run in ["a", "b"] {
         let out = dir.path().join(run);
         let ledger = dir.path().join(format!("{run}.db")).display().to_string();
-        let o = process(&out, &refs, &["--quiet", "--ledger", &ledger]);
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        Process::new(&out)
+            .quiet()
+            .ledger(&ledger)
+            .inputs(&refs)
+            .assert_exit(2);
         reports.push(read(out.join("report.html")));
     }
     assert_eq!(reports[0], reports[1], "the same night, the same report");
@@ -1054,6 +1064,17 @@ fn report_html_shows_the_night_without_personal_data() {
     }
 }
 
+/// Dry runs of `input` over one ledger (`l.db` of `dir`), without a provider register: `a` on
+/// the fixture policies, `b` on `policies`.
+fn dry_runs_a_and_b(dir: &Dir, policies: &Path, input: &str) {
+    let fixtures = root().join("fixtures/policies");
+    for (out, policy) in [("a", fixtures.as_path()), ("b", policies)] {
+        let run = dir.process().no_providers().quiet().arg("--dry-run");
+        let run = run.policy(policy).ledger(dir.join("l.db")).out(out);
+        run.input(input).ok();
+    }
+}
+
 /// `declaro diff`: two dry runs over one ledger, the second with the a.s.r. tariff for code
 /// 1000 raised from 26.59 to 30.00. Line A-001 of `2024-asr.csv` (35.00, capped) is then paid
 /// 30.00 instead of 26.59: +3.41 for asr-2024-paramedisch, -3.41 for the member, still
@@ -1064,22 +1085,7 @@ fn diff_of_two_dry_runs_shows_what_a_policy_change_costs() {
     let policies = dir.copy_policies("policies", |_, text| {
         text.replace("\"1000\" = \"26.59\"", "\"1000\" = \"30.00\"")
     });
-    let ledger = dir.join("l.db");
-    for (run, policy) in [
-        ("a", root().join("fixtures/policies")),
-        ("b", policies.clone()),
-    ] {
-        let run = dir
-            .process()
-            .no_providers()
-            .quiet()
-            .policy(policy)
-            .ledger(&ledger)
-            .out(run);
-        run.arg("--dry-run")
-            .input("fixtures/claims/2024-asr.csv")
-            .ok();
-    }
+    dry_runs_a_and_b(&dir, &policies, "fixtures/claims/2024-asr.csv");
     let diff = |a: &str, b: &str, json: bool| {
         let mut c = dir.command();
         c.arg("diff").arg(dir.join(a)).arg(dir.join(b));
@@ -1142,19 +1148,7 @@ fn diff_per_benefit_of_a_raised_session_maximum_is_the_hand_worked_difference() 
         assert!(text.contains(pool));
         text.replace(pool, &pool.replace("18", "20"))
     });
-    let ledger = dir.join("l.db");
-    for (run, policy) in [("a", root().join("fixtures/policies")), ("b", policies)] {
-        let run = dir
-            .process()
-            .no_providers()
-            .quiet()
-            .policy(policy)
-            .ledger(&ledger)
-            .out(run);
-        run.arg("--dry-run")
-            .input("fixtures/claims/2009-dsw-standaard.csv")
-            .ok();
-    }
+    dry_runs_a_and_b(&dir, &policies, "fixtures/claims/2009-dsw-standaard.csv");
     let o = dir
         .command()
         .arg("diff")

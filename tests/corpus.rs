@@ -10,7 +10,7 @@ mod util;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use util::{process, summary};
+use util::{summary, Process};
 
 const GOOD: &str = "fixtures/claims/2024-asr.csv";
 const GOOD_RECORDS: u64 = 15;
@@ -34,7 +34,7 @@ fn rows(path: &Path) -> Vec<csv::StringRecord> {
 fn check(input: &str, expect: &Expect) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = process(&out, &[input, GOOD], &[]);
+    let o = Process::new(&out).inputs([input, GOOD]).run();
     let code = o.status.code();
     let s = summary(&out);
     let files = &s["input_files"];

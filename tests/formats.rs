@@ -9,8 +9,10 @@ use util::*;
 #[test]
 fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
     let dir = Dir::new("formats");
-    let o = process(dir.path(), &["fixtures/xml/2024-asr.xml"], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    Process::new(dir.path())
+        .quiet()
+        .inputs(["fixtures/xml/2024-asr.xml"])
+        .assert_exit(0);
     let got = read(dir.path().join("remittance.csv"));
     let want = expected("2024-asr", "remittance.csv");
     // `record` is the <line> ordinal, the CSV data-row number: the same here.
@@ -28,12 +30,10 @@ fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
 #[test]
 fn xml_bad_lines_are_rejected_with_the_csv_reasons_and_messages() {
     let dir = Dir::new("formats");
-    let o = process(
-        dir.path(),
-        &["fixtures/xml/2024-bad-lines.xml"],
-        &["--quiet"],
-    );
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    Process::new(dir.path())
+        .quiet()
+        .inputs(["fixtures/xml/2024-bad-lines.xml"])
+        .assert_exit(0);
     assert_eq!(
         without_file_and_record(&read(dir.path().join("remittance.csv"))),
         without_file_and_record(&expected("2024-bad-lines", "remittance.csv"))
@@ -123,8 +123,9 @@ fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
     for (name, position, message) in cases {
         let dir = Dir::new("formats");
         let input = format!("fixtures/xml/{name}.xml");
-        let o = process(dir.path(), &[&input, "fixtures/claims/2024-asr.csv"], &[]);
-        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let o = Process::new(dir.path())
+            .inputs([&input, "fixtures/claims/2024-asr.csv"])
+            .assert_exit(2);
         let s = summary(dir.path());
         let refused = s["input_files"][0]["refused"].as_str().unwrap_or_default();
         assert!(
@@ -162,8 +163,7 @@ fn xml_line_attributes_override_insured_and_declaration_ones() {
 "#,
     );
     let out = dir.path().join("out");
-    let o = process(&out, &[&f], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&out).quiet().inputs([&f]).assert_exit(0);
     let rem = read(out.join("remittance.csv"));
     assert!(
         rem.contains(",1,B2,O-1,45678901,M020,2024-02-04,1000,1,2024,35.00,0.00,0.00,26.59,8.41,"),
@@ -244,7 +244,39 @@ fn ret(s: &str) -> String {
 
 fn run_pm304(dir: &Path, inputs: &[&str]) -> std::process::Output {
     let ei = dir.join("ei").display().to_string();
-    process(&dir.join("out"), inputs, &["--quiet", "--ei-return", &ei])
+    Process::new(dir.join("out"))
+        .args(["--quiet", "--ei-return", &ei])
+        .inputs(inputs)
+        .run()
+}
+
+/// The PM304 file `name` of `recs`, refused whole beside the a.s.r. fixture night (exit 2) at
+/// `position` for `message`: the night's 15 lines are processed as ever. Gives the directory,
+/// the file's path and `summary.json`.
+fn refused_beside_the_asr_night(
+    name: &str,
+    recs: &[Rec],
+    position: &str,
+    message: &str,
+) -> (Dir, String, serde_json::Value) {
+    let dir = Dir::new("formats");
+    let f = dir.create_bytes(name, &join(recs));
+    let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+    let out = dir.path().join("out");
+    let s = summary(&out);
+    assert_eq!(
+        s["input_files"][0]["refused"],
+        format!("{f} {position}: {message}"),
+        "{name}"
+    );
+    assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
+    assert_same_csv(
+        &read(out.join("remittance.csv")),
+        &expected("2024-asr", "remittance.csv"),
+        name,
+    );
+    (dir, f, s)
 }
 
 #[test]
@@ -362,25 +394,10 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
         ("unknown.dat", unknown, "record 4 byte 936 (unknown record)", "unknown record type \"97\"", "0002"),
     ];
     for (name, recs, position, message, code) in cases {
-        let dir = Dir::new("formats");
-        let f = write(dir.path(), name, &join(&recs));
-        let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
-        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-        let out = dir.path().join("out");
-        let s = summary(&out);
-        assert_eq!(
-            s["input_files"][0]["refused"],
-            format!("{f} {position}: {message}"),
-            "{name}"
-        );
+        let (dir, f, s) = refused_beside_the_asr_night(name, &recs, position, message);
+        let out = dir.join("out");
         assert_eq!(s["input_files"][0]["format"], "pm304");
         assert_eq!(s["input_files"][0]["vektis_code"], code, "{name}");
-        assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
-        assert_same_csv(
-            &read(out.join("remittance.csv")),
-            &expected("2024-asr", "remittance.csv"),
-            name,
-        );
         assert!(!read(out.join("rejections.csv")).contains(&f), "{name}");
         // PM305: the 01 and the 99 only (COD954 0001), 0001 and the specific code on the 01,
         // nothing awarded on the 99.
@@ -608,24 +625,8 @@ fn pm304_a_trailer_that_cannot_be_verified_refuses_the_file_with_0150() {
         ),
     ];
     for (name, recs, position, message) in cases {
-        let dir = Dir::new("formats");
-        let f = write(dir.path(), name, &join(&recs));
-        let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
-        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-        let out = dir.path().join("out");
-        let s = summary(&out);
-        assert_eq!(
-            s["input_files"][0]["refused"],
-            format!("{f} {position}: {message}"),
-            "{name}"
-        );
+        let (dir, _, s) = refused_beside_the_asr_night(name, &recs, position, message);
         assert_eq!(s["input_files"][0]["vektis_code"], "0150", "{name}");
-        assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
-        assert_same_csv(
-            &read(out.join("remittance.csv")),
-            &expected("2024-asr", "remittance.csv"),
-            name,
-        );
         let stem = name.trim_end_matches(".dat");
         let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
         assert_eq!(&pm305[342..346], b"0001", "{name}");

@@ -8,14 +8,12 @@ use util::*;
 fn scenario(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let input = format!("fixtures/products/claims/{name}.csv");
-    let o = process_with(
-        dir.path(),
-        "fixtures/products/members.csv",
-        "fixtures/products/providers.csv",
-        &[&input],
-        &["--quiet"],
-    );
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    Process::new(dir.path())
+        .members("fixtures/products/members.csv")
+        .providers("fixtures/products/providers.csv")
+        .quiet()
+        .inputs([&input])
+        .assert_exit(0);
     let expected_dir = format!("products-{name}");
     assert_same_csv(
         &read(dir.path().join("remittance.csv")),

@@ -7,8 +7,10 @@ use util::*;
 fn scenario(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let input = format!("fixtures/claims/{name}.csv");
-    let o = process(dir.path(), &[&input], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    Process::new(dir.path())
+        .quiet()
+        .inputs([&input])
+        .assert_exit(0);
     assert_same_csv(
         &read(dir.path().join("remittance.csv")),
         &expected(name, "remittance.csv"),
@@ -88,8 +90,10 @@ fn whole_night_in_one_run_is_the_files_one_after_another() {
     };
     for threads in ["1", "2", "8"] {
         let dir = tempfile::tempdir().unwrap();
-        let o = process(dir.path(), &inputs, &["--quiet", "--threads", threads]);
-        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        Process::new(dir.path())
+            .args(["--quiet", "--threads", threads])
+            .inputs(&inputs)
+            .assert_exit(0);
         assert_same_csv(
             &read(dir.path().join("remittance.csv")),
             &concat("remittance.csv"),

@@ -12,7 +12,10 @@ use util::*;
 
 fn run(dir: &Path, inputs: &[&str]) -> std::process::Output {
     let ei = dir.join("ei").display().to_string();
-    process(&dir.join("out"), inputs, &["--quiet", "--ei-return", &ei])
+    Process::new(dir.join("out"))
+        .args(["--quiet", "--ei-return", &ei])
+        .inputs(inputs)
+        .run()
 }
 
 /// A dental line of member `m` of [`DENTAL_MEMBERS`].

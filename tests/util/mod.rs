@@ -496,34 +496,12 @@ impl Process {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Older entry points, now on the harness
+// Commands without a directory
 // ---------------------------------------------------------------------------------------------
 
 /// A command for the built binary, run from the repository root.
 pub fn declaro() -> TestCommand {
     TestCommand::new(None)
-}
-
-/// `declaro process` on the fixture policies and registers, run date 2025-12-31, into `out`.
-pub fn process(out: &Path, inputs: &[&str], extra: &[&str]) -> Output {
-    Process::new(out).args(extra).inputs(inputs).run()
-}
-
-/// `declaro process` on the fixture policies with the given member and provider registers,
-/// run date 2025-12-31.
-pub fn process_with(
-    out: &Path,
-    members: &str,
-    providers: &str,
-    inputs: &[&str],
-    extra: &[&str],
-) -> Output {
-    Process::new(out)
-        .members(members)
-        .providers(providers)
-        .args(extra)
-        .inputs(inputs)
-        .run()
 }
 
 // ---------------------------------------------------------------------------------------------
