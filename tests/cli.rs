@@ -291,10 +291,9 @@ fn no_bsn_reaches_stderr_even_at_trace_level() {
     let o = run.input("fixtures/claims/2024-bad-lines.csv").ok();
     let err = stderr(&o);
     assert!(err.contains("line rejected"), "trace logging is on: {err}");
-    for row in read(root().join("fixtures/members.csv")).lines().skip(1) {
-        let cols: Vec<&str> = row.split(',').collect();
-        assert!(!err.contains(cols[1]), "a BSN leaked to stderr");
-        assert!(!err.contains(cols[2]), "a birth date leaked to stderr");
+    for cols in fixture_members() {
+        assert!(!err.contains(&cols[1]), "a BSN leaked to stderr");
+        assert!(!err.contains(&cols[2]), "a birth date leaked to stderr");
     }
     assert!(!err.contains("123456789"));
 }
@@ -802,7 +801,7 @@ fn check_policy_refuses_every_out_of_bounds_value() {
 #[test]
 fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
     let dir = Dir::new("cli");
-    let h = "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code_list,code,quantity,indication,referral,authorization,amount,legal_copay,trajectory_start,debit_credit,related_line_id\n";
+    let h = claims::head(claims::ALL);
     let row = |id: &str, member: &str, date: &str, qty: &str| {
         format!("K1,{id},45678901,{member},,1999-09-09,{date},,1000,{qty},,,,26.59,,,,\n")
     };
@@ -1055,13 +1054,7 @@ fn report_html_shows_the_night_without_personal_data() {
         assert!(!html.contains(needle), "{needle}");
     }
     // No BSN, member number or birth date of the register (names are in no input).
-    let register = read(root().join("fixtures/members.csv"));
-    for row in register.lines().skip(1) {
-        let f: Vec<&str> = row.split(',').collect();
-        for personal in [f[0], f[1], f[2]] {
-            assert!(!html.contains(personal), "{personal} in the report");
-        }
-    }
+    assert_no_member_data(html, "the report");
 }
 
 /// Dry runs of `input` over one ledger (`l.db` of `dir`), without a provider register: `a` on

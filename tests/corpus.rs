@@ -266,9 +266,7 @@ fn generated(name: &str, write: impl FnOnce(&mut dyn Write)) -> String {
     format!("target/corpus-generated/{name}")
 }
 
-const HEADER: &str = "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,\
-code_list,code,quantity,indication,referral,authorization,amount,legal_copay,trajectory_start,\
-debit_credit,related_line_id";
+use util::claims::ALL as HEADER;
 
 fn csv_line(n: u32, authorization: &str) -> String {
     format!(

@@ -552,6 +552,21 @@ pub fn files_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The rows of the fixture member register (`fixtures/members.csv`), each as its fields.
+pub fn fixture_members() -> Vec<Vec<String>> {
+    csv_file_records(root().join("fixtures/members.csv"))
+}
+
+/// Asserts that `text` (`what`) holds no member number, BSN or birth date of the fixture
+/// register.
+pub fn assert_no_member_data(text: &str, what: &str) {
+    for f in fixture_members() {
+        for personal in &f[..3] {
+            assert!(!text.contains(personal.as_str()), "{personal} in {what}");
+        }
+    }
+}
+
 /// (line_id, reason, message) of every rejection in `out/rejections.csv`.
 pub fn rejections(out: &Path) -> Vec<(String, String, String)> {
     csv_file_records(out.join("rejections.csv"))
