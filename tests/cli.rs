@@ -231,15 +231,10 @@ fn outputs_and_ledger_are_private_whatever_the_umask() {
     let out = dir.join("out");
     let line = formats::m001_session("1", "");
     let pm304 = dir.create_bytes("practice.dat", &formats::pm304("12345678", "F1", &[line]));
-    TestCommand::program("sh", Some(dir.path()))
-        .arg("-c")
-        .arg(format!(
-            "umask 000; exec '{}' process --policy fixtures/policies --members fixtures/members.csv --run-date 2025-12-31 --out '{}' --ei-return '{}' fixtures/claims/2024-bad-lines.csv '{}'",
-            env!("CARGO_BIN_EXE_declaro"),
-            out.display(),
-            out.join("ei").display(),
-            pm304
-        ))
+    let run = dir.process().no_providers().ledger_in_out();
+    let run = run.arg("--ei-return").arg(out.join("ei"));
+    let run = run.inputs(["fixtures/claims/2024-bad-lines.csv", &pm304]);
+    run.wrapped("sh", &["-c", "umask 000; exec \"$@\"", "sh"])
         .ok();
     for f in [
         "remittance.csv",
@@ -303,7 +298,7 @@ fn no_bsn_reaches_stderr_even_at_trace_level() {
 #[test]
 fn generated_nights_run_one_after_another_on_one_ledger() {
     let dir = Dir::new("cli");
-    let ledger = dir.path().join("ledger.db");
+    let ledger = dir.join("ledger.db");
     let mut nights = Vec::new();
     for night in ["1", "2"] {
         let args = [
@@ -372,7 +367,7 @@ fn generated_nights_run_one_after_another_on_one_ledger() {
 #[test]
 fn a_night_too_large_for_memory_is_refused_up_front_with_what_fits() {
     let dir = Dir::new("cli");
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     // 182 lines of 260 bytes do not fit in 10 KB: 39 do.
     let run = dir
         .process()
@@ -401,23 +396,18 @@ fn a_full_disk_while_writing_leaves_no_temporary_files_and_the_ledger_as_it_was(
         dir.generate(out, &args)
     };
     let (n1, n2) = (gen("1", "500", "n1"), gen("2", "20000", "n2"));
-    let ledger = dir.path().join("ledger.db");
+    let ledger = dir.join("ledger.db");
+    // The night under `sh`, with a file size limit of `limit` blocks where given.
     let run = |night: &Path, out: &Path, limit: Option<u32>| {
-        let cmd = format!(
-            "{}exec '{}' process --quiet --policy fixtures/policies --members '{}' --run-date 2025-12-31 --ledger '{}' --out '{}' '{}'",
-            limit.map_or(String::new(), |l| format!("ulimit -f {l}; ")),
-            env!("CARGO_BIN_EXE_declaro"),
-            n1.join("members.csv").display(),
-            ledger.display(),
-            out.display(),
-            night.join("claims.csv").display()
-        );
-        TestCommand::program("sh", Some(dir.path()))
-            .arg("-c")
-            .arg(cmd)
+        let ulimit = limit.map_or(String::new(), |l| format!("ulimit -f {l}; "));
+        let run = Process::new(out).no_providers().quiet().ledger(&ledger);
+        let run = run
+            .members(n1.join("members.csv"))
+            .input(night.join("claims.csv"));
+        run.wrapped("sh", &["-c", &format!("{ulimit}exec \"$@\""), "sh"])
             .run()
     };
-    let o = run(&n1, &dir.path().join("out1"), None);
+    let o = run(&n1, &dir.join("out1"), None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let runs = || -> i64 {
         let c = rusqlite::Connection::open(&ledger).unwrap();
@@ -426,7 +416,7 @@ fn a_full_disk_while_writing_leaves_no_temporary_files_and_the_ledger_as_it_was(
     };
     let before = std::fs::read(&ledger).unwrap();
     // 2,000 blocks of 512 bytes (1 MB): the 20,000-line night's remittance alone is larger.
-    let out = dir.path().join("out2");
+    let out = dir.join("out2");
     let o = run(&n2, &out, Some(2000));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("internal error"), "{}", stderr(&o));
@@ -452,7 +442,7 @@ fn a_full_disk_while_writing_leaves_no_temporary_files_and_the_ledger_as_it_was(
 #[test]
 fn the_readme_command_run_twice_leaves_the_first_runs_outputs_as_they_were() {
     let dir = Dir::new("cli");
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     let inputs = [
         "fixtures/claims/2024-asr.csv",
         "fixtures/claims/2024-basic.csv",
@@ -481,7 +471,7 @@ fn the_readme_command_run_twice_leaves_the_first_runs_outputs_as_they_were() {
 #[test]
 fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
     let dir = Dir::new("cli");
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     Process::new(&out)
         .quiet()
         .inputs(["fixtures/claims/2024-asr.csv"])
@@ -504,13 +494,13 @@ fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
 #[test]
 fn processed_files_into_a_new_output_directory_write_nothing() {
     let dir = Dir::new("cli");
-    let ledger = dir.path().join("ledger.db").display().to_string();
+    let ledger = dir.join("ledger.db").display().to_string();
     let inputs = ["fixtures/claims/2024-asr.csv"];
-    Process::new(dir.path().join("first"))
+    Process::new(dir.join("first"))
         .ledger(&ledger)
         .inputs(inputs)
         .assert_exit(0);
-    let again = dir.path().join("again");
+    let again = dir.join("again");
     let o = Process::new(&again)
         .ledger(&ledger)
         .inputs(inputs)
@@ -538,14 +528,14 @@ fn processed_files_into_a_new_output_directory_write_nothing() {
 #[test]
 fn an_input_processed_before_is_refused_as_already_processed_beside_a_new_one() {
     let dir = Dir::new("cli");
-    let ledger = dir.path().join("ledger.db").display().to_string();
-    let first = dir.path().join("first");
+    let ledger = dir.join("ledger.db").display().to_string();
+    let first = dir.join("first");
     Process::new(&first)
         .quiet()
         .ledger(&ledger)
         .inputs(["fixtures/claims/2024-asr.csv"])
         .assert_exit(0);
-    let out = dir.path().join("second");
+    let out = dir.join("second");
     Process::new(&out)
         .quiet()
         .ledger(&ledger)
@@ -587,14 +577,15 @@ fn a_progress_bar_is_drawn_on_a_terminal_and_not_elsewhere() {
     }
     let dir = Dir::new("cli");
     let gen = dir.generate("gen", &["--lines", "100000", "--members", "10000"]);
-    let cmd = |out: &str, extra: &str| {
-        format!(
-            "'{}' process {extra} --policy fixtures/policies --members '{}' --run-date 2025-12-31 --out '{}' '{}'",
-            env!("CARGO_BIN_EXE_declaro"),
-            gen.join("members.csv").display(),
-            dir.path().join(out).display(),
-            gen.join("claims.csv").display()
-        )
+    let cmd = |out: &str, extra: &[&str]| {
+        let run = dir
+            .process()
+            .no_providers()
+            .ledger_in_out()
+            .out(out)
+            .args(extra);
+        let run = run.members(gen.join("members.csv"));
+        run.input(gen.join("claims.csv")).shell_line()
     };
     let pty = |c: String| {
         let o = TestCommand::program("script", Some(dir.path()))
@@ -602,13 +593,13 @@ fn a_progress_bar_is_drawn_on_a_terminal_and_not_elsewhere() {
             .run();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let drawn = pty(cmd("tty", ""));
+    let drawn = pty(cmd("tty", &[]));
     for stage in ["reading", "adjudicating", "writing"] {
         assert!(drawn.contains(stage), "no {stage} stage drawn: {drawn:?}");
     }
-    assert!(!pty(cmd("quiet", "--quiet")).contains("reading"));
+    assert!(!pty(cmd("quiet", &["--quiet"])).contains("reading"));
     let piped = TestCommand::program("sh", Some(dir.path()))
-        .args(["-c", &cmd("piped", "")])
+        .args(["-c", &cmd("piped", &[])])
         .run();
     assert!(
         !stderr(&piped).contains("adjudicating"),
@@ -622,7 +613,7 @@ fn a_progress_bar_is_drawn_on_a_terminal_and_not_elsewhere() {
 #[test]
 fn the_closing_summary_gives_the_figures_of_summary_json() {
     let dir = Dir::new("cli");
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     let o = Process::new(&out)
         .inputs([
             "fixtures/claims/2024-bad-lines.csv",
@@ -669,7 +660,7 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
         line += &format!(", {rest} more under {} other reasons", reasons.len() - 5);
     }
     assert!(e.contains(&format!("{line}\n")), "{line:?} not in:\n{e}");
-    let quiet = Process::new(dir.path().join("q"))
+    let quiet = Process::new(dir.join("q"))
         .quiet()
         .inputs(["fixtures/claims/2024-basic.csv"])
         .run();
@@ -683,8 +674,8 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
 #[test]
 fn the_reconciliation_catches_a_lost_or_repeated_row_in_the_written_files() {
     let dir = Dir::new("cli");
-    let out = dir.path().join("out");
-    let ledger = dir.path().join("ledger.db").display().to_string();
+    let out = dir.join("out");
+    let ledger = dir.join("ledger.db").display().to_string();
     let inputs = ["fixtures/claims/2024-asr.csv"];
     for (fault, says) in [
         ("lose-a-row", "is in the outputs 0 time(s), expected 1"),
@@ -728,9 +719,9 @@ fn an_input_file_whose_name_is_not_utf8_is_processed() {
     use std::os::unix::ffi::OsStrExt;
     let dir = Dir::new("cli");
     let name = std::ffi::OsStr::from_bytes(b"n\xe9e.csv");
-    let odd = dir.path().join(name);
+    let odd = dir.join(name);
     std::fs::copy(util::root().join("fixtures/claims/2024-asr.csv"), &odd).unwrap();
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     let run = dir.process().no_providers().ledger_in_out().quiet();
     run.input(&odd).input("fixtures/claims/2024-basic.csv").ok();
     let s = summary(&out);
@@ -786,12 +777,12 @@ fn check_policy_refuses_every_out_of_bounds_value() {
             e.contains("bad.toml line ") && e.contains(says),
             "{extra}: {e}"
         );
-        Process::new(dir.path().join("out"))
+        Process::new(dir.join("out"))
             .quiet()
             .policy(&bad)
             .inputs(["fixtures/claims/2024-asr.csv"])
             .assert_exit(3);
-        assert!(!dir.path().join("out/remittance.csv").exists());
+        assert!(!dir.join("out/remittance.csv").exists());
     }
 }
 
@@ -818,7 +809,7 @@ fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
     ]
     .concat();
     let f = dir.create("keys.csv", &text);
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     Process::new(&out).quiet().inputs([&f]).assert_exit(0);
     let reasons: Vec<(String, String)> = csv::Reader::from_path(out.join("rejections.csv"))
         .unwrap()
@@ -854,7 +845,7 @@ fn a_bad_birth_date_in_the_register_is_named_by_line_and_field_not_value() {
     let members = dir.create("members.csv",
         "member_id,bsn,birth_date,product,start_date,end_date\nM1,111222333,19800230,zvw,2024-01-01,\n",
     );
-    let o = Process::new(dir.path().join("out"))
+    let o = Process::new(dir.join("out"))
         .members(&members)
         .quiet()
         .inputs(["fixtures/claims/2024-asr.csv"])
@@ -876,9 +867,9 @@ fn a_bad_birth_date_in_the_register_is_named_by_line_and_field_not_value() {
 fn a_symlink_planted_at_a_temporary_output_name_is_not_followed() {
     use std::os::unix::fs::PermissionsExt;
     let dir = Dir::new("cli");
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     std::fs::create_dir(&out).unwrap();
-    let victim = dir.path().join("victim.txt");
+    let victim = dir.join("victim.txt");
     std::fs::write(&victim, "precious\n").unwrap();
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
     for name in [
@@ -944,8 +935,8 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
         ));
     }
     let f = dir.create("huge.csv", &text);
-    let ledger = dir.path().join("ledger.db").display().to_string();
-    let dry = dir.path().join("dry");
+    let ledger = dir.join("ledger.db").display().to_string();
+    let dry = dir.join("dry");
     Process::new(&dry)
         .quiet()
         .arg("--dry-run")
@@ -956,7 +947,7 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
     assert_eq!(s["totals"]["claimed"], "92999999999999070.00");
     assert_eq!(s["reconciliation"]["claimed_read"], "92999999999999070.00");
     assert_eq!(s["reconciliation"]["balanced"], true);
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     let o = Process::new(&out)
         .quiet()
         .ledger(&ledger)
@@ -992,8 +983,8 @@ fn report_html_shows_the_night_without_personal_data() {
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let mut reports = Vec::new();
     for run in ["a", "b"] {
-        let out = dir.path().join(run);
-        let ledger = dir.path().join(format!("{run}.db")).display().to_string();
+        let out = dir.join(run);
+        let ledger = dir.join(format!("{run}.db")).display().to_string();
         Process::new(&out)
             .quiet()
             .ledger(&ledger)
@@ -1003,7 +994,7 @@ fn report_html_shows_the_night_without_personal_data() {
     }
     assert_eq!(reports[0], reports[1], "the same night, the same report");
     let html = &reports[0];
-    let s = summary(&dir.path().join("a"));
+    let s = summary(&dir.join("a"));
     for key in [
         "claimed",
         "paid_basic",
@@ -1169,7 +1160,7 @@ fn diff_per_benefit_of_a_raised_session_maximum_is_the_hand_worked_difference() 
     assert_eq!(d["changed_lines"], 4);
     // Each run's benefits add up to what it paid.
     for run in ["a", "b"] {
-        let s = summary(&dir.path().join(run));
+        let s = summary(&dir.join(run));
         let cents = |v: &serde_json::Value| -> i64 {
             let t = v.as_str().unwrap().replace('.', "");
             t.parse().unwrap()

@@ -32,8 +32,8 @@ fn rows(path: &Path) -> Vec<csv::StringRecord> {
 
 /// Runs `input` with the good file and checks everything the module doc lists.
 fn check(input: &str, expect: &Expect) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
+    let dir = util::Dir::new("corpus");
+    let out = dir.join("out");
     let o = Process::new(&out).inputs([input, GOOD]).run();
     let code = o.status.code();
     let s = summary(&out);

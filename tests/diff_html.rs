@@ -12,7 +12,7 @@ use util::*;
 fn diff_writes_the_comparison_as_a_self_contained_page() {
     let dir = Dir::new("diff-html");
     let (a, b) = runs::two_dry_runs_with_a_raised_maximum(&dir);
-    let page = dir.path().join("diff.html");
+    let page = dir.join("diff.html");
     let json = runs::diff_html(&a, &b, &page, true);
     let d: serde_json::Value = serde_json::from_str(&json).unwrap();
     #[cfg(unix)]
@@ -71,16 +71,16 @@ fn diff_writes_the_comparison_as_a_self_contained_page() {
     // No BSN, member number or birth date of the register (names are in no input).
     assert_no_member_data(&html, "the page");
     // The same runs, the same bytes; the text on stdout is as without --html.
-    let again = dir.path().join("again.html");
+    let again = dir.join("again.html");
     let text = runs::diff_html(&a, &b, &again, false);
     assert_eq!(read(&again), html);
     assert_eq!(declaro().arg("diff").arg(&a).arg(&b).stdout(), text);
     // A link at the destination is replaced by the page; its target is not written.
     #[cfg(unix)]
     {
-        let target = dir.path().join("target.txt");
+        let target = dir.join("target.txt");
         std::fs::write(&target, "keep").unwrap();
-        let link = dir.path().join("link.html");
+        let link = dir.join("link.html");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         runs::diff_html(&a, &b, &link, false);
         assert_eq!(read(&target), "keep");
@@ -95,7 +95,7 @@ fn diff_writes_the_comparison_as_a_self_contained_page() {
 fn diff_fails_when_the_page_cannot_be_written() {
     let dir = Dir::new("diff-html");
     let (a, _) = runs::two_dry_runs_with_a_raised_maximum(&dir);
-    let page = dir.path().join("no/such/dir/diff.html");
+    let page = dir.join("no/such/dir/diff.html");
     let o = declaro()
         .arg("diff")
         .arg(&a)

@@ -13,7 +13,7 @@ fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
         .quiet()
         .inputs(["fixtures/xml/2024-asr.xml"])
         .assert_exit(0);
-    let got = read(dir.path().join("remittance.csv"));
+    let got = read(dir.join("remittance.csv"));
     let want = expected("2024-asr", "remittance.csv");
     // `record` is the <line> ordinal, the CSV data-row number: the same here.
     assert_same_csv(
@@ -35,10 +35,10 @@ fn xml_bad_lines_are_rejected_with_the_csv_reasons_and_messages() {
         .inputs(["fixtures/xml/2024-bad-lines.xml"])
         .assert_exit(0);
     assert_eq!(
-        without_file_and_record(&read(dir.path().join("remittance.csv"))),
+        without_file_and_record(&read(dir.join("remittance.csv"))),
         without_file_and_record(&expected("2024-bad-lines", "remittance.csv"))
     );
-    let got = rejections_without_file_and_raw(&read(dir.path().join("rejections.csv")));
+    let got = rejections_without_file_and_raw(&read(dir.join("rejections.csv")));
     // The CSV file's X-02 (12,50) and X-03 (12.505) have amounts that cannot be read: in XML
     // they would leave the trailer's total unverifiable and refuse the file (see
     // `refused-unreadable-amount`), so the XML stand-in has the other 18 lines.
@@ -64,7 +64,7 @@ fn xml_bad_lines_are_rejected_with_the_csv_reasons_and_messages() {
     };
     assert_eq!(without_record(&got[1..]), without_record(&want[1..]));
     // raw is the <line> element's text.
-    let rej = read(dir.path().join("rejections.csv"));
+    let rej = read(dir.join("rejections.csv"));
     assert!(
         rej.contains(r#","<line line_id=""X-04"" service_date=""2024-02-04"" code=""1000"" quantity=""0"" amount=""30.00""/>""#),
         "{rej}"
@@ -138,11 +138,11 @@ fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
         assert_eq!(s["input_files"][1]["refused"], serde_json::Value::Null);
         assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
         assert_same_csv(
-            &read(dir.path().join("remittance.csv")),
+            &read(dir.join("remittance.csv")),
             &expected("2024-asr", "remittance.csv"),
             name,
         );
-        assert!(!read(dir.path().join("rejections.csv")).contains(&input));
+        assert!(!read(dir.join("rejections.csv")).contains(&input));
         assert!(stderr(&o).contains(&input), "{name}: {}", stderr(&o));
     }
 }
@@ -162,7 +162,7 @@ fn xml_line_attributes_override_insured_and_declaration_ones() {
 </declaration>
 "#,
     );
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     Process::new(&out).quiet().inputs([&f]).assert_exit(0);
     let rem = read(out.join("remittance.csv"));
     assert!(
@@ -263,7 +263,7 @@ fn refused_beside_the_asr_night(
     let f = dir.create_bytes(name, &join(recs));
     let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
     assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     let s = summary(&out);
     assert_eq!(
         s["input_files"][0]["refused"],
@@ -286,7 +286,7 @@ fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
     let f = write(dir.path(), "p2024-001.dat", &join(&recs));
     let o = run_pm304(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     // The remittance as for the same lines in CSV (tests/expected/2024-asr: 1000 capped at
     // 26.59, 1001 paid in full, 1100 capped at 35.25); record = ordinal among the 04 records.
     let rem = read(out.join("remittance.csv"));
@@ -346,7 +346,7 @@ fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
             &ret(""),
         ],
     );
-    let got = std::fs::read(dir.path().join("ei/p2024-001.pm305")).unwrap();
+    let got = std::fs::read(dir.join("ei/p2024-001.pm305")).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&got),
         String::from_utf8_lossy(&expected)
@@ -402,7 +402,7 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
         // PM305: the 01 and the 99 only (COD954 0001), 0001 and the specific code on the 01,
         // nothing awarded on the 99.
         let stem = name.trim_end_matches(".dat");
-        let got = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        let got = std::fs::read(dir.join(format!("ei/{stem}.pm305"))).unwrap();
         let lines: Vec<&[u8]> = got
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
@@ -460,7 +460,7 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
     // The service date is in 2018, a year the fixture zvw policy has no deductible for: the
     // fixture policies as they are still run the night (exit 0, the line rejected). The test's
     // copy of the policy adds the 2018 amount (385.00), so the reason is the code alone.
-    let as_is = dir.path().join("as-is");
+    let as_is = dir.join("as-is");
     let run = |policy: &Path, out: &str| {
         let run = dir.process().no_providers().ledger_in_out().quiet();
         run.policy(policy).members(&members).out(out)
@@ -475,8 +475,8 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
     let mut zvw = read(root().join("fixtures/policies/zvw.toml"));
     zvw.push_str("\n[[deductible.year]]\nyear = 2018\nmandatory = \"385.00\"\n");
     std::fs::write(policies.join("zvw.toml"), zvw).unwrap();
-    let out = dir.path().join("out");
-    let ei = dir.path().join("ei");
+    let out = dir.join("out");
+    let ei = dir.join("ei");
     let o = run(&policies, "out")
         .arg("--ei-return")
         .arg(&ei)
@@ -555,7 +555,7 @@ fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
         let f = write(dir.path(), name, &join(&recs));
         let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-        let s = summary(&dir.path().join("out"));
+        let s = summary(&dir.join("out"));
         assert_eq!(
             s["input_files"][0]["refused"],
             format!("{f} {refusal}"),
@@ -565,7 +565,7 @@ fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
         assert_eq!(s["lines"], 15);
         assert!(!stderr(&o).contains("100601844"), "no BSN on stderr");
         let stem = name.trim_end_matches(".dat");
-        let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        let pm305 = std::fs::read(dir.join(format!("ei/{stem}.pm305"))).unwrap();
         assert_eq!(
             &pm305[310..350],
             b"DECLARO202512310001     2025123100018026"
@@ -628,9 +628,9 @@ fn pm304_a_trailer_that_cannot_be_verified_refuses_the_file_with_0150() {
         let (dir, _, s) = refused_beside_the_asr_night(name, &recs, position, message);
         assert_eq!(s["input_files"][0]["vektis_code"], "0150", "{name}");
         let stem = name.trim_end_matches(".dat");
-        let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        let pm305 = std::fs::read(dir.join(format!("ei/{stem}.pm305"))).unwrap();
         assert_eq!(&pm305[342..346], b"0001", "{name}");
-        let debris: Vec<_> = files_in(&dir.path().join("ei"))
+        let debris: Vec<_> = files_in(&dir.join("ei"))
             .into_iter()
             .filter(|n| n.ends_with(".tmp"))
             .collect();
@@ -648,15 +648,15 @@ fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
         .iter()
         .enumerate()
     {
-        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        std::fs::create_dir(dir.join(sub)).unwrap();
         let mut recs = hand_made();
         recs[0] = rec01("45678901", &format!("P2024-00{i}"));
-        inputs.push(write(&dir.path().join(sub), name, &join(&recs)));
+        inputs.push(write(&dir.join(sub), name, &join(&recs)));
     }
     let args: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let o = run_pm304(dir.path(), &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut names = files_in(&dir.path().join("ei"));
+    let mut names = files_in(&dir.join("ei"));
     names.sort();
     assert_eq!(names, ["a-3-2.pm305", "a-3.pm305", "a.pm305"]);
     // Each answers its own input: the 01 record carries the input's factuurnummer (81-92).
@@ -665,7 +665,7 @@ fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
         ("a-3", "P2024-001"),
         ("a-3-2", "P2024-002"),
     ] {
-        let got = std::fs::read(dir.path().join(format!("ei/{name}.pm305"))).unwrap();
+        let got = std::fs::read(dir.join(format!("ei/{name}.pm305"))).unwrap();
         assert_eq!(&got[80..89], batch.as_bytes(), "{name}");
     }
 }
@@ -691,7 +691,7 @@ fn a_generated_xml_night_with_credits_and_broken_lines_passes_its_trailer_check(
         run.out(format!("out{night}"))
             .input(gen.join("claims.xml"))
             .ok();
-        let s = summary(&dir.path().join(format!("out{night}")));
+        let s = summary(&dir.join(format!("out{night}")));
         assert_eq!(s["lines"], 3000, "night {night}");
         assert!(
             s["rejected_by_reason"]["MALFORMED"].as_u64() > Some(0),
@@ -714,12 +714,12 @@ fn pm305_a_line_awarded_in_full_has_no_code_even_with_the_deductible_and_the_fil
     let f = write(dir.path(), "d.dat", &join(&recs));
     let o = run_pm304(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rem = read(dir.path().join("out/remittance.csv"));
+    let rem = read(dir.join("out/remittance.csv"));
     assert!(
         rem.contains(",30.00,30.00,30.00,0.00,0.00,zvw,DEDUCTIBLE\n"),
         "{rem}"
     );
-    let got = std::fs::read(dir.path().join("ei/d.pm305")).unwrap();
+    let got = std::fs::read(dir.join("ei/d.pm305")).unwrap();
     let lines: Vec<&[u8]> = got
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())

@@ -6,7 +6,7 @@ mod util;
 use util::*;
 
 fn scenario(name: &str) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("products");
     let input = format!("fixtures/products/claims/{name}.csv");
     Process::new(dir.path())
         .members("fixtures/products/members.csv")
@@ -16,12 +16,12 @@ fn scenario(name: &str) {
         .assert_exit(0);
     let expected_dir = format!("products-{name}");
     assert_same_csv(
-        &read(dir.path().join("remittance.csv")),
+        &read(dir.join("remittance.csv")),
         &expected(&expected_dir, "remittance.csv"),
         "remittance",
     );
     assert_same_csv(
-        &read(dir.path().join("rejections.csv")),
+        &read(dir.join("rejections.csv")),
         &expected(&expected_dir, "rejections.csv"),
         "rejections",
     );

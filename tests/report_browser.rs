@@ -571,7 +571,7 @@ fn the_diff_page_in_chromium_is_drawn_and_fetches_nothing() {
     }
     let dir = Dir::new("report-browser");
     let (a, b) = runs::two_dry_runs_with_a_raised_maximum(&dir);
-    let page = dir.path().join("diff.html");
+    let page = dir.join("diff.html");
     let d: Value = serde_json::from_str(&runs::diff_html(&a, &b, &page, true)).unwrap();
 
     assert_a_request_is_seen(dir.path());

@@ -5,19 +5,19 @@ mod util;
 use util::*;
 
 fn scenario(name: &str) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("scenarios");
     let input = format!("fixtures/claims/{name}.csv");
     Process::new(dir.path())
         .quiet()
         .inputs([&input])
         .assert_exit(0);
     assert_same_csv(
-        &read(dir.path().join("remittance.csv")),
+        &read(dir.join("remittance.csv")),
         &expected(name, "remittance.csv"),
         "remittance",
     );
     assert_same_csv(
-        &read(dir.path().join("rejections.csv")),
+        &read(dir.join("rejections.csv")),
         &expected(name, "rejections.csv"),
         "rejections",
     );
@@ -89,18 +89,18 @@ fn whole_night_in_one_run_is_the_files_one_after_another() {
         all
     };
     for threads in ["1", "2", "8"] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("scenarios");
         Process::new(dir.path())
             .args(["--quiet", "--threads", threads])
             .inputs(&inputs)
             .assert_exit(0);
         assert_same_csv(
-            &read(dir.path().join("remittance.csv")),
+            &read(dir.join("remittance.csv")),
             &concat("remittance.csv"),
             "remittance",
         );
         assert_same_csv(
-            &read(dir.path().join("rejections.csv")),
+            &read(dir.join("rejections.csv")),
             &concat("rejections.csv"),
             "rejections",
         );

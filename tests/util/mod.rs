@@ -126,6 +126,7 @@ impl Dir {
 
     /// `declaro generate ARGS --out NAME` (NAME in the directory); asserts exit 0; the
     /// directory it wrote.
+    #[track_caller]
     pub fn generate(&self, name: &str, args: &[&str]) -> PathBuf {
         let out = self.join(name);
         self.command()
@@ -270,6 +271,7 @@ impl TestCommand {
     }
 
     /// Runs the command and asserts its exit code is `code`; its output.
+    #[track_caller]
     pub fn assert_exit(&mut self, code: i32) -> Output {
         let o = self.run();
         if o.status.code() != Some(code) {
@@ -279,11 +281,13 @@ impl TestCommand {
     }
 
     /// Runs the command and asserts exit 0; its output.
+    #[track_caller]
     pub fn ok(&mut self) -> Output {
         self.assert_exit(0)
     }
 
     /// Runs the command, asserts exit 0; its stdout.
+    #[track_caller]
     pub fn stdout(&mut self) -> String {
         let o = self.ok();
         String::from_utf8(o.stdout).expect("stdout is UTF-8")
@@ -474,22 +478,50 @@ impl Process {
         c
     }
 
+    /// The command run through `program` (`/usr/bin/time -v`, `sh -c 'umask 000; exec "$@"' sh`):
+    /// `program ARGS declaro process ...`.
+    pub fn wrapped(self, program: &str, args: &[&str]) -> TestCommand {
+        let declaro = self.command();
+        let mut c = TestCommand::program(program, declaro.listing.as_deref());
+        c.args(args).arg(declaro.cmd.get_program());
+        c.args(declaro.cmd.get_args());
+        for (k, v) in declaro.cmd.get_envs() {
+            match v {
+                Some(v) => c.cmd.env(k, v),
+                None => c.cmd.env_remove(k),
+            };
+        }
+        c
+    }
+
+    /// The command line for `sh -c` or `script -c`, every word in single quotes.
+    pub fn shell_line(self) -> String {
+        let c = self.command();
+        let quote = |w: &OsStr| format!("'{}'", w.to_str().unwrap().replace('\'', r"'\''"));
+        let mut words = vec![quote(c.cmd.get_program())];
+        words.extend(c.cmd.get_args().map(quote));
+        words.join(" ")
+    }
+
     /// Runs it; no assertion.
     pub fn run(self) -> Output {
         self.command().run()
     }
 
     /// Runs it and asserts the exit code.
+    #[track_caller]
     pub fn assert_exit(self, code: i32) -> Output {
         self.command().assert_exit(code)
     }
 
     /// Runs it and asserts exit 0.
+    #[track_caller]
     pub fn ok(self) -> Output {
         self.command().ok()
     }
 
     /// Runs it, asserts exit 0; its stdout.
+    #[track_caller]
     pub fn stdout(self) -> String {
         self.command().stdout()
     }
