@@ -150,9 +150,7 @@ fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
 #[test]
 fn xml_line_attributes_override_insured_and_declaration_ones() {
     let dir = Dir::new("formats");
-    let f = write(
-        dir.path(),
-        "o.xml",
+    let f = dir.create_bytes("o.xml",
         br#"<declaration xmlns="urn:declaro:declaration:1" batch_id="B1" provider_agb="12345678">
   <insured member_id="M999" birth_date="1900-01-01">
     <line line_id="O-1" batch_id="B2" provider_agb="45678901" member_id="M020" birth_date="1982-03-03" service_date="2024-02-04" code="1000" amount="35.00"></line>
@@ -283,7 +281,7 @@ fn refused_beside_the_asr_night(
 fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
     let dir = Dir::new("formats");
     let recs = hand_made();
-    let f = write(dir.path(), "p2024-001.dat", &join(&recs));
+    let f = dir.create_bytes("p2024-001.dat", &join(&recs));
     let o = run_pm304(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = dir.join("out");
@@ -447,14 +445,8 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
         cents: 4000,
         ..Decl::default()
     };
-    let input = write(
-        dir.path(),
-        "speech.dat",
-        &formats::pm304("05193098", "100", &[line]),
-    );
-    let members = write(
-        dir.path(),
-        "members.csv",
+    let input = dir.create_bytes("speech.dat", &formats::pm304("05193098", "100", &[line]));
+    let members = dir.create_bytes("members.csv",
         b"member_id,bsn,birth_date,product,start_date,end_date\n0123456789,957136171,2000-01-01,zvw,2000-01-01,\n",
     );
     // The service date is in 2018, a year the fixture zvw policy has no deductible for: the
@@ -513,17 +505,9 @@ fn the_same_lines_as_csv_xml_and_pm304_give_the_same_adjudication() {
         let lines = generate(seed, 40 + 10 * seed as usize);
         let dir = Dir::new("formats");
         let files = [
-            write(
-                dir.path(),
-                "g.csv",
-                csv("12345678", "G2024", &lines).as_bytes(),
-            ),
-            write(
-                dir.path(),
-                "g.xml",
-                xml("12345678", "G2024", &lines).as_bytes(),
-            ),
-            write(dir.path(), "g.dat", &pm304("12345678", "G2024", &lines)),
+            dir.create_bytes("g.csv", csv("12345678", "G2024", &lines).as_bytes()),
+            dir.create_bytes("g.xml", xml("12345678", "G2024", &lines).as_bytes()),
+            dir.create_bytes("g.dat", &pm304("12345678", "G2024", &lines)),
         ];
         let results = adjudicate_each(dir.path(), &files, lines.len());
         assert!(
@@ -552,7 +536,7 @@ fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
     ];
     for (name, recs, refusal) in cases {
         let dir = Dir::new("formats");
-        let f = write(dir.path(), name, &join(&recs));
+        let f = dir.create_bytes(name, &join(&recs));
         let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
         let s = summary(&dir.join("out"));
@@ -648,10 +632,10 @@ fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
         .iter()
         .enumerate()
     {
-        std::fs::create_dir(dir.join(sub)).unwrap();
+        dir.create_dir(sub);
         let mut recs = hand_made();
         recs[0] = rec01("45678901", &format!("P2024-00{i}"));
-        inputs.push(write(&dir.join(sub), name, &join(&recs)));
+        inputs.push(dir.create_bytes(&format!("{sub}/{name}"), &join(&recs)));
     }
     let args: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let o = run_pm304(dir.path(), &args);
@@ -711,7 +695,7 @@ fn pm305_a_line_awarded_in_full_has_no_code_even_with_the_deductible_and_the_fil
     let dir = Dir::new("formats");
     let line = decl(0, "D-1", "20240201", "PHARMA", 3000);
     let recs = pm304_records("45678901", "D2024", &[line]);
-    let f = write(dir.path(), "d.dat", &join(&recs));
+    let f = dir.create_bytes("d.dat", &join(&recs));
     let o = run_pm304(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rem = read(dir.join("out/remittance.csv"));

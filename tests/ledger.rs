@@ -22,6 +22,12 @@ fn claims(dir: &Dir, name: &str, rows: Vec<Vec<String>>) -> String {
     dir.create_csv(name, WITH_CREDITS, rows)
 }
 
+/// `declaro ledger show --member M001` of the ledger of `dir`.
+fn show_m001(dir: &Dir) -> String {
+    let show = ["ledger", "show", "--member", "M001", "--ledger"];
+    dir.command().args(show).arg(ledger(dir)).stdout()
+}
+
 fn ledger(dir: &Dir) -> String {
     dir.join("ledger.db").display().to_string()
 }
@@ -99,17 +105,14 @@ fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate() {
     assert_eq!(n.paid("o2"), vec![CREDIT_ROW.to_string(), paid_row(19)]);
     assert!(n.rejected("o2")[0].contains("SESSION_LIMIT"));
 
-    let f3 = claims(
-        &n,
-        "n3.csv",
-        table(&[
-            CREDIT,
-            "F1 C-05b 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-05",
-            "F1 C-77 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-77",
-            "F1 C-06 12345678 M001 1970-04-12 2009-02-10 1000 31.00 C S-06",
-            "F1 C-07 12345678 M002 1965-09-30 2009-02-17 1000 30.00 C S-07",
-        ]),
-    );
+    let rows = table(&[
+        CREDIT,
+        "F1 C-05b 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-05",
+        "F1 C-77 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-77",
+        "F1 C-06 12345678 M001 1970-04-12 2009-02-10 1000 31.00 C S-06",
+        "F1 C-07 12345678 M002 1965-09-30 2009-02-17 1000 30.00 C S-07",
+    ]);
+    let f3 = claims(&n, "n3.csv", rows);
     run(&n, "o3", &[&f3]);
     assert!(n.paid("o3").is_empty());
     let reasons = reasons(&n.rejected("o3"));
@@ -126,15 +129,7 @@ fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate() {
         ]
     );
 
-    let show = [
-        "ledger",
-        "show",
-        "--member",
-        "M001",
-        "--ledger",
-        &ledger(&n),
-    ];
-    let text = n.command().args(show).stdout();
+    let text = show_m001(&n);
     assert!(
         text.contains("credited by C-05") && text.contains("credit of S-05"),
         "{text}"
@@ -150,15 +145,12 @@ fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate() {
 #[test]
 fn a_credit_gives_the_deductible_back() {
     let n = Dir::new("credit-deductible");
-    let f = claims(
-        &n,
-        "d.csv",
-        table(&[
-            "P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -",
-            "P CP-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 C P-1",
-            "P P-2 56789012 M030 1978-08-08 2024-03-01 PHARMA 400.00 - -",
-        ]),
-    );
+    let rows = table(&[
+        "P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -",
+        "P CP-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 C P-1",
+        "P P-2 56789012 M030 1978-08-08 2024-03-01 PHARMA 400.00 - -",
+    ]);
+    let f = claims(&n, "d.csv", rows);
     run(&n, "o", &[&f]);
     assert_eq!(
         n.paid("o"),
@@ -170,42 +162,51 @@ fn a_credit_gives_the_deductible_back() {
     );
 }
 
-const PERIODS_POLICY: &str = r#"
-[product]
-id = "test-periods"
-name = "One limit of each period"
-layer = "supplementary"
-
-[[benefit]]
-id = "per-date"
-name = "once per treatment date, at most 25.00"
-codes = ["D1"]
-limits = [{ period = "treatment-date", once_per_date = true, max_euros = "25.00" }]
-
-[[benefit]]
-id = "per-year"
-name = "3 per calendar year"
-codes = ["Y1"]
-limits = [{ period = "calendar-year", max_units = 3 }]
-
-[[benefit]]
-id = "per-2-years"
-name = "100.00 per 2 calendar years"
-codes = ["Y2"]
-limits = [{ period = "2-calendar-years", max_euros = "100.00" }]
-
-[[benefit]]
-id = "per-5-years"
-name = "2 per 5 calendar years"
-codes = ["Y5"]
-limits = [{ period = "5-calendar-years", max_units = 2 }]
-
-[[benefit]]
-id = "insurance"
-name = "2 for the duration of the insurance"
-codes = ["INS"]
-limits = [{ period = "insurance-duration", max_units = 2 }]
-"#;
+/// A supplementary product with one benefit per limit period: (id, name, code, limit).
+fn periods_policy() -> String {
+    let mut toml = String::from(
+        "[product]\nid = \"test-periods\"\nname = \"One limit of each period\"\n\
+         layer = \"supplementary\"\n",
+    );
+    for (id, name, code, limit) in [
+        (
+            "per-date",
+            "once per treatment date, at most 25.00",
+            "D1",
+            r#"period = "treatment-date", once_per_date = true, max_euros = "25.00""#,
+        ),
+        (
+            "per-year",
+            "3 per calendar year",
+            "Y1",
+            r#"period = "calendar-year", max_units = 3"#,
+        ),
+        (
+            "per-2-years",
+            "100.00 per 2 calendar years",
+            "Y2",
+            r#"period = "2-calendar-years", max_euros = "100.00""#,
+        ),
+        (
+            "per-5-years",
+            "2 per 5 calendar years",
+            "Y5",
+            r#"period = "5-calendar-years", max_units = 2"#,
+        ),
+        (
+            "insurance",
+            "2 for the duration of the insurance",
+            "INS",
+            r#"period = "insurance-duration", max_units = 2"#,
+        ),
+    ] {
+        toml += &format!(
+            "\n[[benefit]]\nid = \"{id}\"\nname = \"{name}\"\ncodes = [\"{code}\"]\n\
+             limits = [{{ {limit} }}]\n"
+        );
+    }
+    toml
+}
 
 /// The same lines in one run and spread over three nights (one per year) give the same rows.
 #[test]
@@ -217,7 +218,7 @@ fn every_limit_period_continues_across_runs() {
         pdir.join("zvw.toml"),
     )
     .unwrap();
-    std::fs::write(pdir.join("test.toml"), PERIODS_POLICY).unwrap();
+    std::fs::write(pdir.join("test.toml"), periods_policy()).unwrap();
     let members = n.create_csv(
         "members.csv",
         "member_id,bsn,birth_date,product,start_date,end_date",
@@ -506,11 +507,8 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
 #[test]
 fn a_credit_listed_before_its_line_still_marks_it_credited() {
     let n = Dir::new("ledger");
-    let credit = claims(
-        &n,
-        "a.csv",
-        table(&["F1 C-01 12345678 M001 1970-04-12 2009-01-20 1000 30.00 C S-01"]),
-    );
+    let credit_rows = table(&["F1 C-01 12345678 M001 1970-04-12 2009-01-20 1000 30.00 C S-01"]);
+    let credit = claims(&n, "a.csv", credit_rows);
     let debit = claims(&n, "b.csv", sessions(1, 1));
     run(&n, "o1", &[&credit, &debit]);
     assert_eq!(
@@ -518,11 +516,8 @@ fn a_credit_listed_before_its_line_still_marks_it_credited() {
         2,
         "the line and its credit are both in the remittance"
     );
-    let again = claims(
-        &n,
-        "c.csv",
-        table(&["F1 C-02 12345678 M001 1970-04-12 2009-01-21 1000 30.00 C S-01"]),
-    );
+    let again_rows = table(&["F1 C-02 12345678 M001 1970-04-12 2009-01-21 1000 30.00 C S-01"]);
+    let again = claims(&n, "c.csv", again_rows);
     run(&n, "o2", &[&again]);
     let rej = n.rejected("o2");
     assert_eq!(rej.len(), 1);
@@ -554,15 +549,12 @@ fn a_credit_listed_before_its_line_still_marks_it_credited() {
 #[test]
 fn three_nights_carry_credits_limits_and_the_deductible() {
     let n = Dir::new("ledger");
-    let f1 = claims(
-        &n,
-        "n1.csv",
-        [
-            sessions(1, 10),
-            table(&["P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -"]),
-        ]
-        .concat(),
-    );
+    let rows = [
+        sessions(1, 10),
+        table(&["P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -"]),
+    ]
+    .concat();
+    let f1 = claims(&n, "n1.csv", rows);
     run(&n, "o1", &[&f1]);
     let mut want: Vec<String> = (1..=10).map(paid_row).collect();
     want.push(
@@ -572,20 +564,17 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
     assert_eq!(n.paid("o1"), want);
     assert!(n.rejected("o1").is_empty());
 
-    let f2 = claims(
-        &n,
-        "n2.csv",
-        [
-            table(&[CREDIT]),
-            sessions(11, 19),
-            table(&[
-                "P CP-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 C P-1",
-                "P P-2 56789012 M030 1978-08-08 2024-03-01 PHARMA 400.00 - -",
-                "F1 C-07 12345678 M002 1965-09-30 2009-02-17 1000 30.00 C S-07",
-            ]),
-        ]
-        .concat(),
-    );
+    let rows = [
+        table(&[CREDIT]),
+        sessions(11, 19),
+        table(&[
+            "P CP-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 C P-1",
+            "P P-2 56789012 M030 1978-08-08 2024-03-01 PHARMA 400.00 - -",
+            "F1 C-07 12345678 M002 1965-09-30 2009-02-17 1000 30.00 C S-07",
+        ]),
+    ]
+    .concat();
+    let f2 = claims(&n, "n2.csv", rows);
     run(&n, "o2", &[&f2]);
     let mut want = vec![CREDIT_ROW.to_string()];
     want.extend((11..=19).map(paid_row));
@@ -605,19 +594,16 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
         "{rej:?}"
     );
 
-    let f3 = claims(
-        &n,
-        "n3.csv",
-        [
-            table(&[
-                "F1 C-05b 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-05",
-                "F1 C-06 12345678 M001 1970-04-12 2009-02-10 1000 30.00 C S-06",
-            ]),
-            sessions(20, 21),
-            table(&["P P-3 56789012 M030 1978-08-08 2024-04-01 PHARMA 50.00 - -"]),
-        ]
-        .concat(),
-    );
+    let rows = [
+        table(&[
+            "F1 C-05b 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-05",
+            "F1 C-06 12345678 M001 1970-04-12 2009-02-10 1000 30.00 C S-06",
+        ]),
+        sessions(20, 21),
+        table(&["P P-3 56789012 M030 1978-08-08 2024-04-01 PHARMA 50.00 - -"]),
+    ]
+    .concat();
+    let f3 = claims(&n, "n3.csv", rows);
     run(&n, "o3", &[&f3]);
     assert_eq!(
         n.paid("o3"),
@@ -684,15 +670,7 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
         ]
     );
 
-    let show = [
-        "ledger",
-        "show",
-        "--member",
-        "M001",
-        "--ledger",
-        &ledger(&n),
-    ];
-    let text = n.command().args(show).stdout();
+    let text = show_m001(&n);
     for part in [
         "    18     495.00",
         "credited by C-05",

@@ -79,7 +79,7 @@ fn answer(records: &[&Rec], suffixes: &[&str]) -> Vec<u8> {
 fn mz301_with_debtors_comments_and_a_credit_is_adjudicated_and_answered_byte_exact_in_mz302() {
     let dir = Dir::new("vektis");
     let recs = hand_made();
-    let f = write(dir.path(), "d2009-001.asc", &join(&recs));
+    let f = dir.create_bytes("d2009-001.asc", &join(&recs));
     let o = run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = dir.join("out");
@@ -156,18 +156,10 @@ fn the_same_dental_lines_in_all_four_formats_give_the_same_adjudication() {
         let lines = generate_dental(seed, 40 + 10 * seed as usize);
         let dir = Dir::new("vektis");
         let files = [
-            write(
-                dir.path(),
-                "g.csv",
-                csv("12345678", "G2009", &lines).as_bytes(),
-            ),
-            write(
-                dir.path(),
-                "g.xml",
-                xml("12345678", "G2009", &lines).as_bytes(),
-            ),
-            write(dir.path(), "g.dat", &pm304("12345678", "G2009", &lines)),
-            write(dir.path(), "g.asc", &mz301("12345678", "G2009", &lines)),
+            dir.create_bytes("g.csv", csv("12345678", "G2009", &lines).as_bytes()),
+            dir.create_bytes("g.xml", xml("12345678", "G2009", &lines).as_bytes()),
+            dir.create_bytes("g.dat", &pm304("12345678", "G2009", &lines)),
+            dir.create_bytes("g.asc", &mz301("12345678", "G2009", &lines)),
         ];
         let results = adjudicate_each(dir.path(), &files, lines.len());
         let (paid, rejected, _) = &results[0];
@@ -304,9 +296,8 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
     ];
     for (name, recs, code, says) in cases {
         let dir = Dir::new("vektis");
-        let f = write(dir.path(), name, &join(&recs));
-        let csv = write(
-            dir.path(),
+        let f = dir.create_bytes(name, &join(&recs));
+        let csv = dir.create_bytes(
             "beside.csv",
             csv(
                 "12345678",
@@ -347,8 +338,8 @@ fn other_ei_messages_are_refused_as_unsupported_naming_code_and_standard() {
     let mut gz_bytes = gz.0.clone();
     gz_bytes.push(b'\n');
     let files = [
-        write(dir.path(), "ggz.asc", &gz_bytes),
-        write(dir.path(), "other.asc", &join(&[unknown])),
+        dir.create_bytes("ggz.asc", &gz_bytes),
+        dir.create_bytes("other.asc", &join(&[unknown])),
     ];
     let o = run(dir.path(), &[&files[0], &files[1]]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -389,7 +380,7 @@ fn line_ends_of_ei_files_are_noted_and_the_answer_is_the_same() {
     ];
     for (name, bytes, style, last) in variants {
         let dir = Dir::new("vektis");
-        let f = write(dir.path(), "d.asc", &bytes);
+        let f = dir.create_bytes("d.asc", &bytes);
         let o = run(dir.path(), &[&f]);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
         let s = summary(&dir.join("out"));
@@ -426,7 +417,7 @@ fn a_line_rejected_for_one_field_carries_that_fields_retourcode() {
     set(&mut recs[7], 164, 164, "C");
     let total = 5 * 2150 - 2150;
     recs[8] = rec99(1, 0, 6, 0, total);
-    let f = write(dir.path(), "faults.asc", &join(&recs));
+    let f = dir.create_bytes("faults.asc", &join(&recs));
     let o = run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rej = rejections_without_file_and_raw(&read(dir.join("out/rejections.csv")));
@@ -468,7 +459,7 @@ fn latin1_names_are_echoed_byte_for_byte_and_utf8_ones_are_refused_with_0804() {
     let mut latin1 = hand_made();
     latin1[1].0[63..69].copy_from_slice(b"Ma\xefk  ");
     let dir = Dir::new("vektis");
-    let f = write(dir.path(), "latin1.asc", &join(&latin1));
+    let f = dir.create_bytes("latin1.asc", &join(&latin1));
     let o = run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let got = std::fs::read(dir.join("ei/latin1.mz302")).unwrap();
@@ -482,7 +473,7 @@ fn latin1_names_are_echoed_byte_for_byte_and_utf8_ones_are_refused_with_0804() {
     assert_eq!(r.len(), 311);
     utf8[1].0 = r;
     let dir = Dir::new("vektis");
-    let f = write(dir.path(), "utf8.asc", &join(&utf8));
+    let f = dir.create_bytes("utf8.asc", &join(&utf8));
     let o = run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let s = summary(&dir.join("out"));
@@ -504,11 +495,7 @@ fn a_bsn_of_nines_means_none_and_the_member_number_matches() {
     let mut line = dental(0, "N-1", "20090302", "C11", 2150);
     line.bsn = "999999999".into();
     let dir = Dir::new("vektis");
-    let f = write(
-        dir.path(),
-        "nines.asc",
-        &mz301("12345678", "F2009-N", &[line]),
-    );
+    let f = dir.create_bytes("nines.asc", &mz301("12345678", "F2009-N", &[line]));
     let o = run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rem = without_file_and_record(&read(dir.join("out/remittance.csv")));
@@ -540,7 +527,7 @@ fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with
         false,
     );
     recs[6] = Rec(recs[6].0.clone()).an(28, 42, "M001X          ");
-    let f = write(dir.path(), "lines.asc", &join(&recs));
+    let f = dir.create_bytes("lines.asc", &join(&recs));
     let o = run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rej = rejections_without_file_and_raw(&read(dir.join("out/rejections.csv")));

@@ -706,13 +706,6 @@ pub fn rejections_without_file_and_raw(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Writes `text` to `dir/name` and gives the path.
-pub fn write(dir: &Path, name: &str, text: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
 /// What one run made of a file: its remittance rows and rejection rows (without `file`,
 /// `record` and `raw`) and `summary.json`'s totals.
 pub type Adjudication = (Vec<String>, Vec<String>, serde_json::Value);
