@@ -447,12 +447,12 @@ fn the_readme_command_run_twice_leaves_the_first_runs_outputs_as_they_were() {
         "fixtures/claims/2024-asr.csv",
         "fixtures/claims/2024-basic.csv",
     ];
-    Process::new(&out).quiet().inputs(inputs).assert_exit(0);
+    Process::new(&out).quiet().inputs(inputs).ok();
     let before: Vec<Vec<u8>> = ["remittance.csv", "rejections.csv", "summary.json"]
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
         .collect();
-    let o = Process::new(&out).quiet().inputs(inputs).assert_exit(0);
+    let o = Process::new(&out).quiet().inputs(inputs).ok();
     assert!(
         stderr(&o).contains("processed by run 1 already"),
         "{}",
@@ -474,12 +474,12 @@ fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
     let out = dir.join("out");
     Process::new(&out)
         .quiet()
-        .inputs(["fixtures/claims/2024-asr.csv"])
-        .assert_exit(0);
+        .input("fixtures/claims/2024-asr.csv")
+        .ok();
     let before = std::fs::read(out.join("remittance.csv")).unwrap();
     let o = Process::new(&out)
         .quiet()
-        .inputs(["fixtures/claims/2024-basic.csv"])
+        .input("fixtures/claims/2024-basic.csv")
         .assert_exit(3);
     assert!(
         stderr(&o).contains("holds the outputs of run 1"),
@@ -494,17 +494,10 @@ fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
 #[test]
 fn processed_files_into_a_new_output_directory_write_nothing() {
     let dir = Dir::new("cli");
-    let ledger = dir.join("ledger.db").display().to_string();
-    let inputs = ["fixtures/claims/2024-asr.csv"];
-    Process::new(dir.join("first"))
-        .ledger(&ledger)
-        .inputs(inputs)
-        .assert_exit(0);
+    let asr = "fixtures/claims/2024-asr.csv";
+    dir.process().out("first").input(asr).ok();
     let again = dir.join("again");
-    let o = Process::new(&again)
-        .ledger(&ledger)
-        .inputs(inputs)
-        .assert_exit(0);
+    let o = dir.process().out("again").input(asr).ok();
     let e = stderr(&o);
     assert!(
         e.contains(&format!(
@@ -528,17 +521,12 @@ fn processed_files_into_a_new_output_directory_write_nothing() {
 #[test]
 fn an_input_processed_before_is_refused_as_already_processed_beside_a_new_one() {
     let dir = Dir::new("cli");
-    let ledger = dir.join("ledger.db").display().to_string();
-    let first = dir.join("first");
-    Process::new(&first)
-        .quiet()
-        .ledger(&ledger)
-        .inputs(["fixtures/claims/2024-asr.csv"])
-        .assert_exit(0);
+    let asr = "fixtures/claims/2024-asr.csv";
+    dir.process().quiet().out("first").input(asr).ok();
     let out = dir.join("second");
-    Process::new(&out)
+    dir.process()
         .quiet()
-        .ledger(&ledger)
+        .out("second")
         .inputs([
             "fixtures/claims/2024-asr.csv",
             "fixtures/claims/2024-basic.csv",
@@ -662,7 +650,7 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
     assert!(e.contains(&format!("{line}\n")), "{line:?} not in:\n{e}");
     let quiet = Process::new(dir.join("q"))
         .quiet()
-        .inputs(["fixtures/claims/2024-basic.csv"])
+        .input("fixtures/claims/2024-basic.csv")
         .run();
     assert!(!stderr(&quiet).contains("lines read"), "{}", stderr(&quiet));
 }
@@ -675,7 +663,6 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
 fn the_reconciliation_catches_a_lost_or_repeated_row_in_the_written_files() {
     let dir = Dir::new("cli");
     let out = dir.join("out");
-    let ledger = dir.join("ledger.db").display().to_string();
     let inputs = ["fixtures/claims/2024-asr.csv"];
     for (fault, says) in [
         ("lose-a-row", "is in the outputs 0 time(s), expected 1"),
@@ -696,11 +683,7 @@ fn the_reconciliation_catches_a_lost_or_repeated_row_in_the_written_files() {
         let left = files_in(&out);
         assert!(left.is_empty(), "{fault}: {left:?}");
     }
-    Process::new(&out)
-        .quiet()
-        .ledger(&ledger)
-        .inputs(inputs)
-        .assert_exit(0);
+    dir.process().quiet().inputs(inputs).ok();
     let s = summary(&out);
     assert_eq!(s["reconciliation"]["lines_out"], 15);
     assert_eq!(s["reconciliation"]["balanced"], true);
@@ -780,7 +763,7 @@ fn check_policy_refuses_every_out_of_bounds_value() {
         Process::new(dir.join("out"))
             .quiet()
             .policy(&bad)
-            .inputs(["fixtures/claims/2024-asr.csv"])
+            .input("fixtures/claims/2024-asr.csv")
             .assert_exit(3);
         assert!(!dir.join("out/remittance.csv").exists());
     }
@@ -810,7 +793,7 @@ fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
     .concat();
     let f = dir.create("keys.csv", &text);
     let out = dir.join("out");
-    Process::new(&out).quiet().inputs([&f]).assert_exit(0);
+    Process::new(&out).quiet().input(&f).ok();
     let reasons: Vec<(String, String)> = csv::Reader::from_path(out.join("rejections.csv"))
         .unwrap()
         .records()
@@ -848,7 +831,7 @@ fn a_bad_birth_date_in_the_register_is_named_by_line_and_field_not_value() {
     let o = Process::new(dir.join("out"))
         .members(&members)
         .quiet()
-        .inputs(["fixtures/claims/2024-asr.csv"])
+        .input("fixtures/claims/2024-asr.csv")
         .assert_exit(3);
     let e = stderr(&o);
     assert!(
@@ -881,8 +864,8 @@ fn a_symlink_planted_at_a_temporary_output_name_is_not_followed() {
     }
     Process::new(&out)
         .quiet()
-        .inputs(["fixtures/claims/2024-bad-lines.csv"])
-        .assert_exit(0);
+        .input("fixtures/claims/2024-bad-lines.csv")
+        .ok();
     assert_eq!(read(&victim), "precious\n");
     let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644);
@@ -935,24 +918,19 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
         ));
     }
     let f = dir.create("huge.csv", &text);
-    let ledger = dir.join("ledger.db").display().to_string();
     let dry = dir.join("dry");
-    Process::new(&dry)
+    dir.process()
         .quiet()
         .arg("--dry-run")
-        .ledger(&ledger)
-        .inputs([&f])
-        .assert_exit(0);
+        .out("dry")
+        .input(&f)
+        .ok();
     let s = summary(&dry);
     assert_eq!(s["totals"]["claimed"], "92999999999999070.00");
     assert_eq!(s["reconciliation"]["claimed_read"], "92999999999999070.00");
     assert_eq!(s["reconciliation"]["balanced"], true);
     let out = dir.join("out");
-    let o = Process::new(&out)
-        .quiet()
-        .ledger(&ledger)
-        .inputs([&f])
-        .assert_exit(1);
+    let o = dir.process().quiet().input(&f).assert_exit(1);
     assert!(
         stderr(&o).contains("does not fit a 64-bit number of cents"),
         "{}",
@@ -961,7 +939,9 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
     assert!(!out.join("remittance.csv").exists());
     let runs = dir
         .command()
-        .args(["ledger", "--ledger", &ledger, "runs"])
+        .args(["ledger", "--ledger"])
+        .arg(dir.join("ledger.db"))
+        .arg("runs")
         .run();
     assert!(!String::from_utf8_lossy(&runs.stdout).contains("huge.csv"));
 }
@@ -984,12 +964,8 @@ fn report_html_shows_the_night_without_personal_data() {
     let mut reports = Vec::new();
     for run in ["a", "b"] {
         let out = dir.join(run);
-        let ledger = dir.join(format!("{run}.db")).display().to_string();
-        Process::new(&out)
-            .quiet()
-            .ledger(&ledger)
-            .inputs(&refs)
-            .assert_exit(2);
+        let night = dir.process().quiet().ledger(dir.join(format!("{run}.db")));
+        night.out(run).inputs(&refs).assert_exit(2);
         reports.push(read(out.join("report.html")));
     }
     assert_eq!(reports[0], reports[1], "the same night, the same report");

@@ -7,10 +7,7 @@ use util::*;
 fn scenario(name: &str) {
     let dir = Dir::new("scenarios");
     let input = format!("fixtures/claims/{name}.csv");
-    Process::new(dir.path())
-        .quiet()
-        .inputs([&input])
-        .assert_exit(0);
+    Process::new(dir.path()).quiet().input(&input).ok();
     assert_same_csv(
         &read(dir.join("remittance.csv")),
         &expected(name, "remittance.csv"),
@@ -93,7 +90,7 @@ fn whole_night_in_one_run_is_the_files_one_after_another() {
         Process::new(dir.path())
             .args(["--quiet", "--threads", threads])
             .inputs(&inputs)
-            .assert_exit(0);
+            .ok();
         assert_same_csv(
             &read(dir.join("remittance.csv")),
             &concat("remittance.csv"),

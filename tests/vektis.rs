@@ -3,20 +3,11 @@
 //! all four formats, files of other EI messages refused as `UNSUPPORTED_FORMAT`, line ends noted,
 //! and the retourcode of the field at fault. Every file is written by the tests' own helpers.
 
-mod util;
-use std::path::Path;
 #[path = "util/formats.rs"]
 mod formats;
+mod util;
 use formats::*;
 use util::*;
-
-fn run(dir: &Path, inputs: &[&str]) -> std::process::Output {
-    let ei = dir.join("ei").display().to_string();
-    Process::new(dir.join("out"))
-        .args(["--quiet", "--ei-return", &ei])
-        .inputs(inputs)
-        .run()
-}
 
 /// A dental line of member `m` of [`DENTAL_MEMBERS`].
 fn dental(m: usize, line_id: &str, date: &str, code: &str, cents: i64) -> Decl {
@@ -80,7 +71,7 @@ fn mz301_with_debtors_comments_and_a_credit_is_adjudicated_and_answered_byte_exa
     let dir = Dir::new("vektis");
     let recs = hand_made();
     let f = dir.create_bytes("d2009-001.asc", &join(&recs));
-    let o = run(dir.path(), &[&f]);
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = dir.join("out");
     // DSW AV-Standaard 2009 (seed 002) for members of 22 and older: C11 "100%" (2 C-codes a
@@ -306,7 +297,7 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
             )
             .as_bytes(),
         );
-        let o = run(dir.path(), &[&f, &csv]);
+        let o = ei_run(dir.path(), &[&f, &csv]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
         let s = summary(&dir.join("out"));
         let file = &s["input_files"][0];
@@ -341,7 +332,7 @@ fn other_ei_messages_are_refused_as_unsupported_naming_code_and_standard() {
         dir.create_bytes("ggz.asc", &gz_bytes),
         dir.create_bytes("other.asc", &join(&[unknown])),
     ];
-    let o = run(dir.path(), &[&files[0], &files[1]]);
+    let o = ei_run(dir.path(), &[&files[0], &files[1]]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let s = summary(&dir.join("out"));
     for (i, says) in [
@@ -381,7 +372,7 @@ fn line_ends_of_ei_files_are_noted_and_the_answer_is_the_same() {
     for (name, bytes, style, last) in variants {
         let dir = Dir::new("vektis");
         let f = dir.create_bytes("d.asc", &bytes);
-        let o = run(dir.path(), &[&f]);
+        let o = ei_run(dir.path(), &[&f]);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
         let s = summary(&dir.join("out"));
         assert_eq!(s["input_files"][0]["line_ends"], style, "{name}");
@@ -418,7 +409,7 @@ fn a_line_rejected_for_one_field_carries_that_fields_retourcode() {
     let total = 5 * 2150 - 2150;
     recs[8] = rec99(1, 0, 6, 0, total);
     let f = dir.create_bytes("faults.asc", &join(&recs));
-    let o = run(dir.path(), &[&f]);
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rej = rejections_without_file_and_raw(&read(dir.join("out/rejections.csv")));
     let reasons: Vec<&str> = rej.iter().map(|r| r.split('|').nth(8).unwrap()).collect();
@@ -460,7 +451,7 @@ fn latin1_names_are_echoed_byte_for_byte_and_utf8_ones_are_refused_with_0804() {
     latin1[1].0[63..69].copy_from_slice(b"Ma\xefk  ");
     let dir = Dir::new("vektis");
     let f = dir.create_bytes("latin1.asc", &join(&latin1));
-    let o = run(dir.path(), &[&f]);
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let got = std::fs::read(dir.join("ei/latin1.mz302")).unwrap();
     let r02 = got.split(|b| *b == b'\n').nth(1).unwrap();
@@ -474,7 +465,7 @@ fn latin1_names_are_echoed_byte_for_byte_and_utf8_ones_are_refused_with_0804() {
     utf8[1].0 = r;
     let dir = Dir::new("vektis");
     let f = dir.create_bytes("utf8.asc", &join(&utf8));
-    let o = run(dir.path(), &[&f]);
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let s = summary(&dir.join("out"));
     assert_eq!(s["input_files"][0]["vektis_code"], "0804");
@@ -496,7 +487,7 @@ fn a_bsn_of_nines_means_none_and_the_member_number_matches() {
     line.bsn = "999999999".into();
     let dir = Dir::new("vektis");
     let f = dir.create_bytes("nines.asc", &mz301("12345678", "F2009-N", &[line]));
-    let o = run(dir.path(), &[&f]);
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rem = without_file_and_record(&read(dir.join("out/remittance.csv")));
     assert_eq!(
@@ -528,7 +519,7 @@ fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with
     );
     recs[6] = Rec(recs[6].0.clone()).an(28, 42, "M001X          ");
     let f = dir.create_bytes("lines.asc", &join(&recs));
-    let o = run(dir.path(), &[&f]);
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rej = rejections_without_file_and_raw(&read(dir.join("out/rejections.csv")));
     assert_eq!(

@@ -536,6 +536,16 @@ pub fn declaro() -> TestCommand {
     TestCommand::new(None)
 }
 
+/// `declaro process --quiet --ei-return DIR/ei` on `inputs` into `DIR/out` (its own ledger):
+/// the run of the EI tests, which answer each EI file in `DIR/ei`. No assertion.
+pub fn ei_run(dir: &Path, inputs: &[&str]) -> Output {
+    let run = Process::new(dir.join("out")).quiet();
+    run.arg("--ei-return")
+        .arg(dir.join("ei"))
+        .inputs(inputs)
+        .run()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------------------------
