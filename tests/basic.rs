@@ -13,7 +13,7 @@ fn chronic_physio_sessions_1_to_20_go_to_the_supplement_and_21_to_25_to_basic() 
     let dir = Dir::new("basic");
     let members = dir.create_csv(
         "members.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
         table(&[
             "C1 111222333 1970-01-01 zvw 2024-01-01 -",
             "C1 111222333 1970-01-01 asr-2024-paramedisch 2024-01-01 -",
@@ -26,11 +26,7 @@ fn chronic_physio_sessions_1_to_20_go_to_the_supplement_and_21_to_25_to_basic() 
             format!("F S{i} 12345678 C1 1970-01-01 2024-{month:02}-{day:02} 012 1000 {csi} 30.00");
         table(&[&row]).remove(0)
     });
-    let input = dir.create_csv(
-        "claims.csv",
-        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code_list,code,indication,amount",
-        sessions,
-    );
+    let input = dir.create_csv("claims.csv", claims::WITH_CSI, sessions);
     let run = dir
         .process()
         .no_providers()

@@ -25,7 +25,7 @@ fn a_file_without_a_required_column_is_refused_whole_and_the_others_are_processe
     let dir = Dir::new("cli");
     let bad = dir.create_csv(
         "bad.csv",
-        "batch_id,line_id,provider_agb,member_id,birth_date,code,amount",
+        &MINIMAL.replace("service_date,", ""),
         table(&["F 1 45678901 M020 1982-03-03 1000 26.59"]),
     );
     let run = dir.process().ledger_in_out();
@@ -81,7 +81,7 @@ fn a_bad_member_register_row_is_exit_3_naming_file_line_and_field() {
 fn an_unknown_product_in_the_register_is_exit_3() {
     let dir = Dir::new("cli");
     let register = claims::csv_text_of(
-        "member_id,bsn,birth_date,product,start_date,end_date",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
         &["M1 111222333 1980-01-01 nope 2024-01-01 -"],
     );
     let o = asr_night_with_register(&dir, "m.csv", &register, 3);
@@ -130,7 +130,7 @@ fn a_line_of_a_year_without_a_mandatory_deductible_is_rejected_and_the_night_goe
     );
     let members = dir.create_csv(
         "m.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
         table(&["M030 111222333 1978-08-08 zvw 2010-01-01 -"]),
     );
     let out = dir.join("out");
@@ -825,8 +825,10 @@ fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
 #[test]
 fn a_bad_birth_date_in_the_register_is_named_by_line_and_field_not_value() {
     let dir = Dir::new("cli");
-    let members = dir.create("members.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date\nM1,111222333,19800230,zvw,2024-01-01,\n",
+    let members = dir.create_csv(
+        "members.csv",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
+        table(&["M1 111222333 19800230 zvw 2024-01-01 -"]),
     );
     let o = Process::new(dir.join("out"))
         .members(&members)
@@ -905,9 +907,7 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
             .map(|r| (r[0].to_string(), r[2].to_string()))
             .collect();
     assert!(members.len() > 20, "{members:?}");
-    let mut text = String::from(
-        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,quantity,amount\n",
-    );
+    let mut text = claims::head(claims::WITH_QUANTITY);
     for i in 0..93_000 {
         let (id, birth) = &members[i % members.len()];
         // A member's lines differ in quantity, else they would be one care declared again

@@ -438,8 +438,10 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
         ..Decl::default()
     };
     let input = dir.create_bytes("speech.dat", &formats::pm304("05193098", "100", &[line]));
-    let members = dir.create_bytes("members.csv",
-        b"member_id,bsn,birth_date,product,start_date,end_date\n0123456789,957136171,2000-01-01,zvw,2000-01-01,\n",
+    let members = dir.create_csv(
+        "members.csv",
+        util::claims::REGISTER_WITHOUT_VOLUNTARY,
+        table(&["0123456789 957136171 2000-01-01 zvw 2000-01-01 -"]),
     );
     // The service date is in 2018, a year the fixture zvw policy has no deductible for: the
     // fixture policies as they are still run the night (exit 0, the line rejected). The test's

@@ -168,8 +168,7 @@ fn bsn(i: usize) -> String {
 }
 
 fn members_csv(ms: &[GenMember]) -> String {
-    let mut s =
-        String::from("member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n");
+    let mut s = claims::head(claims::REGISTER);
     for (i, m) in ms.iter().enumerate() {
         let birth = format!("{}-06-15", m.birth_year);
         let vol = if m.voluntary == 0 {

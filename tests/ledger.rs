@@ -221,7 +221,7 @@ fn every_limit_period_continues_across_runs() {
     std::fs::write(pdir.join("test.toml"), periods_policy()).unwrap();
     let members = n.create_csv(
         "members.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
         table(&[
             "T1 111222333 1980-01-01 zvw 2024-01-01 -",
             "T1 111222333 1980-01-01 test-periods 2024-01-01 -",

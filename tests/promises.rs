@@ -9,7 +9,7 @@ mod util;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use util::claims::{bsn, MINIMAL, WITH_QUANTITY};
+use util::claims::{bsn, MINIMAL, WITH_BSN, WITH_QUANTITY};
 use util::{read, root, summary, table, Dir, Process};
 
 /// Register rows written as [`table`] rows `id i birth product start end voluntary`, `i` the
@@ -792,7 +792,7 @@ fn a_member_named_by_bsn_only_is_found_in_the_register() {
     ]));
     let claims = case.create_csv(
         "c.csv",
-        "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code,amount",
+        WITH_BSN,
         table(&[
             "B 1 45678901 T1 - 1980-01-01 2024-05-01 PHARMA 10.00",
             "B 2 45678901 - 123456782 1981-02-02 2024-05-01 PHARMA 12.00",

@@ -9,6 +9,14 @@ pub const MINIMAL: &str =
 pub const WITH_QUANTITY: &str =
     "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,quantity,amount";
 
+/// [`MINIMAL`] and the BSN (a line may name its member by BSN only).
+pub const WITH_BSN: &str =
+    "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code,amount";
+
+/// [`MINIMAL`] and a code list and CSI (`indication`).
+pub const WITH_CSI: &str =
+    "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code_list,code,indication,amount";
+
 /// [`MINIMAL`] and the credit columns.
 pub const WITH_CREDITS: &str = "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount,debit_credit,related_line_id";
 
@@ -26,6 +34,9 @@ pub const ALL: &str = "batch_id,line_id,provider_agb,member_id,bsn,birth_date,se
 /// The member register's header (contract section 3).
 pub const REGISTER: &str =
     "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible";
+
+/// The member register's header without its optional `voluntary_deductible`.
+pub const REGISTER_WITHOUT_VOLUNTARY: &str = "member_id,bsn,birth_date,product,start_date,end_date";
 
 /// `header` and a line end, to put before hand-written rows.
 pub fn head(header: &str) -> String {
