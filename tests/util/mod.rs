@@ -2,14 +2,18 @@
 //! `tests/util.rs`, `Dir` and `TestCommand`).
 //!
 //! - [`Dir`] owns a temporary directory; `create`, `create_bytes` and `create_csv` write input
-//!   files into it (`create_csv` through the csv crate's writer, so quoting is right).
+//!   files into it (`create_csv` through the csv crate's writer, so quoting is right; its rows
+//!   are often written as a [`table`], one row a line), `copy_policies` a changed copy of the
+//!   fixture policies, `generate` a generated night. The headers are in [`claims`].
 //! - [`Dir::process`] is `declaro process` on the fixture policies, member and provider
 //!   registers, run date 2025-12-31, the ledger `ledger.db` of the directory and `--out` in the
-//!   directory; [`Process`] overrides each of them.
+//!   directory; [`Process`] overrides each of them, and runs the command as it is, under another
+//!   program ([`Process::wrapped`]) or gives it for a shell ([`Process::shell_line`]).
 //! - [`TestCommand`] runs a command and asserts its exit code; on failure it prints the command
 //!   line, the working directory, the exit code, stdout, stderr and a listing of the directory.
 //! - [`csv_maps`], [`csv_records`] and [`without_origin`] read CSV outputs (header-aware,
-//!   quoting understood).
+//!   quoting understood); [`Dir::paid`], [`Dir::rejected`] and [`Dir::rejections`] the rows of
+//!   a run.
 #![allow(dead_code)]
 
 pub mod claims;
@@ -121,7 +125,7 @@ impl Dir {
     pub fn process(&self) -> Process {
         Process::new(self.join("out"))
             .ledger(self.join("ledger.db"))
-            .listing(self.path())
+            .of_dir(self.path())
     }
 
     /// `declaro generate ARGS --out NAME` (NAME in the directory); asserts exit 0; the
@@ -341,7 +345,8 @@ pub struct Process {
     options: Vec<OsString>,
     inputs: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
-    listing: Option<PathBuf>,
+    /// The [`Dir`] the run belongs to: listed when it fails, and the base of a relative `out`.
+    dir: Option<PathBuf>,
 }
 
 impl Process {
@@ -357,7 +362,7 @@ impl Process {
             options: Vec::new(),
             inputs: Vec::new(),
             env: Vec::new(),
-            listing: None,
+            dir: None,
         }
     }
 
@@ -400,7 +405,7 @@ impl Process {
 
     /// `--out`: a path (joined to the directory when relative and the process is a [`Dir`]'s).
     pub fn out(mut self, p: impl AsRef<Path>) -> Process {
-        self.out = match &self.listing {
+        self.out = match &self.dir {
             Some(dir) => dir.join(p),
             None => p.as_ref().to_path_buf(),
         };
@@ -453,14 +458,14 @@ impl Process {
         self
     }
 
-    fn listing(mut self, dir: &Path) -> Process {
-        self.listing = Some(dir.to_path_buf());
+    fn of_dir(mut self, dir: &Path) -> Process {
+        self.dir = Some(dir.to_path_buf());
         self
     }
 
     /// The command.
     pub fn command(self) -> TestCommand {
-        let mut c = TestCommand::new(self.listing.as_deref());
+        let mut c = TestCommand::new(self.dir.as_deref());
         c.arg("process").arg("--policy").arg(&self.policy);
         c.arg("--members").arg(&self.members);
         if let Some(p) = &self.providers {
