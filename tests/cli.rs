@@ -630,22 +630,19 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
         assert!(e.contains(&expect), "{expect:?} not in:\n{e}");
     }
     // Top five reasons by count (ties by name), the rest counted so the line adds up.
-    let mut reasons: Vec<(String, u64)> = s["rejected_by_reason"]
+    let mut reasons: Vec<(std::cmp::Reverse<u64>, &str)> = s["rejected_by_reason"]
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .map(|(k, v)| (std::cmp::Reverse(v.as_u64().unwrap()), k.as_str()))
         .collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let top: Vec<String> = reasons
-        .iter()
-        .take(5)
-        .map(|(r, n)| format!("{r} {n}"))
-        .collect();
-    let rest: u64 = reasons.iter().skip(5).map(|(_, n)| n).sum();
+    reasons.sort();
+    let (top, rest) = reasons.split_at(reasons.len().min(5));
+    let top: Vec<String> = top.iter().map(|(n, r)| format!("{r} {}", n.0)).collect();
     let mut line = format!("rejections      {}", top.join(", "));
-    if reasons.len() > 5 {
-        line += &format!(", {rest} more under {} other reasons", reasons.len() - 5);
+    if !rest.is_empty() {
+        let more: u64 = rest.iter().map(|(n, _)| n.0).sum();
+        line += &format!(", {more} more under {} other reasons", rest.len());
     }
     assert!(e.contains(&format!("{line}\n")), "{line:?} not in:\n{e}");
     let quiet = Process::new(dir.join("q"))
