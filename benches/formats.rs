@@ -22,6 +22,34 @@ fn read(path: &Path) -> usize {
     r.batches.iter().map(|b| b.lines.len()).sum()
 }
 
+/// The events of the XML file `xml` through a bare quick-xml loop, each counted by `count`.
+fn xml_events(xml: &Path, mut count: impl FnMut(&quick_xml::events::Event) -> u64) -> u64 {
+    let mut r = quick_xml::Reader::from_file(xml).unwrap();
+    let mut buf = Vec::with_capacity(1024);
+    let mut n = 0u64;
+    loop {
+        match r.read_event_into(&mut buf).unwrap() {
+            quick_xml::events::Event::Eof => break,
+            e => n += count(&e),
+        }
+        buf.clear();
+    }
+    n
+}
+
+/// A benchmark group of `LINES` elements, 20 samples, 1 s warm-up and 4 s of measurement.
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(LINES as u64));
+    g.sample_size(20);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(4));
+    g
+}
+
 fn bench_formats(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let lines = formats::generate(7, LINES);
@@ -35,56 +63,25 @@ fn bench_formats(c: &mut Criterion) {
         assert_eq!(read(p), LINES, "{}", p.display());
     }
 
-    let mut g = c.benchmark_group("parse-xml");
-    g.throughput(Throughput::Elements(LINES as u64));
-    g.sample_size(20);
-    g.warm_up_time(Duration::from_secs(1));
-    g.measurement_time(Duration::from_secs(4));
-    g.bench_function("bare-quick-xml", |b| {
-        b.iter(|| {
-            let mut r = quick_xml::Reader::from_file(&xml).unwrap();
-            let mut buf = Vec::with_capacity(1024);
-            let mut n = 0u64;
-            loop {
-                match r.read_event_into(&mut buf).unwrap() {
-                    quick_xml::events::Event::Eof => break,
-                    _ => n += 1,
-                }
-                buf.clear();
-            }
-            n
-        })
-    });
+    let mut g = group(c, "parse-xml");
+    g.bench_function("bare-quick-xml", |b| b.iter(|| xml_events(&xml, |_| 1)));
     // For context: the bare loop plus reading every attribute value, which any reader of
     // this format has to do before it can check a single field.
     g.bench_function("quick-xml-with-attributes", |b| {
         b.iter(|| {
-            let mut r = quick_xml::Reader::from_file(&xml).unwrap();
-            let mut buf = Vec::with_capacity(1024);
-            let mut n = 0u64;
-            loop {
-                match r.read_event_into(&mut buf).unwrap() {
-                    quick_xml::events::Event::Eof => break,
-                    quick_xml::events::Event::Empty(e) | quick_xml::events::Event::Start(e) => {
-                        for a in e.attributes() {
-                            n += a.unwrap().unescape_value().unwrap().len() as u64;
-                        }
-                    }
-                    _ => n += 1,
-                }
-                buf.clear();
-            }
-            n
+            xml_events(&xml, |e| match e {
+                quick_xml::events::Event::Empty(e) | quick_xml::events::Event::Start(e) => e
+                    .attributes()
+                    .map(|a| a.unwrap().unescape_value().unwrap().len() as u64)
+                    .sum(),
+                _ => 1,
+            })
         })
     });
     g.bench_function("declaro", |b| b.iter(|| read(&xml)));
     g.finish();
 
-    let mut g = c.benchmark_group("parse-pm304-vs-csv");
-    g.throughput(Throughput::Elements(LINES as u64));
-    g.sample_size(20);
-    g.warm_up_time(Duration::from_secs(1));
-    g.measurement_time(Duration::from_secs(4));
+    let mut g = group(c, "parse-pm304-vs-csv");
     // For context: the csv crate alone over the same file (what validating and building the
     // lines adds is the difference to declaro-csv).
     g.bench_function("bare-csv-byterecord", |b| {

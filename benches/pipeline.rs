@@ -55,13 +55,13 @@ fn bench_pipeline(c: &mut Criterion) {
     let members_csv = dir.path().join("members.csv");
     let shown = claims.display().to_string();
 
-    let out = dir.path().join("stages");
-    let stage_settings = process::Settings {
+    // A run of `shown` on the fixture policies and provider register into `out`.
+    let run_settings = |out: PathBuf| process::Settings {
         policies: vec![root().join("fixtures/policies")],
         members: members_csv.clone(),
         providers: Some(root().join("fixtures/providers.csv")),
         ledger: out.join("ledger.db"),
-        out: out.clone(),
+        out,
         threads: 2,
         run_date: Date::new(2025, 12, 31).unwrap(),
         progress: false,
@@ -69,6 +69,8 @@ fn bench_pipeline(c: &mut Criterion) {
         ei_return: None,
         dry_run: false,
     };
+    let out = dir.path().join("stages");
+    let stage_settings = run_settings(out.clone());
     std::fs::create_dir_all(&out).unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
@@ -199,19 +201,7 @@ fn bench_pipeline(c: &mut Criterion) {
         b.iter(|| {
             run += 1;
             let out = dir.path().join(format!("out{run}"));
-            let s = process::Settings {
-                policies: vec![root().join("fixtures/policies")],
-                members: members_csv.clone(),
-                providers: Some(root().join("fixtures/providers.csv")),
-                ledger: out.join("ledger.db"),
-                out: out.clone(),
-                threads: 2,
-                run_date: Date::new(2025, 12, 31).unwrap(),
-                progress: false,
-                inputs: vec![shown.clone().into()],
-                ei_return: None,
-                dry_run: false,
-            };
+            let s = run_settings(out.clone());
             let lines = process::run(&s).unwrap().summary.map_or(0, |s| s.lines);
             let _ = std::fs::remove_dir_all(&out);
             lines

@@ -10,46 +10,31 @@ use util::*;
 /// 21-25: zvw pays 30.00 each, all charged to the 2024 deductible (385.00): 5 x 30.00 = 150.00.
 #[test]
 fn chronic_physio_sessions_1_to_20_go_to_the_supplement_and_21_to_25_to_basic() {
-    let dir = tempfile::tempdir().unwrap();
-    let members = dir.path().join("members.csv");
-    std::fs::write(
-        &members,
-        "member_id,bsn,birth_date,product,start_date,end_date\nC1,111222333,1970-01-01,zvw,2024-01-01,\nC1,111222333,1970-01-01,asr-2024-paramedisch,2024-01-01,\n",
-    )
-    .unwrap();
-    let mut claims = String::from("batch_id,line_id,provider_agb,member_id,birth_date,service_date,code_list,code,indication,amount\n");
-    for i in 1..=25u32 {
+    let dir = Dir::new("basic");
+    let members = dir.create_csv(
+        "members.csv",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
+        table(&[
+            "C1 111222333 1970-01-01 zvw 2024-01-01 -",
+            "C1 111222333 1970-01-01 asr-2024-paramedisch 2024-01-01 -",
+        ]),
+    );
+    let sessions = (1..=25u32).map(|i| {
         let csi = if i <= 20 { "008" } else { "001" };
         let (month, day) = (1 + (i - 1) / 4, 1 + 7 * ((i - 1) % 4));
-        claims += &format!(
-            "F,S{i},12345678,C1,1970-01-01,2024-{month:02}-{day:02},012,1000,{csi},30.00\n"
-        );
-    }
-    let input = dir.path().join("claims.csv");
-    std::fs::write(&input, claims).unwrap();
-    let out = dir.path().join("out");
-    let o = declaro()
-        .args([
-            "process",
-            "--quiet",
-            "--policy",
-            "fixtures/policies",
-            "--run-date",
-            "2025-12-31",
-            "--members",
-        ])
-        .arg(&members)
-        .arg("--out")
-        .arg(&out)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rows: Vec<Vec<String>> = read(out.join("remittance.csv"))
-        .lines()
-        .skip(1)
-        .map(|r| r.split(',').map(String::from).collect())
-        .collect();
+        let row =
+            format!("F S{i} 12345678 C1 1970-01-01 2024-{month:02}-{day:02} 012 1000 {csi} 30.00");
+        table(&[&row]).remove(0)
+    });
+    let input = dir.create_csv("claims.csv", claims::WITH_CSI, sessions);
+    let run = dir
+        .process()
+        .no_providers()
+        .ledger_in_out()
+        .members(members);
+    run.quiet().input(input).ok();
+    let out = dir.join("out");
+    let rows = csv_file_records(out.join("remittance.csv"));
     assert_eq!(rows.len(), 25);
     for (i, r) in rows.iter().enumerate() {
         // paid_basic, deductible, paid_supplementary, member_pays, products, reasons

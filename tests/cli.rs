@@ -3,48 +3,43 @@
 #[path = "util/formats.rs"]
 mod formats;
 mod util;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
+use util::claims::{self, MINIMAL};
 use util::*;
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
+/// The a.s.r. fixture night run against the member register `register` written into `dir`
+/// as `name`, expected to exit with `code`; its output.
+fn asr_night_with_register(
+    dir: &Dir,
+    name: &str,
+    register: &str,
+    code: i32,
+) -> std::process::Output {
+    let members = dir.create(name, register);
+    let run = dir.process().ledger_in_out().members(members);
+    run.input("fixtures/claims/2024-asr.csv").assert_exit(code)
 }
-
-/// The a.s.r. fixture night run against a member register written into `dir` as `name`.
-fn asr_night_with_register(dir: &Path, name: &str, register: &str) -> (PathBuf, Output) {
-    let members = write(dir, name, register);
-    let out = dir.join("out");
-    let o = process_with(
-        &out,
-        &members,
-        "fixtures/providers.csv",
-        &["fixtures/claims/2024-asr.csv"],
-        &[],
-    );
-    (out, o)
-}
-
-const HEADER: &str =
-    "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount\n";
 
 #[test]
 fn a_file_without_a_required_column_is_refused_whole_and_the_others_are_processed() {
-    let dir = tempfile::tempdir().unwrap();
-    let bad = write(dir.path(), "bad.csv", "batch_id,line_id,provider_agb,member_id,birth_date,code,amount\nF,1,45678901,M020,1982-03-03,1000,26.59\n");
-    let out = dir.path().join("out");
-    let o = process(&out, &[&bad, "fixtures/claims/2024-asr.csv"], &[]);
-    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(&o));
-    let s = summary(&out);
+    let dir = Dir::new("cli");
+    let bad = dir.create_csv(
+        "bad.csv",
+        &MINIMAL.replace("service_date,", ""),
+        table(&["F 1 45678901 M020 1982-03-03 1000 26.59"]),
+    );
+    let run = dir.process().ledger_in_out();
+    run.input(&bad)
+        .input("fixtures/claims/2024-asr.csv")
+        .assert_exit(2);
+    let s = dir.summary("out");
     let refused = s["input_files"][0]["refused"].as_str().unwrap();
     assert!(
         refused.contains("bad.csv line 1") && refused.contains("service_date"),
         "{refused}"
     );
     assert_same_csv(
-        &read(out.join("remittance.csv")),
+        &read(dir.join("out/remittance.csv")),
         &expected("2024-asr", "remittance.csv"),
         "remittance",
     );
@@ -53,22 +48,23 @@ fn a_file_without_a_required_column_is_refused_whole_and_the_others_are_processe
 
 #[test]
 fn an_empty_file_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let empty = write(dir.path(), "empty.csv", "");
-    let o = process(&dir.path().join("out"), &[&empty], &[]);
-    assert_eq!(o.status.code(), Some(2));
+    let dir = Dir::new("cli");
+    let empty = dir.create("empty.csv", "");
+    let o = dir.process().ledger_in_out().input(&empty).assert_exit(2);
     assert!(stderr(&o).contains("empty.csv"), "{}", stderr(&o));
 }
 
 #[test]
 fn a_bad_member_register_row_is_exit_3_naming_file_line_and_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, o) = asr_night_with_register(
-        dir.path(),
-        "members.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\nM1,111222333,1980-01-01,zvw,2024-01-01,,\nM2,111222334,1980-01-01,zvw,2024-01-01,,\n",
+    let dir = Dir::new("cli");
+    let register = claims::csv_text_of(
+        claims::REGISTER,
+        &[
+            "M1 111222333 1980-01-01 zvw 2024-01-01 - -",
+            "M2 111222334 1980-01-01 zvw 2024-01-01 - -",
+        ],
     );
-    assert_eq!(o.status.code(), Some(3));
+    let o = asr_night_with_register(&dir, "members.csv", &register, 3);
     let e = stderr(&o);
     assert!(e.contains("members.csv line 3: field bsn"), "{e}");
     assert!(
@@ -76,35 +72,30 @@ fn a_bad_member_register_row_is_exit_3_naming_file_line_and_field() {
         "BSN must be masked: {e}"
     );
     assert!(
-        !out.join("remittance.csv").exists(),
+        !dir.join("out/remittance.csv").exists(),
         "nothing may be written"
     );
 }
 
 #[test]
 fn an_unknown_product_in_the_register_is_exit_3() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, o) = asr_night_with_register(
-        dir.path(),
-        "m.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date\nM1,111222333,1980-01-01,nope,2024-01-01,\n",
+    let dir = Dir::new("cli");
+    let register = claims::csv_text_of(
+        claims::REGISTER_WITHOUT_VOLUNTARY,
+        &["M1 111222333 1980-01-01 nope 2024-01-01 -"],
     );
-    assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("m.csv line 2: field product"),
-        "{}",
-        stderr(&o)
-    );
+    let o = asr_night_with_register(&dir, "m.csv", &register, 3);
+    let e = stderr(&o);
+    assert!(e.contains("m.csv line 2: field product"), "{e}");
 }
 
 #[test]
 fn check_policy_accepts_the_fixtures_and_names_file_and_line_of_an_error() {
-    let o = declaro()
+    let dir = Dir::new("cli");
+    let text = dir
+        .command()
         .args(["check-policy", "fixtures/policies"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let text = String::from_utf8_lossy(&o.stdout);
+        .stdout();
     for id in [
         "zvw",
         "asr-2024-paramedisch",
@@ -113,14 +104,11 @@ fn check_policy_accepts_the_fixtures_and_names_file_and_line_of_an_error() {
     ] {
         assert!(text.contains(&format!("ok {id} ")), "{text}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let bad = write(
-        dir.path(),
+    let bad = dir.create(
         "bad.toml",
         "[product]\nid = \"x\"\nname = \"X\"\nlayer = \"supplementary\"\n\n[[benefit]]\nid = \"a\"\nname = \"A\"\ncodes = [\"1000\"]\nmax_per_unit = \"27,50\"\n",
     );
-    let o = declaro().args(["check-policy", &bad]).output().unwrap();
-    assert_eq!(o.status.code(), Some(3));
+    let o = dir.command().args(["check-policy", &bad]).assert_exit(3);
     let e = stderr(&o);
     assert!(e.contains("bad.toml line 6") && e.contains("27,50"), "{e}");
 }
@@ -130,24 +118,28 @@ fn check_policy_accepts_the_fixtures_and_names_file_and_line_of_an_error() {
 /// in the log and in summary.json; the 2024 lines are paid as ever.
 #[test]
 fn a_line_of_a_year_without_a_mandatory_deductible_is_rejected_and_the_night_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
+    let dir = Dir::new("cli");
+    let f = dir.create_csv(
         "c.csv",
-        &format!(
-            "{HEADER}F,1,56789012,M030,1978-08-08,2024-05-01,PHARMA,20.00\n\
-             F,2,56789012,M030,1978-08-08,2018-05-01,PHARMA,10.00\n\
-             F,3,56789012,M030,1978-08-08,2024-06-01,PHARMA,30.00\n"
-        ),
+        MINIMAL,
+        table(&[
+            "F 1 56789012 M030 1978-08-08 2024-05-01 PHARMA 20.00",
+            "F 2 56789012 M030 1978-08-08 2018-05-01 PHARMA 10.00",
+            "F 3 56789012 M030 1978-08-08 2024-06-01 PHARMA 30.00",
+        ]),
     );
-    let members = write(
-        dir.path(),
+    let members = dir.create_csv(
         "m.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date\nM030,111222333,1978-08-08,zvw,2010-01-01,\n",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
+        table(&["M030 111222333 1978-08-08 zvw 2010-01-01 -"]),
     );
-    let out = dir.path().join("out");
-    let o = process_with(&out, &members, "fixtures/providers.csv", &[&f], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.join("out");
+    let o = dir
+        .process()
+        .ledger_in_out()
+        .members(members)
+        .input(&f)
+        .ok();
     assert!(
         stderr(&o)
             .contains("YEAR_NOT_CONFIGURED: product zvw has no mandatory deductible for 2018"),
@@ -170,15 +162,14 @@ fn a_line_of_a_year_without_a_mandatory_deductible_is_rejected_and_the_night_goe
         s["warnings"][0].as_str().unwrap().contains("for 2018"),
         "{s}"
     );
-    let o = declaro()
+    let text = dir
+        .command()
         .args(["check-policy", "fixtures/policies"])
-        .output()
-        .unwrap();
+        .run();
+    let text = String::from_utf8_lossy(&text.stdout);
     assert!(
-        String::from_utf8_lossy(&o.stdout)
-            .contains("mandatory deductible for 2009, 2014, 2024-2026"),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
+        text.contains("mandatory deductible for 2009, 2014, 2024-2026"),
+        "{text}"
     );
 }
 
@@ -186,67 +177,25 @@ fn a_line_of_a_year_without_a_mandatory_deductible_is_rejected_and_the_night_goe
 /// re-running a night pays nothing (every line DUPLICATE).
 #[test]
 fn the_ledger_carries_sessions_to_the_next_run_and_a_rerun_pays_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("cli");
     let all = read(root().join("fixtures/claims/2009-dsw-standaard.csv"));
     let mut lines: Vec<&str> = all.lines().collect();
     let header = lines.remove(0);
     // M001's examination and first 10 sessions tonight, the rest tomorrow.
     let night1 = format!("{header}\n{}\n", lines[..11].join("\n"));
     let night2 = format!("{header}\n{}\n", lines[11..].join("\n"));
-    let f1 = write(dir.path(), "n1.csv", &night1);
-    let f2 = write(dir.path(), "n2.csv", &night2);
-    let ledger = dir.path().join("ledger.db");
-    let l = ledger.display().to_string();
-    let (o1, o2) = (dir.path().join("o1"), dir.path().join("o2"));
-    assert_eq!(
-        process(&o1, &[&f1], &["--ledger", &l]).status.code(),
-        Some(0)
-    );
-    assert_eq!(
-        process(&o2, &[&f2], &["--ledger", &l]).status.code(),
-        Some(0)
-    );
-    let exp = expected("2009-dsw-standaard", "remittance.csv");
-    let exp_rows: Vec<String> = exp
-        .lines()
-        .skip(1)
-        .map(|r| {
-            r.split_once(',')
-                .unwrap()
-                .1
-                .split_once(',')
-                .unwrap()
-                .1
-                .to_string()
-        })
-        .collect();
-    let got: Vec<String> = [
-        read(o1.join("remittance.csv")),
-        read(o2.join("remittance.csv")),
-    ]
-    .iter()
-    .flat_map(|t| {
-        t.lines()
-            .skip(1)
-            .map(|r| {
-                r.split_once(',')
-                    .unwrap()
-                    .1
-                    .split_once(',')
-                    .unwrap()
-                    .1
-                    .to_string()
-            })
-            .collect::<Vec<_>>()
-    })
-    .collect();
+    let f1 = dir.create("n1.csv", &night1);
+    let f2 = dir.create("n2.csv", &night2);
+    dir.process().out("o1").input(&f1).ok();
+    dir.process().out("o2").input(&f2).ok();
+    let exp_rows = without_origin(&expected("2009-dsw-standaard", "remittance.csv"));
+    let got = [dir.paid("o1"), dir.paid("o2")].concat();
     // Compare without file and record, which differ between the split files.
     assert_eq!(got, exp_rows);
 
     // The same two files again: both were processed (same sha256), so the run is a no-op.
-    let o3 = dir.path().join("o3");
-    let o = process(&o3, &[&f1, &f2], &["--ledger", &l]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o3 = dir.join("o3");
+    let o = dir.process().out("o3").inputs([&f1, &f2]).ok();
     assert!(
         stderr(&o).contains("processed by run 1, run 2 already"),
         "{}",
@@ -257,16 +206,9 @@ fn the_ledger_carries_sessions_to_the_next_run_and_a_rerun_pays_nothing() {
         "a no-op writes nothing"
     );
     // The same lines in a file of other bytes: every paid line is a DUPLICATE of its key.
-    let both = write(
-        dir.path(),
-        "both.csv",
-        &format!("{header}\n{}\n", lines.join("\n")),
-    );
-    let o3 = dir.path().join("o3b");
-    assert_eq!(
-        process(&o3, &[&both], &["--ledger", &l]).status.code(),
-        Some(0)
-    );
+    let both = dir.create("both.csv", format!("{header}\n{}\n", lines.join("\n")));
+    let o3 = dir.join("o3b");
+    dir.process().out("o3b").input(&both).ok();
     assert_eq!(
         read(o3.join("remittance.csv")).lines().count(),
         1,
@@ -285,33 +227,15 @@ fn the_ledger_carries_sessions_to_the_next_run_and_a_rerun_pays_nothing() {
 #[test]
 fn outputs_and_ledger_are_private_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let line = formats::Decl {
-        line_id: "1".into(),
-        member_id: "M001".into(),
-        birth_date: "19700412".into(),
-        service_date: "20090120".into(),
-        code: "1000".into(),
-        quantity: 1,
-        cents: 3000,
-        ..Default::default()
-    };
-    let pm304 = dir.path().join("practice.dat");
-    std::fs::write(&pm304, formats::pm304("12345678", "F1", &[line])).unwrap();
-    let o = std::process::Command::new("sh")
-        .current_dir(root())
-        .arg("-c")
-        .arg(format!(
-            "umask 000; exec '{}' process --policy fixtures/policies --members fixtures/members.csv --run-date 2025-12-31 --out '{}' --ei-return '{}' fixtures/claims/2024-bad-lines.csv '{}'",
-            env!("CARGO_BIN_EXE_declaro"),
-            out.display(),
-            out.join("ei").display(),
-            pm304.display()
-        ))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = Dir::new("cli");
+    let out = dir.join("out");
+    let line = formats::m001_session("1", "");
+    let pm304 = dir.create_bytes("practice.dat", &formats::pm304("12345678", "F1", &[line]));
+    let run = dir.process().no_providers().ledger_in_out();
+    let run = run.arg("--ei-return").arg(out.join("ei"));
+    let run = run.inputs(["fixtures/claims/2024-bad-lines.csv", &pm304]);
+    run.wrapped("sh", &["-c", "umask 000; exec \"$@\"", "sh"])
+        .ok();
     for f in [
         "remittance.csv",
         "rejections.csv",
@@ -333,18 +257,16 @@ fn outputs_and_ledger_are_private_whatever_the_umask() {
 
 #[test]
 fn a_second_run_on_a_ledger_in_use_is_refused_with_exit_3() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("ledger.db");
+    let dir = Dir::new("cli");
+    let ledger = dir.join("ledger.db");
     // Hold the write lock the way a running declaro does.
     let conn = rusqlite::Connection::open(&ledger).unwrap();
     conn.execute_batch("CREATE TABLE t(x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
         .unwrap();
-    let o = process(
-        &dir.path().join("out"),
-        &["fixtures/claims/2024-asr.csv"],
-        &["--ledger", &ledger.display().to_string()],
-    );
-    assert_eq!(o.status.code(), Some(3));
+    let o = dir
+        .process()
+        .input("fixtures/claims/2024-asr.csv")
+        .assert_exit(3);
     assert!(
         stderr(&o).contains("in use by another run"),
         "{}",
@@ -355,100 +277,62 @@ fn a_second_run_on_a_ledger_in_use_is_refused_with_exit_3() {
 
 #[test]
 fn no_bsn_reaches_stderr_even_at_trace_level() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = util::declaro()
-        .env("RUST_LOG", "trace")
-        .args([
-            "process",
-            "--policy",
-            "fixtures/policies",
-            "--members",
-            "fixtures/members.csv",
-            "--run-date",
-            "2025-12-31",
-            "--out",
-        ])
-        .arg(dir.path().join("out"))
-        .arg("fixtures/claims/2024-bad-lines.csv")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0));
+    let dir = Dir::new("cli");
+    let run = dir
+        .process()
+        .no_providers()
+        .ledger_in_out()
+        .env("RUST_LOG", "trace");
+    let o = run.input("fixtures/claims/2024-bad-lines.csv").ok();
     let err = stderr(&o);
     assert!(err.contains("line rejected"), "trace logging is on: {err}");
-    for row in read(root().join("fixtures/members.csv")).lines().skip(1) {
-        let cols: Vec<&str> = row.split(',').collect();
-        assert!(!err.contains(cols[1]), "a BSN leaked to stderr");
-        assert!(!err.contains(cols[2]), "a birth date leaked to stderr");
+    for cols in fixture_members() {
+        assert!(!err.contains(&cols[1]), "a BSN leaked to stderr");
+        assert!(!err.contains(&cols[2]), "a birth date leaked to stderr");
     }
     assert!(!err.contains("123456789"));
-}
-
-/// The rows of a CSV text as maps from column name to value.
-fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
-    let mut r = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
 }
 
 /// `generate` nights 1 and 2 run one after the other on one ledger: night 2 credits paid lines
 /// of night 1, and none of its line ids collides with one of night 1.
 #[test]
 fn generated_nights_run_one_after_another_on_one_ledger() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("ledger.db");
+    let dir = Dir::new("cli");
+    let ledger = dir.join("ledger.db");
     let mut nights = Vec::new();
     for night in ["1", "2"] {
-        let gen = dir.path().join(format!("gen{night}"));
-        let o = declaro()
-            .args([
-                "generate",
-                "--lines",
-                "2000",
-                "--members",
-                "200",
-                "--seed",
-                "5",
-            ])
-            .args(["--night", night, "--out"])
-            .arg(&gen)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "generate: {}", stderr(&o));
-        let out = dir.path().join(format!("out{night}"));
-        let o = declaro()
-            .args(["process", "--quiet", "--policy", "fixtures/policies"])
-            .args(["--run-date", "2025-12-31", "--members"])
-            .arg(gen.join("members.csv"))
-            .arg("--ledger")
-            .arg(&ledger)
-            .arg("--out")
-            .arg(&out)
-            .arg(gen.join("claims.csv"))
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "night {night}: {}", stderr(&o));
+        let args = [
+            "--lines",
+            "2000",
+            "--members",
+            "200",
+            "--seed",
+            "5",
+            "--night",
+            night,
+        ];
+        let gen = dir.generate(&format!("gen{night}"), &args);
+        let out = dir.join(format!("out{night}"));
+        let run = dir
+            .process()
+            .no_providers()
+            .quiet()
+            .members(gen.join("members.csv"));
+        run.ledger(&ledger)
+            .out(&out)
+            .input(gen.join("claims.csv"))
+            .ok();
         nights.push((gen, out));
     }
     let (gen2, out2) = &nights[1];
     // Which night-1 line each credit of night 2 reverses.
     let related: std::collections::HashMap<String, String> =
-        csv_rows(&read(gen2.join("claims.csv")))
+        csv_maps(&read(gen2.join("claims.csv")))
             .into_iter()
             .filter(|r| r.get("debit_credit").map(String::as_str) == Some("C"))
             .map(|r| (r["line_id"].clone(), r["related_line_id"].clone()))
             .collect();
-    let credits_of_night1 = csv_rows(&read(out2.join("remittance.csv")))
+    let credits_of_night1 = csv_maps(&read(out2.join("remittance.csv")))
         .iter()
         .filter(|r| r["claimed"].starts_with('-'))
         .filter(|r| {
@@ -459,7 +343,7 @@ fn generated_nights_run_one_after_another_on_one_ledger() {
         .count();
     assert!(credits_of_night1 > 0, "night 2 pays back lines of night 1");
 
-    let duplicates: Vec<String> = csv_rows(&read(out2.join("rejections.csv")))
+    let duplicates: Vec<String> = csv_maps(&read(out2.join("rejections.csv")))
         .into_iter()
         .filter(|r| r["reason"] == "DUPLICATE")
         .map(|r| r["message"].clone())
@@ -482,24 +366,17 @@ fn generated_nights_run_one_after_another_on_one_ledger() {
 /// how many lines fit, before anything is adjudicated or written (exit 3).
 #[test]
 fn a_night_too_large_for_memory_is_refused_up_front_with_what_fits() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let mut c = util::declaro();
+    let dir = Dir::new("cli");
+    let out = dir.join("out");
     // 182 lines of 260 bytes do not fit in 10 KB: 39 do.
-    c.env("DECLARO_MEMORY", "10K");
-    c.args([
-        "process",
-        "--policy",
-        "fixtures/policies",
-        "--members",
-        "fixtures/members.csv",
-        "--run-date",
-        "2025-12-31",
-        "--out",
-    ]);
-    c.arg(&out).arg("fixtures/claims/2024-asr-night.csv");
-    let o = c.output().unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let run = dir
+        .process()
+        .no_providers()
+        .ledger_in_out()
+        .env("DECLARO_MEMORY", "10K");
+    let o = run
+        .input("fixtures/claims/2024-asr-night.csv")
+        .assert_exit(3);
     assert!(
         stderr(&o).contains("at most 39 lines fit"),
         "{}",
@@ -513,46 +390,24 @@ fn a_night_too_large_for_memory_is_refused_up_front_with_what_fits() {
 #[cfg(unix)]
 #[test]
 fn a_full_disk_while_writing_leaves_no_temporary_files_and_the_ledger_as_it_was() {
-    let dir = tempfile::tempdir().unwrap();
-    let gen = |night: &str, lines: &str, out: &Path| {
-        let o = declaro()
-            .args([
-                "generate",
-                "--lines",
-                lines,
-                "--members",
-                "2000",
-                "--night",
-                night,
-            ])
-            .arg("--out")
-            .arg(out)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = Dir::new("cli");
+    let gen = |night: &str, lines: &str, out: &str| {
+        let args = ["--lines", lines, "--members", "2000", "--night", night];
+        dir.generate(out, &args)
     };
-    let (n1, n2) = (dir.path().join("n1"), dir.path().join("n2"));
-    gen("1", "500", &n1);
-    gen("2", "20000", &n2);
-    let ledger = dir.path().join("ledger.db");
+    let (n1, n2) = (gen("1", "500", "n1"), gen("2", "20000", "n2"));
+    let ledger = dir.join("ledger.db");
+    // The night under `sh`, with a file size limit of `limit` blocks where given.
     let run = |night: &Path, out: &Path, limit: Option<u32>| {
-        let cmd = format!(
-            "{}exec '{}' process --quiet --policy fixtures/policies --members '{}' --run-date 2025-12-31 --ledger '{}' --out '{}' '{}'",
-            limit.map_or(String::new(), |l| format!("ulimit -f {l}; ")),
-            env!("CARGO_BIN_EXE_declaro"),
-            n1.join("members.csv").display(),
-            ledger.display(),
-            out.display(),
-            night.join("claims.csv").display()
-        );
-        std::process::Command::new("sh")
-            .current_dir(root())
-            .arg("-c")
-            .arg(cmd)
-            .output()
-            .unwrap()
+        let ulimit = limit.map_or(String::new(), |l| format!("ulimit -f {l}; "));
+        let run = Process::new(out).no_providers().quiet().ledger(&ledger);
+        let run = run
+            .members(n1.join("members.csv"))
+            .input(night.join("claims.csv"));
+        run.wrapped("sh", &["-c", &format!("{ulimit}exec \"$@\""), "sh"])
+            .run()
     };
-    let o = run(&n1, &dir.path().join("out1"), None);
+    let o = run(&n1, &dir.join("out1"), None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let runs = || -> i64 {
         let c = rusqlite::Connection::open(&ledger).unwrap();
@@ -561,7 +416,7 @@ fn a_full_disk_while_writing_leaves_no_temporary_files_and_the_ledger_as_it_was(
     };
     let before = std::fs::read(&ledger).unwrap();
     // 2,000 blocks of 512 bytes (1 MB): the 20,000-line night's remittance alone is larger.
-    let out = dir.path().join("out2");
+    let out = dir.join("out2");
     let o = run(&n2, &out, Some(2000));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("internal error"), "{}", stderr(&o));
@@ -586,20 +441,18 @@ fn a_full_disk_while_writing_leaves_no_temporary_files_and_the_ledger_as_it_was(
 /// every input processed by run 1 and is a no-op (exit 0): the outputs stay byte for byte.
 #[test]
 fn the_readme_command_run_twice_leaves_the_first_runs_outputs_as_they_were() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
+    let dir = Dir::new("cli");
+    let out = dir.join("out");
     let inputs = [
         "fixtures/claims/2024-asr.csv",
         "fixtures/claims/2024-basic.csv",
     ];
-    let o = process(&out, &inputs, &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&out).quiet().inputs(inputs).ok();
     let before: Vec<Vec<u8>> = ["remittance.csv", "rejections.csv", "summary.json"]
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
         .collect();
-    let o = process(&out, &inputs, &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = Process::new(&out).quiet().inputs(inputs).ok();
     assert!(
         stderr(&o).contains("processed by run 1 already"),
         "{}",
@@ -617,13 +470,17 @@ fn the_readme_command_run_twice_leaves_the_first_runs_outputs_as_they_were() {
 /// before anything is read (exit 3), naming that run; the outputs stay.
 #[test]
 fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = process(&out, &["fixtures/claims/2024-asr.csv"], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = Dir::new("cli");
+    let out = dir.join("out");
+    Process::new(&out)
+        .quiet()
+        .input("fixtures/claims/2024-asr.csv")
+        .ok();
     let before = std::fs::read(out.join("remittance.csv")).unwrap();
-    let o = process(&out, &["fixtures/claims/2024-basic.csv"], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = Process::new(&out)
+        .quiet()
+        .input("fixtures/claims/2024-basic.csv")
+        .assert_exit(3);
     assert!(
         stderr(&o).contains("holds the outputs of run 1"),
         "{}",
@@ -636,14 +493,11 @@ fn new_inputs_into_a_used_output_directory_are_refused_naming_its_run() {
 /// there, not even the directory's files, and says which run processed them.
 #[test]
 fn processed_files_into_a_new_output_directory_write_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("ledger.db").display().to_string();
-    let inputs = ["fixtures/claims/2024-asr.csv"];
-    let o = process(&dir.path().join("first"), &inputs, &["--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let again = dir.path().join("again");
-    let o = process(&again, &inputs, &["--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = Dir::new("cli");
+    let asr = "fixtures/claims/2024-asr.csv";
+    dir.process().out("first").input(asr).ok();
+    let again = dir.join("again");
+    let o = dir.process().out("again").input(asr).ok();
     let e = stderr(&o);
     assert!(
         e.contains(&format!(
@@ -666,25 +520,18 @@ fn processed_files_into_a_new_output_directory_write_nothing() {
 /// refused whole as ALREADY_PROCESSED (exit 2), the new one is processed.
 #[test]
 fn an_input_processed_before_is_refused_as_already_processed_beside_a_new_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("ledger.db").display().to_string();
-    let first = dir.path().join("first");
-    let o = process(
-        &first,
-        &["fixtures/claims/2024-asr.csv"],
-        &["--quiet", "--ledger", &ledger],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = dir.path().join("second");
-    let o = process(
-        &out,
-        &[
+    let dir = Dir::new("cli");
+    let asr = "fixtures/claims/2024-asr.csv";
+    dir.process().quiet().out("first").input(asr).ok();
+    let out = dir.join("second");
+    dir.process()
+        .quiet()
+        .out("second")
+        .inputs([
             "fixtures/claims/2024-asr.csv",
             "fixtures/claims/2024-basic.csv",
-        ],
-        &["--quiet", "--ledger", &ledger],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        ])
+        .assert_exit(2);
     let s = summary(&out);
     assert_eq!(s["input_files"][0]["reason"], "ALREADY_PROCESSED");
     assert!(s["input_files"][0]["refused"]
@@ -716,48 +563,32 @@ fn a_progress_bar_is_drawn_on_a_terminal_and_not_elsewhere() {
         eprintln!("SKIPPED: no `script` command to give the run a pseudo-terminal");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let gen = dir.path().join("gen");
-    let o = declaro()
-        .args([
-            "generate",
-            "--lines",
-            "100000",
-            "--members",
-            "10000",
-            "--out",
-        ])
-        .arg(&gen)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let cmd = |out: &str, extra: &str| {
-        format!(
-            "'{}' process {extra} --policy fixtures/policies --members '{}' --run-date 2025-12-31 --out '{}' '{}'",
-            env!("CARGO_BIN_EXE_declaro"),
-            gen.join("members.csv").display(),
-            dir.path().join(out).display(),
-            gen.join("claims.csv").display()
-        )
+    let dir = Dir::new("cli");
+    let gen = dir.generate("gen", &["--lines", "100000", "--members", "10000"]);
+    let cmd = |out: &str, extra: &[&str]| {
+        let run = dir
+            .process()
+            .no_providers()
+            .ledger_in_out()
+            .out(out)
+            .args(extra);
+        let run = run.members(gen.join("members.csv"));
+        run.input(gen.join("claims.csv")).shell_line()
     };
     let pty = |c: String| {
-        let o = std::process::Command::new("script")
-            .current_dir(root())
+        let o = TestCommand::program("script", Some(dir.path()))
             .args(["-qfec", &c, "/dev/null"])
-            .output()
-            .unwrap();
+            .run();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let drawn = pty(cmd("tty", ""));
+    let drawn = pty(cmd("tty", &[]));
     for stage in ["reading", "adjudicating", "writing"] {
         assert!(drawn.contains(stage), "no {stage} stage drawn: {drawn:?}");
     }
-    assert!(!pty(cmd("quiet", "--quiet")).contains("reading"));
-    let piped = std::process::Command::new("sh")
-        .current_dir(root())
-        .args(["-c", &cmd("piped", "")])
-        .output()
-        .unwrap();
+    assert!(!pty(cmd("quiet", &["--quiet"])).contains("reading"));
+    let piped = TestCommand::program("sh", Some(dir.path()))
+        .args(["-c", &cmd("piped", &[])])
+        .run();
     assert!(
         !stderr(&piped).contains("adjudicating"),
         "{}",
@@ -769,18 +600,15 @@ fn a_progress_bar_is_drawn_on_a_terminal_and_not_elsewhere() {
 /// rejection reasons, refused files and where the outputs are; none with --quiet.
 #[test]
 fn the_closing_summary_gives_the_figures_of_summary_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = process(
-        &out,
-        &[
+    let dir = Dir::new("cli");
+    let out = dir.join("out");
+    let o = Process::new(&out)
+        .inputs([
             "fixtures/claims/2024-bad-lines.csv",
             "fixtures/xml/refused-malformed.xml",
             "fixtures/claims/2024-basic.csv",
-        ],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        ])
+        .assert_exit(2);
     let e = stderr(&o);
     let s = summary(&out);
     let t = &s["totals"];
@@ -802,29 +630,25 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
         assert!(e.contains(&expect), "{expect:?} not in:\n{e}");
     }
     // Top five reasons by count (ties by name), the rest counted so the line adds up.
-    let mut reasons: Vec<(String, u64)> = s["rejected_by_reason"]
+    let mut reasons: Vec<(std::cmp::Reverse<u64>, &str)> = s["rejected_by_reason"]
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .map(|(k, v)| (std::cmp::Reverse(v.as_u64().unwrap()), k.as_str()))
         .collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let top: Vec<String> = reasons
-        .iter()
-        .take(5)
-        .map(|(r, n)| format!("{r} {n}"))
-        .collect();
-    let rest: u64 = reasons.iter().skip(5).map(|(_, n)| n).sum();
+    reasons.sort();
+    let (top, rest) = reasons.split_at(reasons.len().min(5));
+    let top: Vec<String> = top.iter().map(|(n, r)| format!("{r} {}", n.0)).collect();
     let mut line = format!("rejections      {}", top.join(", "));
-    if reasons.len() > 5 {
-        line += &format!(", {rest} more under {} other reasons", reasons.len() - 5);
+    if !rest.is_empty() {
+        let more: u64 = rest.iter().map(|(n, _)| n.0).sum();
+        line += &format!(", {more} more under {} other reasons", rest.len());
     }
     assert!(e.contains(&format!("{line}\n")), "{line:?} not in:\n{e}");
-    let quiet = process(
-        &dir.path().join("q"),
-        &["fixtures/claims/2024-basic.csv"],
-        &["--quiet"],
-    );
+    let quiet = Process::new(dir.join("q"))
+        .quiet()
+        .input("fixtures/claims/2024-basic.csv")
+        .run();
     assert!(!stderr(&quiet).contains("lines read"), "{}", stderr(&quiet));
 }
 
@@ -834,42 +658,29 @@ fn the_closing_summary_gives_the_figures_of_summary_json() {
 /// without the fault then commits as usual.
 #[test]
 fn the_reconciliation_catches_a_lost_or_repeated_row_in_the_written_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let ledger = dir.path().join("ledger.db").display().to_string();
+    let dir = Dir::new("cli");
+    let out = dir.join("out");
     let inputs = ["fixtures/claims/2024-asr.csv"];
     for (fault, says) in [
         ("lose-a-row", "is in the outputs 0 time(s), expected 1"),
         ("copy-a-row", "is in the outputs 2 time(s), expected 1"),
     ] {
-        let mut c = declaro();
-        c.env("DECLARO_FAULT", fault).args([
-            "process",
-            "--quiet",
-            "--policy",
-            "fixtures/policies",
-            "--members",
-            "fixtures/members.csv",
-            "--run-date",
-            "2025-12-31",
-            "--ledger",
-            &ledger,
-            "--out",
-        ]);
-        let o = c.arg(&out).args(inputs).output().unwrap();
-        assert_eq!(o.status.code(), Some(1), "{fault}: {}", stderr(&o));
+        let run = dir
+            .process()
+            .no_providers()
+            .quiet()
+            .out("out")
+            .env("DECLARO_FAULT", fault);
+        let o = run.inputs(inputs).assert_exit(1);
         let err = stderr(&o);
         assert!(
             err.contains("reconciliation failed: ") && err.contains(says),
             "{fault}: {err}"
         );
-        let left: Vec<_> = std::fs::read_dir(&out)
-            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
-            .unwrap_or_default();
+        let left = files_in(&out);
         assert!(left.is_empty(), "{fault}: {left:?}");
     }
-    let o = process(&out, &inputs, &["--quiet", "--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    dir.process().quiet().inputs(inputs).ok();
     let s = summary(&out);
     assert_eq!(s["reconciliation"]["lines_out"], 15);
     assert_eq!(s["reconciliation"]["balanced"], true);
@@ -886,18 +697,13 @@ fn the_reconciliation_catches_a_lost_or_repeated_row_in_the_written_files() {
 #[test]
 fn an_input_file_whose_name_is_not_utf8_is_processed() {
     use std::os::unix::ffi::OsStrExt;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("cli");
     let name = std::ffi::OsStr::from_bytes(b"n\xe9e.csv");
-    let odd = dir.path().join(name);
+    let odd = dir.join(name);
     std::fs::copy(util::root().join("fixtures/claims/2024-asr.csv"), &odd).unwrap();
-    let out = dir.path().join("out");
-    let o = util::process_command(&out)
-        .arg("--quiet")
-        .arg(&odd)
-        .arg("fixtures/claims/2024-basic.csv")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.join("out");
+    let run = dir.process().no_providers().ledger_in_out().quiet();
+    run.input(&odd).input("fixtures/claims/2024-basic.csv").ok();
     let s = summary(&out);
     let shown = format!("{}/n\u{fffd}e.csv", dir.path().display());
     assert_eq!(s["input_files"][0]["file"], shown.as_str());
@@ -938,31 +744,25 @@ fn check_policy_refuses_every_out_of_bounds_value() {
         ),
     ];
     for (extra, says) in cases {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("cli");
         let pool = if extra.contains("authorization_pool") {
             "[[pool]]\nid = \"p\"\nperiod = \"calendar-year\"\n\n"
         } else {
             ""
         };
-        let bad = write(
-            dir.path(),
-            "bad.toml",
-            &format!("{head}{pool}{benefit}{extra}"),
-        );
-        let o = declaro().args(["check-policy", &bad]).output().unwrap();
-        assert_eq!(o.status.code(), Some(3), "{extra}: {}", stderr(&o));
+        let bad = dir.create("bad.toml", format!("{head}{pool}{benefit}{extra}"));
+        let o = dir.command().args(["check-policy", &bad]).assert_exit(3);
         let e = stderr(&o);
         assert!(
             e.contains("bad.toml line ") && e.contains(says),
             "{extra}: {e}"
         );
-        let o = process(
-            &dir.path().join("out"),
-            &["fixtures/claims/2024-asr.csv"],
-            &["--quiet", "--policy", &bad],
-        );
-        assert_eq!(o.status.code(), Some(3), "{extra}: {}", stderr(&o));
-        assert!(!dir.path().join("out/remittance.csv").exists());
+        Process::new(dir.join("out"))
+            .quiet()
+            .policy(&bad)
+            .input("fixtures/claims/2024-asr.csv")
+            .assert_exit(3);
+        assert!(!dir.join("out/remittance.csv").exists());
     }
 }
 
@@ -971,8 +771,8 @@ fn check_policy_refuses_every_out_of_bounds_value() {
 /// rejected for any of those leaves its line_id free for a correct line later in the night.
 #[test]
 fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code_list,code,quantity,indication,referral,authorization,amount,legal_copay,trajectory_start,debit_credit,related_line_id\n";
+    let dir = Dir::new("cli");
+    let h = claims::head(claims::ALL);
     let row = |id: &str, member: &str, date: &str, qty: &str| {
         format!("K1,{id},45678901,{member},,1999-09-09,{date},,1000,{qty},,,,26.59,,,,\n")
     };
@@ -988,10 +788,9 @@ fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
         row("K-4", "M040", "2024-03-07", "1"), // DUPLICATE
     ]
     .concat();
-    let f = write(dir.path(), "keys.csv", &text);
-    let out = dir.path().join("out");
-    let o = process(&out, &[&f], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let f = dir.create("keys.csv", &text);
+    let out = dir.join("out");
+    Process::new(&out).quiet().input(&f).ok();
     let reasons: Vec<(String, String)> = csv::Reader::from_path(out.join("rejections.csv"))
         .unwrap()
         .records()
@@ -1022,20 +821,17 @@ fn only_a_line_that_passes_screening_takes_its_duplicate_key() {
 /// a date`. The error names the file, line and field, and never the value.
 #[test]
 fn a_bad_birth_date_in_the_register_is_named_by_line_and_field_not_value() {
-    let dir = tempfile::tempdir().unwrap();
-    let members = write(
-        dir.path(),
+    let dir = Dir::new("cli");
+    let members = dir.create_csv(
         "members.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date\nM1,111222333,19800230,zvw,2024-01-01,\n",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
+        table(&["M1 111222333 19800230 zvw 2024-01-01 -"]),
     );
-    let o = process_with(
-        &dir.path().join("out"),
-        &members,
-        "fixtures/providers.csv",
-        &["fixtures/claims/2024-asr.csv"],
-        &["--quiet"],
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = Process::new(dir.join("out"))
+        .members(&members)
+        .quiet()
+        .input("fixtures/claims/2024-asr.csv")
+        .assert_exit(3);
     let e = stderr(&o);
     assert!(
         e.contains("members.csv") && e.contains("line 2") && e.contains("birth_date"),
@@ -1052,10 +848,10 @@ fn a_bad_birth_date_in_the_register_is_named_by_line_and_field_not_value() {
 #[test]
 fn a_symlink_planted_at_a_temporary_output_name_is_not_followed() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
+    let dir = Dir::new("cli");
+    let out = dir.join("out");
     std::fs::create_dir(&out).unwrap();
-    let victim = dir.path().join("victim.txt");
+    let victim = dir.join("victim.txt");
     std::fs::write(&victim, "precious\n").unwrap();
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
     for name in [
@@ -1065,8 +861,10 @@ fn a_symlink_planted_at_a_temporary_output_name_is_not_followed() {
     ] {
         std::os::unix::fs::symlink(&victim, out.join(name)).unwrap();
     }
-    let o = process(&out, &["fixtures/claims/2024-bad-lines.csv"], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    Process::new(&out)
+        .quiet()
+        .input("fixtures/claims/2024-bad-lines.csv")
+        .ok();
     assert_eq!(read(&victim), "precious\n");
     let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644);
@@ -1096,7 +894,7 @@ fn a_symlink_planted_at_a_temporary_output_name_is_not_followed() {
 /// saturated number.
 #[test]
 fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("cli");
     let members: Vec<(String, String)> =
         csv::Reader::from_path(util::root().join("fixtures/members.csv"))
             .unwrap()
@@ -1106,9 +904,7 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
             .map(|r| (r[0].to_string(), r[2].to_string()))
             .collect();
     assert!(members.len() > 20, "{members:?}");
-    let mut text = String::from(
-        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,quantity,amount\n",
-    );
+    let mut text = claims::head(claims::WITH_QUANTITY);
     for i in 0..93_000 {
         let (id, birth) = &members[i % members.len()];
         // A member's lines differ in quantity, else they would be one care declared again
@@ -1118,28 +914,32 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
             "B,L{i},45678901,{id},{birth},2024-06-01,PHARMA,{quantity},999999999999.99\n"
         ));
     }
-    let f = write(dir.path(), "huge.csv", &text);
-    let ledger = dir.path().join("ledger.db").display().to_string();
-    let dry = dir.path().join("dry");
-    let o = process(&dry, &[&f], &["--quiet", "--dry-run", "--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let f = dir.create("huge.csv", &text);
+    let dry = dir.join("dry");
+    dir.process()
+        .quiet()
+        .arg("--dry-run")
+        .out("dry")
+        .input(&f)
+        .ok();
     let s = summary(&dry);
     assert_eq!(s["totals"]["claimed"], "92999999999999070.00");
     assert_eq!(s["reconciliation"]["claimed_read"], "92999999999999070.00");
     assert_eq!(s["reconciliation"]["balanced"], true);
-    let out = dir.path().join("out");
-    let o = process(&out, &[&f], &["--quiet", "--ledger", &ledger]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = dir.join("out");
+    let o = dir.process().quiet().input(&f).assert_exit(1);
     assert!(
         stderr(&o).contains("does not fit a 64-bit number of cents"),
         "{}",
         stderr(&o)
     );
     assert!(!out.join("remittance.csv").exists());
-    let runs = declaro()
-        .args(["ledger", "--ledger", &ledger, "runs"])
-        .output()
-        .unwrap();
+    let runs = dir
+        .command()
+        .args(["ledger", "--ledger"])
+        .arg(dir.join("ledger.db"))
+        .arg("runs")
+        .run();
     assert!(!String::from_utf8_lossy(&runs.stdout).contains("huge.csv"));
 }
 
@@ -1149,8 +949,8 @@ fn run_totals_beyond_64_bits_are_exact_or_refused_never_saturated() {
 /// out) and without personal data; the same bytes from the same night.
 #[test]
 fn report_html_shows_the_night_without_personal_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let broken = write(dir.path(), "broken.xml", "<declaration><insured>");
+    let dir = Dir::new("cli");
+    let broken = dir.create("broken.xml", "<declaration><insured>");
     let mut inputs: Vec<String> = std::fs::read_dir(root().join("fixtures/claims"))
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
@@ -1160,15 +960,14 @@ fn report_html_shows_the_night_without_personal_data() {
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let mut reports = Vec::new();
     for run in ["a", "b"] {
-        let out = dir.path().join(run);
-        let ledger = dir.path().join(format!("{run}.db")).display().to_string();
-        let o = process(&out, &refs, &["--quiet", "--ledger", &ledger]);
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let out = dir.join(run);
+        let night = dir.process().quiet().ledger(dir.join(format!("{run}.db")));
+        night.out(run).inputs(&refs).assert_exit(2);
         reports.push(read(out.join("report.html")));
     }
     assert_eq!(reports[0], reports[1], "the same night, the same report");
     let html = &reports[0];
-    let s = summary(&dir.path().join("a"));
+    let s = summary(&dir.join("a"));
     for key in [
         "claimed",
         "paid_basic",
@@ -1219,12 +1018,17 @@ fn report_html_shows_the_night_without_personal_data() {
         assert!(!html.contains(needle), "{needle}");
     }
     // No BSN, member number or birth date of the register (names are in no input).
-    let register = read(root().join("fixtures/members.csv"));
-    for row in register.lines().skip(1) {
-        let f: Vec<&str> = row.split(',').collect();
-        for personal in [f[0], f[1], f[2]] {
-            assert!(!html.contains(personal), "{personal} in the report");
-        }
+    assert_no_member_data(html, "the report");
+}
+
+/// Dry runs of `input` over one ledger (`l.db` of `dir`), without a provider register: `a` on
+/// the fixture policies, `b` on `policies`.
+fn dry_runs_a_and_b(dir: &Dir, policies: &Path, input: &str) {
+    let fixtures = root().join("fixtures/policies");
+    for (out, policy) in [("a", fixtures.as_path()), ("b", policies)] {
+        let run = dir.process().no_providers().quiet().arg("--dry-run");
+        let run = run.policy(policy).ledger(dir.join("l.db")).out(out);
+        run.input(input).ok();
     }
 }
 
@@ -1234,46 +1038,18 @@ fn report_html_shows_the_night_without_personal_data() {
 /// TARIFF_CAP (30.00 < 35.00); nothing else changes. A run against itself changes nothing.
 #[test]
 fn diff_of_two_dry_runs_shows_what_a_policy_change_costs() {
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
-        let e = e.unwrap();
-        let text = read(e.path()).replace("\"1000\" = \"26.59\"", "\"1000\" = \"30.00\"");
-        std::fs::write(policies.join(e.file_name()), text).unwrap();
-    }
-    let ledger = dir.path().join("l.db").display().to_string();
-    for (run, policy) in [
-        ("a", root().join("fixtures/policies")),
-        ("b", policies.clone()),
-    ] {
-        let o = declaro()
-            .args(["process", "--quiet", "--dry-run", "--policy"])
-            .arg(&policy)
-            .args([
-                "--members",
-                "fixtures/members.csv",
-                "--run-date",
-                "2025-12-31",
-            ])
-            .args(["--ledger", &ledger, "--out"])
-            .arg(dir.path().join(run))
-            .arg("fixtures/claims/2024-asr.csv")
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    }
+    let dir = Dir::new("cli");
+    let policies = dir.copy_policies("policies", |_, text| {
+        text.replace("\"1000\" = \"26.59\"", "\"1000\" = \"30.00\"")
+    });
+    dry_runs_a_and_b(&dir, &policies, "fixtures/claims/2024-asr.csv");
     let diff = |a: &str, b: &str, json: bool| {
-        let mut c = declaro();
-        c.arg("diff")
-            .arg(dir.path().join(a))
-            .arg(dir.path().join(b));
+        let mut c = dir.command();
+        c.arg("diff").arg(dir.join(a)).arg(dir.join(b));
         if json {
             c.arg("--json");
         }
-        let o = c.output().unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        String::from_utf8(o.stdout).unwrap()
+        c.stdout()
     };
     let d: serde_json::Value = serde_json::from_str(&diff("a", "b", true)).unwrap();
     assert_eq!(d["changed_lines"], 1);
@@ -1320,42 +1096,23 @@ fn diff_of_two_dry_runs_shows_what_a_policy_change_costs() {
 /// other benefit 0.00.
 #[test]
 fn diff_per_benefit_of_a_raised_session_maximum_is_the_hand_worked_difference() {
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
-        let e = e.unwrap();
-        let mut text = read(e.path());
-        if e.file_name() == "dsw-2009-av-standaard.toml" {
-            let pool = "id = \"fysio-manueel\"\nperiod = \"calendar-year\"\nmax_units = 18";
-            assert!(text.contains(pool));
-            text = text.replace(pool, &pool.replace("18", "20"));
+    let dir = Dir::new("cli");
+    let policies = dir.copy_policies("policies", |name, text| {
+        if name != "dsw-2009-av-standaard.toml" {
+            return text;
         }
-        std::fs::write(policies.join(e.file_name()), text).unwrap();
-    }
-    let ledger = dir.path().join("l.db");
-    for (run, policy) in [("a", root().join("fixtures/policies")), ("b", policies)] {
-        let o = declaro()
-            .args(["process", "--quiet", "--dry-run", "--policy"])
-            .arg(&policy)
-            .args(["--members", "fixtures/members.csv"])
-            .args(["--run-date", "2025-12-31", "--ledger"])
-            .arg(&ledger)
-            .arg("--out")
-            .arg(dir.path().join(run))
-            .arg("fixtures/claims/2009-dsw-standaard.csv")
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    }
-    let o = declaro()
+        let pool = "id = \"fysio-manueel\"\nperiod = \"calendar-year\"\nmax_units = 18";
+        assert!(text.contains(pool));
+        text.replace(pool, &pool.replace("18", "20"))
+    });
+    dry_runs_a_and_b(&dir, &policies, "fixtures/claims/2009-dsw-standaard.csv");
+    let o = dir
+        .command()
         .arg("diff")
-        .arg(dir.path().join("a"))
-        .arg(dir.path().join("b"))
+        .arg(dir.join("a"))
+        .arg(dir.join("b"))
         .arg("--json")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        .ok();
     let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let delta = |section: &str, key: &str| d[section][key]["delta"].as_str().unwrap().to_string();
     let benefits = d["paid_per_benefit"].as_object().unwrap();
@@ -1376,7 +1133,7 @@ fn diff_per_benefit_of_a_raised_session_maximum_is_the_hand_worked_difference() 
     assert_eq!(d["changed_lines"], 4);
     // Each run's benefits add up to what it paid.
     for run in ["a", "b"] {
-        let s = summary(&dir.path().join(run));
+        let s = summary(&dir.join(run));
         let cents = |v: &serde_json::Value| -> i64 {
             let t = v.as_str().unwrap().replace('.', "");
             t.parse().unwrap()

@@ -10,7 +10,7 @@ mod util;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use util::{process, summary};
+use util::{summary, Process};
 
 const GOOD: &str = "fixtures/claims/2024-asr.csv";
 const GOOD_RECORDS: u64 = 15;
@@ -32,9 +32,9 @@ fn rows(path: &Path) -> Vec<csv::StringRecord> {
 
 /// Runs `input` with the good file and checks everything the module doc lists.
 fn check(input: &str, expect: &Expect) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = process(&out, &[input, GOOD], &[]);
+    let dir = util::Dir::new("corpus");
+    let out = dir.join("out");
+    let o = Process::new(&out).inputs([input, GOOD]).run();
     let code = o.status.code();
     let s = summary(&out);
     let files = &s["input_files"];
@@ -266,9 +266,7 @@ fn generated(name: &str, write: impl FnOnce(&mut dyn Write)) -> String {
     format!("target/corpus-generated/{name}")
 }
 
-const HEADER: &str = "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,\
-code_list,code,quantity,indication,referral,authorization,amount,legal_copay,trajectory_start,\
-debit_credit,related_line_id";
+use util::claims::ALL as HEADER;
 
 fn csv_line(n: u32, authorization: &str) -> String {
     format!(

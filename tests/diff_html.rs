@@ -10,9 +10,9 @@ use util::*;
 /// data, is the same bytes twice, and replaces a link at its path instead of writing through it.
 #[test]
 fn diff_writes_the_comparison_as_a_self_contained_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b) = runs::two_dry_runs_with_a_raised_maximum(dir.path());
-    let page = dir.path().join("diff.html");
+    let dir = Dir::new("diff-html");
+    let (a, b) = runs::two_dry_runs_with_a_raised_maximum(&dir);
+    let page = dir.join("diff.html");
     let json = runs::diff_html(&a, &b, &page, true);
     let d: serde_json::Value = serde_json::from_str(&json).unwrap();
     #[cfg(unix)]
@@ -69,25 +69,18 @@ fn diff_writes_the_comparison_as_a_self_contained_page() {
         assert!(!html.contains(needle), "{needle}");
     }
     // No BSN, member number or birth date of the register (names are in no input).
-    let register = read(root().join("fixtures/members.csv"));
-    for row in register.lines().skip(1) {
-        let f: Vec<&str> = row.split(',').collect();
-        for personal in [f[0], f[1], f[2]] {
-            assert!(!html.contains(personal), "{personal} in the page");
-        }
-    }
+    assert_no_member_data(&html, "the page");
     // The same runs, the same bytes; the text on stdout is as without --html.
-    let again = dir.path().join("again.html");
+    let again = dir.join("again.html");
     let text = runs::diff_html(&a, &b, &again, false);
     assert_eq!(read(&again), html);
-    let o = declaro().arg("diff").arg(&a).arg(&b).output().unwrap();
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), text);
+    assert_eq!(declaro().arg("diff").arg(&a).arg(&b).stdout(), text);
     // A link at the destination is replaced by the page; its target is not written.
     #[cfg(unix)]
     {
-        let target = dir.path().join("target.txt");
+        let target = dir.join("target.txt");
         std::fs::write(&target, "keep").unwrap();
-        let link = dir.path().join("link.html");
+        let link = dir.join("link.html");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         runs::diff_html(&a, &b, &link, false);
         assert_eq!(read(&target), "keep");
@@ -100,18 +93,16 @@ fn diff_writes_the_comparison_as_a_self_contained_page() {
 /// naming the file, and nothing is printed as if it had worked.
 #[test]
 fn diff_fails_when_the_page_cannot_be_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, _) = runs::two_dry_runs_with_a_raised_maximum(dir.path());
-    let page = dir.path().join("no/such/dir/diff.html");
+    let dir = Dir::new("diff-html");
+    let (a, _) = runs::two_dry_runs_with_a_raised_maximum(&dir);
+    let page = dir.join("no/such/dir/diff.html");
     let o = declaro()
         .arg("diff")
         .arg(&a)
         .arg(&a)
         .arg("--html")
         .arg(&page)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        .assert_exit(1);
     assert!(stderr(&o).contains("diff.html"), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
 }

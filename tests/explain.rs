@@ -4,12 +4,12 @@
 mod util;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use util::claims::WITH_CREDITS;
 use util::*;
 
 /// The fixture night of the README, committed to a ledger in `dir`.
-fn fixture_night(dir: &Path) -> (PathBuf, PathBuf) {
-    let (out, ledger) = (dir.join("out"), dir.join("ledger.db"));
-    let inputs: Vec<String> = [
+fn fixture_night(dir: &Dir) -> (PathBuf, PathBuf) {
+    let inputs = [
         "2009-dsw-standaard",
         "2009-dsw-top",
         "2024-asr",
@@ -17,49 +17,34 @@ fn fixture_night(dir: &Path) -> (PathBuf, PathBuf) {
         "2024-bad-lines",
         "2024-basic",
     ]
-    .iter()
-    .map(|f| format!("fixtures/claims/{f}.csv"))
-    .collect();
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let o = process(
-        &out,
-        &inputs,
-        &["--quiet", "--ledger", ledger.to_str().unwrap()],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    (out, ledger)
+    .map(|f| format!("fixtures/claims/{f}.csv"));
+    dir.process().quiet().inputs(inputs).ok();
+    (dir.join("out"), dir.join("ledger.db"))
 }
 
 /// The product fixtures (one member per product, fixtures/products).
-fn products_night(dir: &Path) -> PathBuf {
-    let (out, ledger) = (dir.join("products"), dir.join("products.db"));
-    let inputs: Vec<String> = std::fs::read_dir(root().join("fixtures/products/claims"))
+fn products_night(dir: &Dir) -> PathBuf {
+    let ledger = dir.join("products.db");
+    let inputs = std::fs::read_dir(root().join("fixtures/products/claims"))
         .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let o = process_with(
-        &out,
-        "fixtures/products/members.csv",
-        "fixtures/products/providers.csv",
-        &inputs,
-        &["--quiet", "--ledger", ledger.to_str().unwrap()],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        .map(|e| e.unwrap().path());
+    let run = dir.process().quiet().out("products").ledger(&ledger);
+    let run = run.members("fixtures/products/members.csv");
+    run.providers("fixtures/products/providers.csv")
+        .inputs(inputs)
+        .ok();
     ledger
 }
 
 /// `declaro explain --json` of one line; it must succeed.
 fn explain(ledger: &Path, line: &str, extra: &[&str]) -> Value {
-    let o = declaro()
+    let stdout = declaro()
         .args(["explain", "--json", "--ledger"])
         .arg(ledger)
         .args(extra)
         .arg(line)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "explain {line}: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
+        .stdout();
+    serde_json::from_str(&stdout).unwrap()
 }
 
 /// The steps of one kind.
@@ -72,22 +57,16 @@ fn steps<'a>(e: &'a Value, kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn paid(
-    basic: &str,
-    deductible: &str,
-    supp: &str,
-    member: &str,
-    products: &str,
-    why: &str,
-) -> Value {
+fn paid(row: &str) -> Value {
+    let f = &table(&[row])[0];
     json!({
         "outcome": "paid",
-        "paid_basic": basic,
-        "deductible": deductible,
-        "paid_supplementary": supp,
-        "member_pays": member,
-        "products": products,
-        "reasons": why,
+        "paid_basic": f[0],
+        "deductible": f[1],
+        "paid_supplementary": f[2],
+        "member_pays": f[3],
+        "products": f[4],
+        "reasons": f[5],
     })
 }
 
@@ -101,8 +80,8 @@ fn paid(
 ///   55.00; paid 55.00, the member pays 27.50 (SESSION_LIMIT); the pool goes 16 -> 18.
 #[test]
 fn a_tariff_cap_and_a_session_limit_are_traced_with_the_pool_before_and_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, ledger) = fixture_night(dir.path());
+    let dir = Dir::new("explain");
+    let (_, ledger) = fixture_night(&dir);
 
     let e = explain(&ledger, "12345678/S001-01", &[]);
     assert_eq!(e["run"], 1);
@@ -142,14 +121,7 @@ fn a_tariff_cap_and_a_session_limit_are_traced_with_the_pool_before_and_after() 
     );
     assert_eq!(
         e["result"],
-        paid(
-            "0.00",
-            "0.00",
-            "27.50",
-            "2.50",
-            "dsw-2009-av-standaard",
-            "TARIFF_CAP"
-        )
+        paid("0.00 0.00 27.50 2.50 dsw-2009-av-standaard TARIFF_CAP")
     );
 
     let e = explain(&ledger, "12345678/M004-OT17", &[]);
@@ -163,14 +135,7 @@ fn a_tariff_cap_and_a_session_limit_are_traced_with_the_pool_before_and_after() 
     assert_eq!(steps(&e, "tariff_cap")[0]["applied"], false);
     assert_eq!(
         e["result"],
-        paid(
-            "0.00",
-            "0.00",
-            "55.00",
-            "27.50",
-            "dsw-2009-av-standaard",
-            "SESSION_LIMIT"
-        )
+        paid("0.00 0.00 55.00 27.50 dsw-2009-av-standaard SESSION_LIMIT")
     );
 
     // The 19th session of S001 finds the 18 used: nothing allowed, SESSION_LIMIT.
@@ -189,8 +154,8 @@ fn a_tariff_cap_and_a_session_limit_are_traced_with_the_pool_before_and_after() 
 ///   member pays 45.00 (AMOUNT_LIMIT;PERCENTAGE).
 #[test]
 fn a_percentage_and_a_euro_limit_show_the_room_left() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = products_night(dir.path());
+    let dir = Dir::new("explain");
+    let ledger = products_night(&dir);
     let e = explain(&ledger, "22222222/AC-1", &[]);
     assert_eq!(
         steps(&e, "condition")
@@ -205,14 +170,7 @@ fn a_percentage_and_a_euro_limit_show_the_room_left() {
     );
     assert_eq!(
         e["result"],
-        paid(
-            "0.00",
-            "0.00",
-            "75.00",
-            "25.00",
-            "dsw-2009-av-standaard",
-            "PERCENTAGE"
-        )
+        paid("0.00 0.00 75.00 25.00 dsw-2009-av-standaard PERCENTAGE")
     );
 
     let e = explain(&ledger, "22222222/AC-2", &[]);
@@ -233,14 +191,7 @@ fn a_percentage_and_a_euro_limit_show_the_room_left() {
     );
     assert_eq!(
         e["result"],
-        paid(
-            "0.00",
-            "0.00",
-            "75.00",
-            "45.00",
-            "dsw-2009-av-standaard",
-            "AMOUNT_LIMIT;PERCENTAGE"
-        )
+        paid("0.00 0.00 75.00 45.00 dsw-2009-av-standaard AMOUNT_LIMIT;PERCENTAGE")
     );
 }
 
@@ -252,8 +203,8 @@ fn a_percentage_and_a_euro_limit_show_the_room_left() {
 ///   100.00, capped at its tariff 60.00; the member pays 800.00 - 600.00 - 60.00 = 140.00.
 #[test]
 fn the_deductible_and_a_layered_payment_are_traced_layer_by_layer() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, ledger) = fixture_night(dir.path());
+    let dir = Dir::new("explain");
+    let (_, ledger) = fixture_night(&dir);
     let e = explain(&ledger, "89012345/T-1", &[]);
     assert_eq!(
         steps(&e, "deductible")[0],
@@ -262,17 +213,10 @@ fn the_deductible_and_a_layered_payment_are_traced_layer_by_layer() {
     );
     assert_eq!(
         e["result"],
-        paid(
-            "450.00",
-            "367.00",
-            "0.00",
-            "150.00",
-            "zvw",
-            "PERCENTAGE;DEDUCTIBLE"
-        )
+        paid("450.00 367.00 0.00 150.00 zvw PERCENTAGE;DEDUCTIBLE")
     );
 
-    let ledger = products_night(dir.path());
+    let ledger = products_night(&dir);
     let e = explain(&ledger, "22222222/T-P21", &[]);
     let paid_by: Vec<(&str, &str)> = steps(&e, "paid")
         .iter()
@@ -296,18 +240,10 @@ fn the_deductible_and_a_layered_payment_are_traced_layer_by_layer() {
     assert_eq!(
         e["result"],
         paid(
-            "600.00",
-            "155.00",
-            "60.00",
-            "140.00",
-            "zvw+dsw-2009-av-standaard",
-            "TARIFF_CAP;PERCENTAGE;DEDUCTIBLE"
+            "600.00 155.00 60.00 140.00 zvw+dsw-2009-av-standaard TARIFF_CAP;PERCENTAGE;DEDUCTIBLE"
         )
     );
 }
-
-const HEADER: &str =
-    "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount,debit_credit,related_line_id\n";
 
 /// Two nights on one ledger (M030, zvw 2024, deductible 385.00, medicines fully covered):
 /// - night 1: P-1 (100.00) is charged 100.00 of the deductible;
@@ -318,27 +254,23 @@ const HEADER: &str =
 /// after), not as it is now.
 #[test]
 fn a_credit_of_a_later_night_and_the_earlier_night_as_it_was() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("l.db");
-    let night = |name: &str, text: &str| {
-        let f = write(dir.path(), &format!("{name}.csv"), text.as_bytes());
-        let o = process(
-            &dir.path().join(name),
-            &[&f],
-            &["--quiet", "--ledger", ledger.to_str().unwrap()],
-        );
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = Dir::new("explain");
+    let ledger = dir.join("l.db");
+    let night = |name: &str, rows: &[&str]| {
+        let f = dir.create_csv(&format!("{name}.csv"), WITH_CREDITS, table(rows));
+        let run = dir.process().quiet().ledger(&ledger).out(name);
+        run.input(f).ok();
     };
     night(
         "n1",
-        &format!("{HEADER}P,P-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,,\n"),
+        &["P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -"],
     );
     night(
         "n2",
-        &format!(
-            "{HEADER}P,CP-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,C,P-1\n\
-             P,P-2,56789012,M030,1978-08-08,2024-03-01,PHARMA,400.00,,\n"
-        ),
+        &[
+            "P CP-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 C P-1",
+            "P P-2 56789012 M030 1978-08-08 2024-03-01 PHARMA 400.00 - -",
+        ],
     );
     let e = explain(&ledger, "56789012/CP-1", &[]);
     assert_eq!(e["run"], 2);
@@ -346,10 +278,7 @@ fn a_credit_of_a_later_night_and_the_earlier_night_as_it_was() {
         steps(&e, "credit")[0],
         &json!({"step": "credit", "reverses": "P-1", "result": "reversed"})
     );
-    assert_eq!(
-        e["result"],
-        paid("-100.00", "-100.00", "0.00", "0.00", "zvw", "")
-    );
+    assert_eq!(e["result"], paid("-100.00 -100.00 0.00 0.00 zvw -"));
     let e = explain(&ledger, "56789012/P-2", &[]);
     let d = steps(&e, "deductible")[0];
     assert_eq!(
@@ -369,8 +298,8 @@ fn a_credit_of_a_later_night_and_the_earlier_night_as_it_was() {
 /// unknown) has no adjudication steps; the reason is the row's.
 #[test]
 fn rejections_before_adjudication_name_the_stage_that_decided() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, ledger) = fixture_night(dir.path());
+    let dir = Dir::new("explain");
+    let (_, ledger) = fixture_night(&dir);
     let e = explain(&ledger, "45678901/X-02", &[]);
     assert_eq!(e["decided_in"], "read");
     assert_eq!(e["result"]["reason"], "MALFORMED");
@@ -380,22 +309,19 @@ fn rejections_before_adjudication_name_the_stage_that_decided() {
     assert_eq!(e["result"]["reason"], "UNKNOWN_MEMBER");
     assert_eq!(e["result"]["vektis"], "0320");
     assert!(e["steps"].as_array().unwrap().is_empty());
-    let text = declaro()
-        .args(["explain", "--ledger"])
-        .arg(&ledger)
-        .arg("45678901/X-09")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(text.stdout).unwrap();
+    let explain_text = |line: &str| {
+        let c = dir
+            .command()
+            .args(["explain", "--ledger"])
+            .arg(&ledger)
+            .arg(line)
+            .run();
+        String::from_utf8(c.stdout).unwrap()
+    };
+    let text = explain_text("45678901/X-09");
     assert!(text.contains("decided by screening"), "{text}");
     // No personal data: the member of S001-01 (M001) is born 1970-04-12, BSN 100023757.
-    let o = declaro()
-        .args(["explain", "--ledger"])
-        .arg(&ledger)
-        .arg("12345678/S001-01")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(o.stdout).unwrap();
+    let text = explain_text("12345678/S001-01");
     assert!(
         text.contains("tariff cap 27.50 x 1 = 27.50: applies"),
         "{text}"
@@ -409,31 +335,17 @@ fn rejections_before_adjudication_name_the_stage_that_decided() {
 /// refused, naming the file, rather than giving a trace that is not the run's.
 #[test]
 fn a_dry_run_is_explained_by_its_out_and_a_changed_file_refuses_the_replay() {
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, policies.join(p.file_name().unwrap())).unwrap();
-    }
-    let (out, ledger) = (dir.path().join("dry"), dir.path().join("l.db"));
-    let o = declaro()
-        .args(["process", "--quiet", "--dry-run", "--policy"])
-        .arg(&policies)
-        .args([
-            "--members",
-            "fixtures/members.csv",
-            "--run-date",
-            "2025-12-31",
-        ])
-        .arg("--ledger")
-        .arg(&ledger)
-        .arg("--out")
-        .arg(&out)
-        .arg("fixtures/claims/2009-dsw-standaard.csv")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = Dir::new("explain");
+    let policies = dir.copy_policies("policies", |_, text| text);
+    let (out, ledger) = (dir.join("dry"), dir.join("l.db"));
+    let run = dir
+        .process()
+        .no_providers()
+        .policy(&policies)
+        .ledger(&ledger)
+        .out("dry");
+    let run = run.args(["--quiet", "--dry-run"]);
+    run.input("fixtures/claims/2009-dsw-standaard.csv").ok();
     let e = explain(
         &ledger,
         "12345678/S001-01",
@@ -445,13 +357,12 @@ fn a_dry_run_is_explained_by_its_out_and_a_changed_file_refuses_the_replay() {
     let toml = policies.join("dsw-2009-av-standaard.toml");
     let text = read(&toml).replace("27.50", "29.00");
     std::fs::write(&toml, text).unwrap();
-    let o = declaro()
+    let o = dir
+        .command()
         .args(["explain", "--ledger"])
         .arg(&ledger)
         .args(["--out", out.to_str().unwrap(), "12345678/S001-01"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(3));
+        .assert_exit(3);
     let err = stderr(&o);
     assert!(
         err.contains("dsw-2009-av-standaard.toml changed since the run"),
@@ -463,8 +374,8 @@ fn a_dry_run_is_explained_by_its_out_and_a_changed_file_refuses_the_replay() {
 /// with its row (explain fails when it does not).
 #[test]
 fn every_line_of_the_fixture_night_is_explained_in_agreement_with_its_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, ledger) = fixture_night(dir.path());
+    let dir = Dir::new("explain");
+    let (out, ledger) = fixture_night(&dir);
     let mut n = 0;
     for name in ["remittance.csv", "rejections.csv"] {
         let mut r = csv::Reader::from_path(out.join(name)).unwrap();

@@ -8,10 +8,12 @@ use util::*;
 
 #[test]
 fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = process(dir.path(), &["fixtures/xml/2024-asr.xml"], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let got = read(dir.path().join("remittance.csv"));
+    let dir = Dir::new("formats");
+    Process::new(dir.path())
+        .quiet()
+        .input("fixtures/xml/2024-asr.xml")
+        .ok();
+    let got = read(dir.join("remittance.csv"));
     let want = expected("2024-asr", "remittance.csv");
     // `record` is the <line> ordinal, the CSV data-row number: the same here.
     assert_same_csv(
@@ -27,18 +29,16 @@ fn xml_with_the_lines_of_a_csv_fixture_gives_the_same_remittance() {
 
 #[test]
 fn xml_bad_lines_are_rejected_with_the_csv_reasons_and_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = process(
-        dir.path(),
-        &["fixtures/xml/2024-bad-lines.xml"],
-        &["--quiet"],
-    );
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let dir = Dir::new("formats");
+    Process::new(dir.path())
+        .quiet()
+        .input("fixtures/xml/2024-bad-lines.xml")
+        .ok();
     assert_eq!(
-        without_file_and_record(&read(dir.path().join("remittance.csv"))),
+        without_file_and_record(&read(dir.join("remittance.csv"))),
         without_file_and_record(&expected("2024-bad-lines", "remittance.csv"))
     );
-    let got = rejections_without_file_and_raw(&read(dir.path().join("rejections.csv")));
+    let got = rejections_without_file_and_raw(&read(dir.join("rejections.csv")));
     // The CSV file's X-02 (12,50) and X-03 (12.505) have amounts that cannot be read: in XML
     // they would leave the trailer's total unverifiable and refuse the file (see
     // `refused-unreadable-amount`), so the XML stand-in has the other 18 lines.
@@ -64,7 +64,7 @@ fn xml_bad_lines_are_rejected_with_the_csv_reasons_and_messages() {
     };
     assert_eq!(without_record(&got[1..]), without_record(&want[1..]));
     // raw is the <line> element's text.
-    let rej = read(dir.path().join("rejections.csv"));
+    let rej = read(dir.join("rejections.csv"));
     assert!(
         rej.contains(r#","<line line_id=""X-04"" service_date=""2024-02-04"" code=""1000"" quantity=""0"" amount=""30.00""/>""#),
         "{rej}"
@@ -121,10 +121,11 @@ fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
         ),
     ];
     for (name, position, message) in cases {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("formats");
         let input = format!("fixtures/xml/{name}.xml");
-        let o = process(dir.path(), &[&input, "fixtures/claims/2024-asr.csv"], &[]);
-        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let o = Process::new(dir.path())
+            .inputs([&input, "fixtures/claims/2024-asr.csv"])
+            .assert_exit(2);
         let s = summary(dir.path());
         let refused = s["input_files"][0]["refused"].as_str().unwrap_or_default();
         assert!(
@@ -137,21 +138,19 @@ fn each_xml_refusal_refuses_the_file_whole_and_the_other_file_is_processed() {
         assert_eq!(s["input_files"][1]["refused"], serde_json::Value::Null);
         assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
         assert_same_csv(
-            &read(dir.path().join("remittance.csv")),
+            &read(dir.join("remittance.csv")),
             &expected("2024-asr", "remittance.csv"),
             name,
         );
-        assert!(!read(dir.path().join("rejections.csv")).contains(&input));
+        assert!(!read(dir.join("rejections.csv")).contains(&input));
         assert!(stderr(&o).contains(&input), "{name}: {}", stderr(&o));
     }
 }
 
 #[test]
 fn xml_line_attributes_override_insured_and_declaration_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "o.xml",
+    let dir = Dir::new("formats");
+    let f = dir.create_bytes("o.xml",
         br#"<declaration xmlns="urn:declaro:declaration:1" batch_id="B1" provider_agb="12345678">
   <insured member_id="M999" birth_date="1900-01-01">
     <line line_id="O-1" batch_id="B2" provider_agb="45678901" member_id="M020" birth_date="1982-03-03" service_date="2024-02-04" code="1000" amount="35.00"></line>
@@ -161,9 +160,8 @@ fn xml_line_attributes_override_insured_and_declaration_ones() {
 </declaration>
 "#,
     );
-    let out = dir.path().join("out");
-    let o = process(&out, &[&f], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.join("out");
+    Process::new(&out).quiet().input(&f).ok();
     let rem = read(out.join("remittance.csv"));
     assert!(
         rem.contains(",1,B2,O-1,45678901,M020,2024-02-04,1000,1,2024,35.00,0.00,0.00,26.59,8.41,"),
@@ -242,19 +240,43 @@ fn ret(s: &str) -> String {
     format!("{s:<60}")
 }
 
-fn run_pm304(dir: &Path, inputs: &[&str]) -> std::process::Output {
-    let ei = dir.join("ei").display().to_string();
-    process(&dir.join("out"), inputs, &["--quiet", "--ei-return", &ei])
+/// The PM304 file `name` of `recs`, refused whole beside the a.s.r. fixture night (exit 2) at
+/// `position` for `message`: the night's 15 lines are processed as ever. Gives the directory,
+/// the file's path and `summary.json`.
+fn refused_beside_the_asr_night(
+    name: &str,
+    recs: &[Rec],
+    position: &str,
+    message: &str,
+) -> (Dir, String, serde_json::Value) {
+    let dir = Dir::new("formats");
+    let f = dir.create_bytes(name, &join(recs));
+    let o = ei_run(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+    let out = dir.join("out");
+    let s = summary(&out);
+    assert_eq!(
+        s["input_files"][0]["refused"],
+        format!("{f} {position}: {message}"),
+        "{name}"
+    );
+    assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
+    assert_same_csv(
+        &read(out.join("remittance.csv")),
+        &expected("2024-asr", "remittance.csv"),
+        name,
+    );
+    (dir, f, s)
 }
 
 #[test]
 fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let recs = hand_made();
-    let f = write(dir.path(), "p2024-001.dat", &join(&recs));
-    let o = run_pm304(dir.path(), &[&f]);
+    let f = dir.create_bytes("p2024-001.dat", &join(&recs));
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     // The remittance as for the same lines in CSV (tests/expected/2024-asr: 1000 capped at
     // 26.59, 1001 paid in full, 1100 capped at 35.25); record = ordinal among the 04 records.
     let rem = read(out.join("remittance.csv"));
@@ -314,7 +336,7 @@ fn pm304_every_record_type_adjudicated_and_answered_byte_exact_in_pm305() {
             &ret(""),
         ],
     );
-    let got = std::fs::read(dir.path().join("ei/p2024-001.pm305")).unwrap();
+    let got = std::fs::read(dir.join("ei/p2024-001.pm305")).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&got),
         String::from_utf8_lossy(&expected)
@@ -362,30 +384,15 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
         ("unknown.dat", unknown, "record 4 byte 936 (unknown record)", "unknown record type \"97\"", "0002"),
     ];
     for (name, recs, position, message, code) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let f = write(dir.path(), name, &join(&recs));
-        let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
-        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-        let out = dir.path().join("out");
-        let s = summary(&out);
-        assert_eq!(
-            s["input_files"][0]["refused"],
-            format!("{f} {position}: {message}"),
-            "{name}"
-        );
+        let (dir, f, s) = refused_beside_the_asr_night(name, &recs, position, message);
+        let out = dir.join("out");
         assert_eq!(s["input_files"][0]["format"], "pm304");
         assert_eq!(s["input_files"][0]["vektis_code"], code, "{name}");
-        assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
-        assert_same_csv(
-            &read(out.join("remittance.csv")),
-            &expected("2024-asr", "remittance.csv"),
-            name,
-        );
         assert!(!read(out.join("rejections.csv")).contains(&f), "{name}");
         // PM305: the 01 and the 99 only (COD954 0001), 0001 and the specific code on the 01,
         // nothing awarded on the 99.
         let stem = name.trim_end_matches(".dat");
-        let got = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        let got = std::fs::read(dir.join(format!("ei/{stem}.pm305"))).unwrap();
         let lines: Vec<&[u8]> = got
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
@@ -415,7 +422,7 @@ fn pm304_trailer_mismatch_and_short_record_refuse_the_file_with_0001() {
 /// that have no terms for 2018 the night still goes on.
 #[test]
 fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reason() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     // A speech-therapy practice's file as they come in: one insured, one line of list 012,
     // code 4000 (which no fixture product covers), 40.00 D, treated on 2018-09-12, CR LF.
     let line = Decl {
@@ -430,49 +437,37 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
         cents: 4000,
         ..Decl::default()
     };
-    let input = write(
-        dir.path(),
-        "speech.dat",
-        &formats::pm304("05193098", "100", &[line]),
-    );
-    let members = write(
-        dir.path(),
+    let input = dir.create_bytes("speech.dat", &formats::pm304("05193098", "100", &[line]));
+    let members = dir.create_csv(
         "members.csv",
-        b"member_id,bsn,birth_date,product,start_date,end_date\n0123456789,957136171,2000-01-01,zvw,2000-01-01,\n",
+        util::claims::REGISTER_WITHOUT_VOLUNTARY,
+        table(&["0123456789 957136171 2000-01-01 zvw 2000-01-01 -"]),
     );
     // The service date is in 2018, a year the fixture zvw policy has no deductible for: the
     // fixture policies as they are still run the night (exit 0, the line rejected). The test's
     // copy of the policy adds the 2018 amount (385.00), so the reason is the code alone.
-    let as_is = dir.path().join("as-is");
-    let o = declaro()
-        .args(["process", "--quiet", "--policy", "fixtures/policies"])
-        .args(["--members", &members, "--run-date", "2025-12-31", "--out"])
-        .arg(&as_is)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let as_is = dir.join("as-is");
+    let run = |policy: &Path, out: &str| {
+        let run = dir.process().no_providers().ledger_in_out().quiet();
+        run.policy(policy).members(&members).out(out)
+    };
+    run(&root().join("fixtures/policies"), "as-is")
+        .input(&input)
+        .ok();
     let s = summary(&as_is);
     assert_eq!(s["outcomes"]["rejected"], 1, "{s}");
     assert_eq!(s["reconciliation"]["balanced"], true);
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
+    let policies = dir.create_dir("policies");
     let mut zvw = read(root().join("fixtures/policies/zvw.toml"));
     zvw.push_str("\n[[deductible.year]]\nyear = 2018\nmandatory = \"385.00\"\n");
     std::fs::write(policies.join("zvw.toml"), zvw).unwrap();
-    let out = dir.path().join("out");
-    let ei = dir.path().join("ei");
-    let o = declaro()
-        .args(["process", "--quiet", "--policy"])
-        .arg(&policies)
-        .args(["--members", &members, "--run-date", "2025-12-31", "--out"])
-        .arg(&out)
+    let out = dir.join("out");
+    let ei = dir.join("ei");
+    let o = run(&policies, "out")
         .arg("--ei-return")
         .arg(&ei)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        .input(&input)
+        .ok();
     assert!(!stderr(&o).contains("957136171"));
     let s = summary(&out);
     assert_eq!(s["input_files"][0]["format"], "pm304");
@@ -502,19 +497,11 @@ fn a_speech_therapy_pm304_file_of_2018_is_read_and_its_line_rejected_with_a_reas
 fn the_same_lines_as_csv_xml_and_pm304_give_the_same_adjudication() {
     for seed in 1..=6u64 {
         let lines = generate(seed, 40 + 10 * seed as usize);
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("formats");
         let files = [
-            write(
-                dir.path(),
-                "g.csv",
-                csv("12345678", "G2024", &lines).as_bytes(),
-            ),
-            write(
-                dir.path(),
-                "g.xml",
-                xml("12345678", "G2024", &lines).as_bytes(),
-            ),
-            write(dir.path(), "g.dat", &pm304("12345678", "G2024", &lines)),
+            dir.create_bytes("g.csv", csv("12345678", "G2024", &lines).as_bytes()),
+            dir.create_bytes("g.xml", xml("12345678", "G2024", &lines).as_bytes()),
+            dir.create_bytes("g.dat", &pm304("12345678", "G2024", &lines)),
         ];
         let results = adjudicate_each(dir.path(), &files, lines.len());
         assert!(
@@ -542,11 +529,11 @@ fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
         ("after.dat", after, "record 11 byte 3120 (98 commentaarrecord): record after the 99 sluitrecord"),
     ];
     for (name, recs, refusal) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let f = write(dir.path(), name, &join(&recs));
-        let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
+        let dir = Dir::new("formats");
+        let f = dir.create_bytes(name, &join(&recs));
+        let o = ei_run(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-        let s = summary(&dir.path().join("out"));
+        let s = summary(&dir.join("out"));
         assert_eq!(
             s["input_files"][0]["refused"],
             format!("{f} {refusal}"),
@@ -556,7 +543,7 @@ fn pm304_structure_faults_are_refusals_naming_record_and_byte() {
         assert_eq!(s["lines"], 15);
         assert!(!stderr(&o).contains("100601844"), "no BSN on stderr");
         let stem = name.trim_end_matches(".dat");
-        let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        let pm305 = std::fs::read(dir.join(format!("ei/{stem}.pm305"))).unwrap();
         assert_eq!(
             &pm305[310..350],
             b"DECLARO202512310001     2025123100018026"
@@ -616,28 +603,12 @@ fn pm304_a_trailer_that_cannot_be_verified_refuses_the_file_with_0150() {
         ),
     ];
     for (name, recs, position, message) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let f = write(dir.path(), name, &join(&recs));
-        let o = run_pm304(dir.path(), &[&f, "fixtures/claims/2024-asr.csv"]);
-        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-        let out = dir.path().join("out");
-        let s = summary(&out);
-        assert_eq!(
-            s["input_files"][0]["refused"],
-            format!("{f} {position}: {message}"),
-            "{name}"
-        );
+        let (dir, _, s) = refused_beside_the_asr_night(name, &recs, position, message);
         assert_eq!(s["input_files"][0]["vektis_code"], "0150", "{name}");
-        assert_eq!(s["lines"], 15, "{name}: only the CSV file's lines");
-        assert_same_csv(
-            &read(out.join("remittance.csv")),
-            &expected("2024-asr", "remittance.csv"),
-            name,
-        );
         let stem = name.trim_end_matches(".dat");
-        let pm305 = std::fs::read(dir.path().join(format!("ei/{stem}.pm305"))).unwrap();
+        let pm305 = std::fs::read(dir.join(format!("ei/{stem}.pm305"))).unwrap();
         assert_eq!(&pm305[342..346], b"0001", "{name}");
-        let debris: Vec<_> = files_in(&dir.path().join("ei"))
+        let debris: Vec<_> = files_in(&dir.join("ei"))
             .into_iter()
             .filter(|n| n.ends_with(".tmp"))
             .collect();
@@ -649,21 +620,21 @@ fn pm304_a_trailer_that_cannot_be_verified_refuses_the_file_with_0150() {
 /// answer was lost and the night failed. Each now has its own return file.
 #[test]
 fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let mut inputs = Vec::new();
     for (i, (sub, name)) in [("x", "a.dat"), ("y", "a-3.dat"), ("z", "a.dat")]
         .iter()
         .enumerate()
     {
-        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        dir.create_dir(sub);
         let mut recs = hand_made();
         recs[0] = rec01("45678901", &format!("P2024-00{i}"));
-        inputs.push(write(&dir.path().join(sub), name, &join(&recs)));
+        inputs.push(dir.create_bytes(&format!("{sub}/{name}"), &join(&recs)));
     }
     let args: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let o = run_pm304(dir.path(), &args);
+    let o = ei_run(dir.path(), &args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut names = files_in(&dir.path().join("ei"));
+    let mut names = files_in(&dir.join("ei"));
     names.sort();
     assert_eq!(names, ["a-3-2.pm305", "a-3.pm305", "a.pm305"]);
     // Each answers its own input: the 01 record carries the input's factuurnummer (81-92).
@@ -672,7 +643,7 @@ fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
         ("a-3", "P2024-001"),
         ("a-3-2", "P2024-002"),
     ] {
-        let got = std::fs::read(dir.path().join(format!("ei/{name}.pm305"))).unwrap();
+        let got = std::fs::read(dir.join(format!("ei/{name}.pm305"))).unwrap();
         assert_eq!(&got[80..89], batch.as_bytes(), "{name}");
     }
 }
@@ -681,36 +652,24 @@ fn pm305_names_of_inputs_with_clashing_stems_are_all_distinct() {
 /// its trailer is net (credits count negative) and its broken lines keep a readable amount.
 #[test]
 fn a_generated_xml_night_with_credits_and_broken_lines_passes_its_trailer_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("ledger.db").display().to_string();
+    let dir = Dir::new("formats");
     for night in ["1", "2"] {
-        let gen = dir.path().join(format!("gen{night}"));
-        let o = declaro()
-            .args([
-                "generate",
-                "--lines",
-                "3000",
-                "--members",
-                "300",
-                "--format",
-                "xml",
-            ])
-            .args(["--night", night, "--out"])
-            .arg(&gen)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
-        let members = gen.join("members.csv").display().to_string();
-        let claims = gen.join("claims.xml").display().to_string();
-        let o = process_with(
-            &dir.path().join(format!("out{night}")),
-            &members,
-            "fixtures/providers.csv",
-            &[&claims],
-            &["--quiet", "--ledger", &ledger],
-        );
-        assert_eq!(o.status.code(), Some(0), "night {night}: {}", stderr(&o));
-        let s = summary(&dir.path().join(format!("out{night}")));
+        let args = [
+            "--lines",
+            "3000",
+            "--members",
+            "300",
+            "--format",
+            "xml",
+            "--night",
+            night,
+        ];
+        let gen = dir.generate(&format!("gen{night}"), &args);
+        let run = dir.process().quiet().members(gen.join("members.csv"));
+        run.out(format!("out{night}"))
+            .input(gen.join("claims.xml"))
+            .ok();
+        let s = summary(&dir.join(format!("out{night}")));
         assert_eq!(s["lines"], 3000, "night {night}");
         assert!(
             s["rejected_by_reason"]["MALFORMED"].as_u64() > Some(0),
@@ -727,18 +686,18 @@ fn a_generated_xml_night_with_credits_and_broken_lines_passes_its_trailer_check(
 /// 04 `00003000D00003000D` and blanks.
 #[test]
 fn pm305_a_line_awarded_in_full_has_no_code_even_with_the_deductible_and_the_file_8001() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("formats");
     let line = decl(0, "D-1", "20240201", "PHARMA", 3000);
     let recs = pm304_records("45678901", "D2024", &[line]);
-    let f = write(dir.path(), "d.dat", &join(&recs));
-    let o = run_pm304(dir.path(), &[&f]);
+    let f = dir.create_bytes("d.dat", &join(&recs));
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rem = read(dir.path().join("out/remittance.csv"));
+    let rem = read(dir.join("out/remittance.csv"));
     assert!(
         rem.contains(",30.00,30.00,30.00,0.00,0.00,zvw,DEDUCTIBLE\n"),
         "{rem}"
     );
-    let got = std::fs::read(dir.path().join("ei/d.pm305")).unwrap();
+    let got = std::fs::read(dir.join("ei/d.pm305")).unwrap();
     let lines: Vec<&[u8]> = got
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())

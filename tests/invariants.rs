@@ -15,6 +15,7 @@ use declaro::policy::{self, Period, PolicySet};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use util::{claims, Dir};
 
 const PRODUCTS: [&str; 7] = [
     "",
@@ -26,47 +27,13 @@ const PRODUCTS: [&str; 7] = [
     "zk-basis-plus-module",
 ];
 
+#[rustfmt::skip]
 const CODES: [&str; 40] = [
-    "1000",
-    "1001",
-    "1100",
-    "1200",
-    "1400",
-    "1700",
-    "OMG",
-    "2000",
-    "2200",
-    "ACNE",
-    "ALT-ACU",
-    "ALT-CHIRO",
-    "GLASSES",
-    "FRAME",
-    "HEARING",
-    "WIG",
-    "MATERNITY",
-    "SPA-WEEK",
-    "ORTHO",
-    "ORTHO-ALIGNER",
-    "PODO",
-    "PSYCH",
-    "C11",
-    "C13",
-    "M03",
-    "M50",
-    "X10",
-    "X21",
-    "P21",
-    "P30",
-    "J50",
-    "GP",
-    "PHARMA",
-    "DBC",
-    "ENURESIS-ALARM",
-    "ROLLATOR",
-    "HEART-TRAINING",
-    "RECOVERY-DAY",
-    "TRAVEL-VACCINATION",
-    "1000Z",
+    "1000", "1001", "1100", "1200", "1400", "1700", "OMG", "2000", "2200", "ACNE", "ALT-ACU",
+    "ALT-CHIRO", "GLASSES", "FRAME", "HEARING", "WIG", "MATERNITY", "SPA-WEEK", "ORTHO",
+    "ORTHO-ALIGNER", "PODO", "PSYCH", "C11", "C13", "M03", "M50", "X10", "X21", "P21", "P30",
+    "J50", "GP", "PHARMA", "DBC", "ENURESIS-ALARM", "ROLLATOR", "HEART-TRAINING",
+    "RECOVERY-DAY", "TRAVEL-VACCINATION", "1000Z",
 ];
 
 const PROVIDERS: [&str; 3] = ["12345678", "45678901", "89012345"];
@@ -113,33 +80,11 @@ fn member_strategy() -> impl Strategy<Value = GenMember> {
 
 /// Codes under a count or euro limit in some product: drawn as often as all codes together,
 /// so that limits are reached.
+#[rustfmt::skip]
 const LIMITED: [&str; 26] = [
-    "1000",
-    "1001",
-    "1100",
-    "1200",
-    "1700",
-    "OMG",
-    "2000",
-    "ACNE",
-    "ALT-ACU",
-    "ALT-CHIRO",
-    "GLASSES",
-    "FRAME",
-    "HEARING",
-    "WIG",
-    "ORTHO",
-    "PODO",
-    "PSYCH",
-    "C11",
-    "M03",
-    "M50",
-    "X10",
-    "P21",
-    "ENURESIS-ALARM",
-    "ROLLATOR",
-    "HEART-TRAINING",
-    "RECOVERY-DAY",
+    "1000", "1001", "1100", "1200", "1700", "OMG", "2000", "ACNE", "ALT-ACU", "ALT-CHIRO",
+    "GLASSES", "FRAME", "HEARING", "WIG", "ORTHO", "PODO", "PSYCH", "C11", "M03", "M50", "X10",
+    "P21", "ENURESIS-ALARM", "ROLLATOR", "HEART-TRAINING", "RECOVERY-DAY",
 ];
 
 fn limited_code() -> impl Strategy<Value = usize> {
@@ -223,8 +168,7 @@ fn bsn(i: usize) -> String {
 }
 
 fn members_csv(ms: &[GenMember]) -> String {
-    let mut s =
-        String::from("member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n");
+    let mut s = claims::head(claims::REGISTER);
     for (i, m) in ms.iter().enumerate() {
         let birth = format!("{}-06-15", m.birth_year);
         let vol = if m.voluntary == 0 {
@@ -248,8 +192,6 @@ fn members_csv(ms: &[GenMember]) -> String {
     }
     s
 }
-
-const HEADER: &str = "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code_list,code,quantity,indication,referral,authorization,amount,legal_copay,debit_credit,related_line_id\n";
 
 /// The claim rows, one string per line (without newline).
 fn claim_rows(ms: &[GenMember], ls: &[GenLine]) -> Vec<String> {
@@ -657,45 +599,55 @@ fn limits_hold_by_the_rows(rem: &str, rows: &[String], policies: &PolicySet) -> 
     checked
 }
 
-fn write_night(dir: &Path, ms: &[GenMember], rows: &[String]) -> String {
-    std::fs::write(dir.join("members.csv"), members_csv(ms)).unwrap();
-    let p = dir.join("claims.csv");
-    std::fs::write(&p, format!("{HEADER}{}\n", rows.join("\n"))).unwrap();
-    p.display().to_string()
+/// A claims file `name` of [`claims::GENERATED`]'s columns and `rows` in `dir`; its path.
+fn write_claims(dir: &Dir, name: &str, rows: &[String]) -> String {
+    let header = claims::GENERATED;
+    dir.create(name, format!("{header}\n{}\n", rows.join("\n")))
+}
+
+fn write_night(dir: &Dir, ms: &[GenMember], rows: &[String]) -> String {
+    dir.create("members.csv", members_csv(ms));
+    write_claims(dir, "claims.csv", rows)
+}
+
+/// A generated night written into a new directory: the directory, the claim rows and the
+/// claims file.
+fn night(ms: &[GenMember], ls: &[GenLine]) -> (Dir, Vec<String>, String) {
+    let dir = Dir::new("invariants");
+    let rows = claim_rows(ms, ls);
+    let input = write_night(&dir, ms, &rows);
+    (dir, rows, input)
+}
+
+/// The proptest settings of this file: `cases` nights, no persisted failures.
+fn cases(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(cases(128))]
 
     #[test]
     fn invariants_hold_for_any_night((ms, ls) in night_strategy()) {
-        let dir = tempfile::tempdir().unwrap();
-        let rows = claim_rows(&ms, &ls);
-        let input = write_night(dir.path(), &ms, &rows);
+        let (dir, rows, input) = night(&ms, &ls);
         let report = process::run(&settings(dir.path(), vec![input], 2, "out")).unwrap();
         prop_assert_eq!(report.refused_files, 0);
         check_run(dir.path(), "out", &rows, &ms);
     }
 }
 
-/// Rows without the `file` and `record` columns, which name where a line came from.
-fn without_origin(text: &str) -> Vec<String> {
-    text.lines()
-        .skip(1)
-        .map(|r| r.splitn(3, ',').nth(2).unwrap().to_string())
-        .collect()
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(cases(32))]
 
     /// Same lines: one file with 1, 2 or 8 threads, or three files in the same order, give the
     /// same rows (byte for byte for one file; apart from file and record when split).
     #[test]
     fn outputs_do_not_depend_on_threads_or_file_splits((ms, ls) in night_strategy()) {
-        let dir = tempfile::tempdir().unwrap();
-        let rows = claim_rows(&ms, &ls);
-        let input = write_night(dir.path(), &ms, &rows);
+        let (dir, rows, input) = night(&ms, &ls);
         let mut outs: Vec<PathBuf> = Vec::new();
         for t in [1usize, 2, 8] {
             let name = format!("t{t}");
@@ -712,16 +664,13 @@ proptest! {
         let parts: Vec<String> = rows
             .chunks(third.max(1))
             .enumerate()
-            .map(|(i, chunk)| {
-                let p = dir.path().join(format!("part{i}.csv"));
-                std::fs::write(&p, format!("{HEADER}{}\n", chunk.join("\n"))).unwrap();
-                p.display().to_string()
-            })
+            .map(|(i, chunk)| write_claims(&dir, &format!("part{i}.csv"), chunk))
             .collect();
         process::run(&settings(dir.path(), parts, 2, "split")).unwrap();
         for f in ["remittance.csv", "rejections.csv"] {
-            let one = without_origin(&util::read(outs[0].join(f)));
-            let split = without_origin(&util::read(dir.path().join("split").join(f)));
+            // Rows without the `file` and `record` columns, which name where a line came from.
+            let one = util::without_origin(&util::read(outs[0].join(f)));
+            let split = util::without_origin(&util::read(dir.path().join("split").join(f)));
             prop_assert_eq!(one, split, "{} differs when split over files", f);
         }
     }
@@ -733,7 +682,6 @@ proptest! {
 /// 19th line, refused SESSION_LIMIT, written as paid) makes it fail.
 #[test]
 fn the_limit_check_counts_the_paid_sessions_and_fails_on_a_19th() {
-    let dir = tempfile::tempdir().unwrap();
     let ms = vec![GenMember {
         birth_year: 1980,
         voluntary: 0,
@@ -757,8 +705,7 @@ fn the_limit_check_counts_the_paid_sessions_and_fails_on_a_19th() {
             earlier: 0,
         })
         .collect();
-    let rows = claim_rows(&ms, &ls);
-    let input = write_night(dir.path(), &ms, &rows);
+    let (dir, rows, input) = night(&ms, &ls);
     process::run(&settings(dir.path(), vec![input], 2, "out")).unwrap();
     check_run(dir.path(), "out", &rows, &ms);
     let policies = policy::load(&[util::root().join("fixtures/policies")]).unwrap();

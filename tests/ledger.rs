@@ -2,104 +2,50 @@
 //! crash safety (kill -9) and concurrent runs.
 
 mod util;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use util::claims::{self, WITH_CREDITS};
 use util::*;
 
-const HEADER: &str =
-    "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount,debit_credit,related_line_id\n";
-
-struct Night {
-    dir: tempfile::TempDir,
-    policy: String,
-    members: String,
-    run_date: &'static str,
+/// `declaro process --quiet` on the fixture policies and member register (no provider
+/// register), run date 2025-12-31, on the ledger `ledger.db` of `dir`.
+fn night(dir: &Dir) -> Process {
+    dir.process().no_providers().quiet()
 }
 
-impl Night {
-    fn fixtures() -> Night {
-        Night {
-            dir: tempfile::tempdir().unwrap(),
-            policy: "fixtures/policies".into(),
-            members: "fixtures/members.csv".into(),
-            run_date: "2025-12-31",
-        }
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-
-    fn ledger(&self) -> String {
-        self.dir.path().join("ledger.db").display().to_string()
-    }
-
-    fn out(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self, out: &str, inputs: &[&str]) -> Command {
-        let mut c = declaro();
-        c.args([
-            "process",
-            "--quiet",
-            "--policy",
-            &self.policy,
-            "--members",
-            &self.members,
-        ]);
-        c.args([
-            "--run-date",
-            self.run_date,
-            "--ledger",
-            &self.ledger(),
-            "--out",
-        ]);
-        c.arg(self.out(out));
-        c.args(inputs);
-        c
-    }
-
-    fn run(&self, out: &str, inputs: &[&str]) -> Output {
-        let o = self.command(out, inputs).output().unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        o
-    }
-
-    /// Remittance rows without the file and record columns.
-    fn rows(&self, out: &str) -> Vec<String> {
-        read(self.out(out).join("remittance.csv"))
-            .lines()
-            .skip(1)
-            .map(strip2)
-            .collect()
-    }
-
-    fn rejected(&self, out: &str) -> Vec<String> {
-        read(self.out(out).join("rejections.csv"))
-            .lines()
-            .skip(1)
-            .map(strip2)
-            .collect()
-    }
+/// Runs [`night`] into `out` on `inputs`; asserts exit 0.
+fn run(dir: &Dir, out: &str, inputs: &[&str]) -> std::process::Output {
+    night(dir).out(out).inputs(inputs).ok()
 }
 
-fn strip2(row: &str) -> String {
-    let rest = row.split_once(',').unwrap().1;
-    rest.split_once(',').unwrap().1.to_string()
+/// A claims file of [`WITH_CREDITS`]'s columns.
+fn claims(dir: &Dir, name: &str, rows: Vec<Vec<String>>) -> String {
+    dir.create_csv(name, WITH_CREDITS, rows)
+}
+
+/// `declaro ledger show --member M001` of the ledger of `dir`.
+fn show_m001(dir: &Dir) -> String {
+    let show = ["ledger", "show", "--member", "M001", "--ledger"];
+    dir.command().args(show).arg(ledger(dir)).stdout()
+}
+
+fn ledger(dir: &Dir) -> String {
+    dir.join("ledger.db").display().to_string()
+}
+
+/// The 10th column of rejection rows without `file` and `record`: the reasons.
+fn reasons(rows: &[String]) -> Vec<String> {
+    rows.iter().map(|r| fields(r)[7].clone()).collect()
 }
 
 /// M001 (fixtures, DSW AV-Standaard 2009, born 1970-04-12): weekly physio at 30.00 from 6 Jan.
-fn sessions(from: usize, to: usize) -> String {
-    let mut s = String::new();
-    for i in from..=to {
-        let day = 6 + 7 * (i - 1);
-        let date = date_2009(day);
-        s += &format!("F1,S-{i:02},12345678,M001,1970-04-12,{date},1000,30.00,,\n");
-    }
-    s
+fn sessions(from: usize, to: usize) -> Vec<Vec<String>> {
+    (from..=to)
+        .map(|i| {
+            let date = date_2009(6 + 7 * (i - 1));
+            let row = format!("F1 S-{i:02} 12345678 M001 1970-04-12 {date} 1000 30.00 - -");
+            table(&[&row]).remove(0)
+        })
+        .collect()
 }
 
 fn date_2009(day_of_year: usize) -> String {
@@ -123,27 +69,25 @@ fn paid_row(i: usize) -> String {
 // which gives the session back: the 19th line becomes the 18th paid session.
 const CREDIT_ROW: &str =
     "F1,C-05,12345678,M001,2009-02-03,1000,1,2009,-30.00,0.00,0.00,-27.50,-2.50,dsw-2009-av-standaard,";
-const CREDIT: &str = "F1,C-05,12345678,M001,1970-04-12,2009-02-03,1000,30.00,C,S-05\n";
+const CREDIT: &str = "F1 C-05 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-05";
 
 #[test]
 fn a_credit_in_the_same_run_reverses_the_line_and_frees_its_session() {
-    let n = Night::fixtures();
-    let f = n.file(
-        "night.csv",
-        &format!("{HEADER}{}{CREDIT}{}", sessions(1, 18), sessions(19, 20)),
-    );
-    n.run("o", &[&f]);
+    let n = Dir::new("credit-same-run");
+    let rows = [sessions(1, 18), table(&[CREDIT]), sessions(19, 20)].concat();
+    let f = claims(&n, "night.csv", rows);
+    run(&n, "o", &[&f]);
     let mut expected: Vec<String> = (1..=18).map(paid_row).collect();
     expected.push(CREDIT_ROW.into());
     expected.push(paid_row(19));
-    assert_eq!(n.rows("o"), expected);
+    assert_eq!(n.paid("o"), expected);
     let rej = n.rejected("o");
     assert_eq!(rej.len(), 1);
     assert!(
         rej[0].starts_with("F1,S-20,") && rej[0].contains("SESSION_LIMIT"),
         "{rej:?}"
     );
-    let s = summary(&n.out("o"));
+    let s = n.summary("o");
     assert_eq!(
         s["totals"]["paid_supplementary"], "495.00",
         "18 x 27.50 net"
@@ -153,30 +97,25 @@ fn a_credit_in_the_same_run_reverses_the_line_and_frees_its_session() {
 
 #[test]
 fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate() {
-    let n = Night::fixtures();
-    let f1 = n.file("n1.csv", &format!("{HEADER}{}", sessions(1, 18)));
-    n.run("o1", &[&f1]);
-    let f2 = n.file("n2.csv", &format!("{HEADER}{CREDIT}{}", sessions(19, 20)));
-    n.run("o2", &[&f2]);
-    assert_eq!(n.rows("o2"), vec![CREDIT_ROW.to_string(), paid_row(19)]);
+    let n = Dir::new("credit-later-run");
+    let f1 = claims(&n, "n1.csv", sessions(1, 18));
+    run(&n, "o1", &[&f1]);
+    let f2 = claims(&n, "n2.csv", [table(&[CREDIT]), sessions(19, 20)].concat());
+    run(&n, "o2", &[&f2]);
+    assert_eq!(n.paid("o2"), vec![CREDIT_ROW.to_string(), paid_row(19)]);
     assert!(n.rejected("o2")[0].contains("SESSION_LIMIT"));
 
-    let f3 = n.file(
-        "n3.csv",
-        &format!(
-            "{HEADER}{CREDIT}F1,C-05b,12345678,M001,1970-04-12,2009-02-03,1000,30.00,C,S-05\n\
-             F1,C-77,12345678,M001,1970-04-12,2009-02-03,1000,30.00,C,S-77\n\
-             F1,C-06,12345678,M001,1970-04-12,2009-02-10,1000,31.00,C,S-06\n\
-             F1,C-07,12345678,M002,1965-09-30,2009-02-17,1000,30.00,C,S-07\n"
-        ),
-    );
-    n.run("o3", &[&f3]);
-    assert!(n.rows("o3").is_empty());
-    let reasons: Vec<String> = n
-        .rejected("o3")
-        .iter()
-        .map(|r| r.split(',').nth(7).unwrap().to_string())
-        .collect();
+    let rows = table(&[
+        CREDIT,
+        "F1 C-05b 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-05",
+        "F1 C-77 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-77",
+        "F1 C-06 12345678 M001 1970-04-12 2009-02-10 1000 31.00 C S-06",
+        "F1 C-07 12345678 M002 1965-09-30 2009-02-17 1000 30.00 C S-07",
+    ]);
+    let f3 = claims(&n, "n3.csv", rows);
+    run(&n, "o3", &[&f3]);
+    assert!(n.paid("o3").is_empty());
+    let reasons = reasons(&n.rejected("o3"));
     // C-05 again: its key was processed; C-05b: S-05 was credited before; C-77: no such line;
     // C-06: amount differs from the line's 30.00; C-07: S-07 is M001's, not M002's.
     assert_eq!(
@@ -190,18 +129,7 @@ fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate() {
         ]
     );
 
-    let o = declaro()
-        .args([
-            "ledger",
-            "show",
-            "--member",
-            "M001",
-            "--ledger",
-            &n.ledger(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = show_m001(&n);
     assert!(
         text.contains("credited by C-05") && text.contains("credit of S-05"),
         "{text}"
@@ -216,18 +144,16 @@ fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate() {
 /// 100.00; its credit gives it back; a later medicine of 400.00 is charged the full 385.00.
 #[test]
 fn a_credit_gives_the_deductible_back() {
-    let n = Night::fixtures();
-    let f = n.file(
-        "d.csv",
-        &format!(
-            "{HEADER}P,P-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,,\n\
-             P,CP-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,C,P-1\n\
-             P,P-2,56789012,M030,1978-08-08,2024-03-01,PHARMA,400.00,,\n"
-        ),
-    );
-    n.run("o", &[&f]);
+    let n = Dir::new("credit-deductible");
+    let rows = table(&[
+        "P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -",
+        "P CP-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 C P-1",
+        "P P-2 56789012 M030 1978-08-08 2024-03-01 PHARMA 400.00 - -",
+    ]);
+    let f = claims(&n, "d.csv", rows);
+    run(&n, "o", &[&f]);
     assert_eq!(
-        n.rows("o"),
+        n.paid("o"),
         [
             "P,P-1,56789012,M030,2024-02-01,PHARMA,1,2024,100.00,100.00,100.00,0.00,0.00,zvw,DEDUCTIBLE",
             "P,CP-1,56789012,M030,2024-02-01,PHARMA,1,2024,-100.00,-100.00,-100.00,0.00,0.00,zvw,",
@@ -236,113 +162,133 @@ fn a_credit_gives_the_deductible_back() {
     );
 }
 
-const PERIODS_POLICY: &str = r#"
-[product]
-id = "test-periods"
-name = "One limit of each period"
-layer = "supplementary"
-
-[[benefit]]
-id = "per-date"
-name = "once per treatment date, at most 25.00"
-codes = ["D1"]
-limits = [{ period = "treatment-date", once_per_date = true, max_euros = "25.00" }]
-
-[[benefit]]
-id = "per-year"
-name = "3 per calendar year"
-codes = ["Y1"]
-limits = [{ period = "calendar-year", max_units = 3 }]
-
-[[benefit]]
-id = "per-2-years"
-name = "100.00 per 2 calendar years"
-codes = ["Y2"]
-limits = [{ period = "2-calendar-years", max_euros = "100.00" }]
-
-[[benefit]]
-id = "per-5-years"
-name = "2 per 5 calendar years"
-codes = ["Y5"]
-limits = [{ period = "5-calendar-years", max_units = 2 }]
-
-[[benefit]]
-id = "insurance"
-name = "2 for the duration of the insurance"
-codes = ["INS"]
-limits = [{ period = "insurance-duration", max_units = 2 }]
-"#;
+/// A supplementary product with one benefit per limit period: (id, name, code, limit).
+fn periods_policy() -> String {
+    let mut toml = String::from(
+        "[product]\nid = \"test-periods\"\nname = \"One limit of each period\"\n\
+         layer = \"supplementary\"\n",
+    );
+    for (id, name, code, limit) in [
+        (
+            "per-date",
+            "once per treatment date, at most 25.00",
+            "D1",
+            r#"period = "treatment-date", once_per_date = true, max_euros = "25.00""#,
+        ),
+        (
+            "per-year",
+            "3 per calendar year",
+            "Y1",
+            r#"period = "calendar-year", max_units = 3"#,
+        ),
+        (
+            "per-2-years",
+            "100.00 per 2 calendar years",
+            "Y2",
+            r#"period = "2-calendar-years", max_euros = "100.00""#,
+        ),
+        (
+            "per-5-years",
+            "2 per 5 calendar years",
+            "Y5",
+            r#"period = "5-calendar-years", max_units = 2"#,
+        ),
+        (
+            "insurance",
+            "2 for the duration of the insurance",
+            "INS",
+            r#"period = "insurance-duration", max_units = 2"#,
+        ),
+    ] {
+        toml += &format!(
+            "\n[[benefit]]\nid = \"{id}\"\nname = \"{name}\"\ncodes = [\"{code}\"]\n\
+             limits = [{{ {limit} }}]\n"
+        );
+    }
+    toml
+}
 
 /// The same lines in one run and spread over three nights (one per year) give the same rows.
 #[test]
 fn every_limit_period_continues_across_runs() {
-    let mut n = Night::fixtures();
-    let pdir = n.dir.path().join("policies");
-    std::fs::create_dir(&pdir).unwrap();
+    let n = Dir::new("limit-periods");
+    let pdir = n.create_dir("policies");
     std::fs::copy(
         root().join("fixtures/policies/zvw.toml"),
         pdir.join("zvw.toml"),
     )
     .unwrap();
-    std::fs::write(pdir.join("test.toml"), PERIODS_POLICY).unwrap();
-    n.policy = pdir.display().to_string();
-    n.members = n.file(
+    std::fs::write(pdir.join("test.toml"), periods_policy()).unwrap();
+    let members = n.create_csv(
         "members.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date\nT1,111222333,1980-01-01,zvw,2024-01-01,\nT1,111222333,1980-01-01,test-periods,2024-01-01,\n",
+        claims::REGISTER_WITHOUT_VOLUNTARY,
+        table(&[
+            "T1 111222333 1980-01-01 zvw 2024-01-01 -",
+            "T1 111222333 1980-01-01 test-periods 2024-01-01 -",
+        ]),
     );
-    n.run_date = "2026-12-31";
-    let line = |id: &str, date: &str, code: &str, amount: &str| {
-        format!("B,{id},12345678,T1,1980-01-01,{date},{code},{amount},,\n")
+    let run_on = |out: &str, f: &str| {
+        let run = night(&n)
+            .policy(&pdir)
+            .members(&members)
+            .run_date("2026-12-31");
+        run.out(out).input(f).ok();
     };
-    let y2024 = [
-        line("1", "2024-03-01", "D1", "30.00"),
+    // id, service date, code, amount.
+    let line = |row: &str| {
+        let f: Vec<&str> = row.split_whitespace().collect();
+        let row = format!(
+            "B {} 12345678 T1 1980-01-01 {} {} {} - -",
+            f[0], f[1], f[2], f[3]
+        );
+        table(&[&row]).remove(0)
+    };
+    let y2024: Vec<_> = [
+        "1 2024-03-01 D1 30.00",
         // Another treatment that day (another amount: the same one would be the same care
         // declared twice, DUPLICATE_CARE).
-        line("2", "2024-03-01", "D1", "31.00"),
-        line("3", "2024-03-02", "D1", "20.00"),
-        line("4", "2024-04-01", "Y1", "10.00"),
-        line("5", "2024-04-02", "Y1", "10.00"),
-        line("6", "2024-04-03", "Y1", "10.00"),
-        line("7", "2024-04-04", "Y1", "10.00"),
-        line("8", "2024-05-01", "Y2", "60.00"),
-        line("9", "2024-06-01", "INS", "10.00"),
-        line("10", "2024-07-01", "Y5", "10.00"),
+        "2 2024-03-01 D1 31.00",
+        "3 2024-03-02 D1 20.00",
+        "4 2024-04-01 Y1 10.00",
+        "5 2024-04-02 Y1 10.00",
+        "6 2024-04-03 Y1 10.00",
+        "7 2024-04-04 Y1 10.00",
+        "8 2024-05-01 Y2 60.00",
+        "9 2024-06-01 INS 10.00",
+        "10 2024-07-01 Y5 10.00",
     ]
-    .concat();
-    let y2025 = [
-        line("11", "2025-04-01", "Y1", "10.00"),
-        line("12", "2025-05-01", "Y2", "60.00"),
-        line("13", "2025-06-01", "INS", "10.00"),
+    .map(line)
+    .to_vec();
+    let y2025: Vec<_> = [
+        "11 2025-04-01 Y1 10.00",
+        "12 2025-05-01 Y2 60.00",
+        "13 2025-06-01 INS 10.00",
     ]
-    .concat();
-    let y2026 = [
-        line("14", "2026-05-01", "Y2", "60.00"),
-        line("15", "2026-06-01", "INS", "10.00"),
-        line("16", "2026-07-01", "Y5", "10.00"),
-        line("17", "2026-07-02", "Y5", "10.00"),
-        line("18", "2026-03-01", "D1", "30.00"),
+    .map(line)
+    .to_vec();
+    let y2026: Vec<_> = [
+        "14 2026-05-01 Y2 60.00",
+        "15 2026-06-01 INS 10.00",
+        "16 2026-07-01 Y5 10.00",
+        "17 2026-07-02 Y5 10.00",
+        "18 2026-03-01 D1 30.00",
     ]
-    .concat();
-    let all = n.file("all.csv", &format!("{HEADER}{y2024}{y2025}{y2026}"));
-    let one_ledger = n.dir.path().join("ledger.db");
-    n.run("once", &[&all]);
-    let once = n.rows("once");
+    .map(line)
+    .to_vec();
+    let all = claims(&n, "all.csv", [&y2024[..], &y2025, &y2026].concat());
+    run_on("once", &all);
+    let once = n.paid("once");
     let once_rej = n.rejected("once");
-    std::fs::remove_file(&one_ledger).unwrap();
+    std::fs::remove_file(n.join("ledger.db")).unwrap();
     let mut split = Vec::new();
     let mut split_rej = Vec::new();
-    for (name, text) in [("a", &y2024), ("b", &y2025), ("c", &y2026)] {
-        let f = n.file(&format!("{name}.csv"), &format!("{HEADER}{text}"));
-        n.run(name, &[&f]);
-        split.extend(n.rows(name));
+    for (name, rows) in [("a", &y2024), ("b", &y2025), ("c", &y2026)] {
+        let f = claims(&n, &format!("{name}.csv"), rows.clone());
+        run_on(name, &f);
+        split.extend(n.paid(name));
         split_rej.extend(n.rejected(name));
     }
     assert_eq!(split, once);
-    let reasons = |rows: &[String]| {
-        rows.iter()
-            .map(|r| r.split(',').nth(7).unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(reasons(&split_rej), reasons(&once_rej));
     // Hand-worked: D1 30.00 -> 25.00; the second D1 that day SAME_DAY; Y1 3 a year; Y2 60.00,
     // then 40.00 (100 per 2025+2024), then 60.00 (2026+2025 hold 40); INS twice ever; Y5 twice
@@ -350,8 +296,8 @@ fn every_limit_period_continues_across_runs() {
     let paid: Vec<(String, String)> = once
         .iter()
         .map(|r| {
-            let f: Vec<&str> = r.split(',').collect();
-            (f[1].to_string(), f[11].to_string())
+            let f = fields(r);
+            (f[1].clone(), f[11].clone())
         })
         .collect();
     let want = [
@@ -383,17 +329,13 @@ fn every_limit_period_continues_across_runs() {
 }
 
 /// A big night of a.s.r. lines for the fixture members M050-M069.
-fn big_night(n: &Night, lines: usize) -> String {
+fn big_night(n: &Dir, lines: usize) -> String {
     let mut s = String::with_capacity(lines * 70);
-    s.push_str(HEADER);
-    let births = read(root().join("fixtures/members.csv"));
-    let members: Vec<(String, String)> = births
-        .lines()
-        .filter(|l| l.contains("asr-2024"))
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_string(), f[2].to_string())
-        })
+    s.push_str(&claims::head(WITH_CREDITS));
+    let members: Vec<(String, String)> = fixture_members()
+        .into_iter()
+        .filter(|f| f.iter().any(|c| c.contains("asr-2024")))
+        .map(|f| (f[0].clone(), f[2].clone()))
         .filter(|(m, _)| m.as_str() >= "M050")
         .collect();
     for i in 0..lines {
@@ -408,7 +350,7 @@ fn big_night(n: &Night, lines: usize) -> String {
             cents % 100
         );
     }
-    n.file("big.csv", &s)
+    n.create("big.csv", s)
 }
 
 fn run_table_rows(ledger: &str) -> usize {
@@ -421,34 +363,40 @@ fn run_table_rows(ledger: &str) -> usize {
 /// byte-identical outputs to an uninterrupted run on a copy of the ledger.
 #[test]
 fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
-    let n = Night::fixtures();
-    let small = n.file("small.csv", &format!("{HEADER}{}", sessions(1, 5)));
-    n.run("first", &[&small]);
-    let copy = n.dir.path().join("copy.db");
-    std::fs::copy(n.ledger(), &copy).unwrap();
+    let n = Dir::new("ledger");
+    let small = claims(&n, "small.csv", sessions(1, 5));
+    run(&n, "first", &[&small]);
+    let copy = n.join("copy.db");
+    std::fs::copy(ledger(&n), &copy).unwrap();
     let big = big_night(&n, 200_000);
     // Each attempt into an output directory of its own; at least two kills must land mid-run
     // (before the commit) for the test to mean anything.
     let mut mid_run = 0;
     for delay_ms in [5, 40, 120, 300] {
         let out = format!("killed-{delay_ms}");
-        let mut child = n.command(&out, &[&big]).spawn().unwrap();
+        let mut child = night(&n)
+            .out(&out)
+            .input(&big)
+            .command()
+            .cmd()
+            .spawn()
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill();
         let status = child.wait().unwrap();
         if status.success() {
             // Finished before the kill: undo by restoring the copy and try the next moment.
-            std::fs::copy(&copy, n.ledger()).unwrap();
+            std::fs::copy(&copy, ledger(&n)).unwrap();
             continue;
         }
         mid_run += 1;
         assert_eq!(
-            run_table_rows(&n.ledger()),
+            run_table_rows(&ledger(&n)),
             1,
             "killed after {delay_ms} ms: ledger changed"
         );
         assert!(
-            !n.out(&out).join("remittance.csv").exists(),
+            !n.join(&out).join("remittance.csv").exists(),
             "no partial outputs in place"
         );
     }
@@ -456,27 +404,11 @@ fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
         mid_run >= 2,
         "only {mid_run} kills landed before the run ended"
     );
-    n.run("again", &[&big]);
-    let mut c = declaro();
-    c.args([
-        "process",
-        "--quiet",
-        "--policy",
-        &n.policy,
-        "--members",
-        &n.members,
-        "--run-date",
-        n.run_date,
-    ]);
-    c.arg("--ledger")
-        .arg(&copy)
-        .arg("--out")
-        .arg(n.out("clean"))
-        .arg(&big);
-    assert_eq!(c.output().unwrap().status.code(), Some(0));
+    run(&n, "again", &[&big]);
+    night(&n).ledger(&copy).out("clean").input(&big).ok();
     for f in ["remittance.csv", "rejections.csv"] {
         assert!(
-            read(n.out("again").join(f)) == read(n.out("clean").join(f)),
+            read(n.join("again").join(f)) == read(n.join("clean").join(f)),
             "{f} differs"
         );
     }
@@ -485,18 +417,27 @@ fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
         v["timing"] = serde_json::Value::Null;
         v
     };
-    assert_eq!(strip_timing(&n.out("again")), strip_timing(&n.out("clean")));
+    assert_eq!(
+        strip_timing(&n.join("again")),
+        strip_timing(&n.join("clean"))
+    );
 }
 
 /// Two runs on one ledger at once: the second waits or is refused (exit 3); never both half.
 #[test]
 fn concurrent_runs_do_not_corrupt_the_ledger() {
-    let n = Night::fixtures();
+    let n = Dir::new("ledger");
     let big = big_night(&n, 100_000);
-    let small = n.file("small.csv", &format!("{HEADER}{}", sessions(1, 5)));
-    let mut first = n.command("big", &[&big]).spawn().unwrap();
+    let small = claims(&n, "small.csv", sessions(1, 5));
+    let mut first = night(&n)
+        .out("big")
+        .input(&big)
+        .command()
+        .cmd()
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(30));
-    let second = n.command("small", &[&small]).output().unwrap();
+    let second = night(&n).out("small").input(&small).run();
     assert!(first.wait().unwrap().success());
     match second.status.code() {
         Some(3) => assert!(
@@ -507,7 +448,7 @@ fn concurrent_runs_do_not_corrupt_the_ledger() {
         Some(0) => {}
         other => panic!("second run: {other:?} {}", stderr(&second)),
     }
-    let c = rusqlite::Connection::open(n.ledger()).unwrap();
+    let c = rusqlite::Connection::open(ledger(&n)).unwrap();
     let lines: i64 = c
         .query_row("SELECT count(*) FROM processed_line", [], |r| r.get(0))
         .unwrap();
@@ -517,9 +458,9 @@ fn concurrent_runs_do_not_corrupt_the_ledger() {
 
 #[test]
 fn the_ledger_stores_no_bsn_or_birth_date() {
-    let n = Night::fixtures();
-    n.run("o", &["fixtures/claims/2024-basic.csv"]);
-    let c = rusqlite::Connection::open(n.ledger()).unwrap();
+    let n = Dir::new("ledger");
+    run(&n, "o", &["fixtures/claims/2024-basic.csv"]);
+    let c = rusqlite::Connection::open(ledger(&n)).unwrap();
     let mut stmt = c
         // Tables and views: member ids are keys of the JSON in `member_state` and
         // `run_lines`, and a column only of the views over them.
@@ -552,11 +493,10 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
             |r| r.get(0),
         )
         .unwrap();
-    for row in read(root().join("fixtures/members.csv")).lines().skip(1) {
-        let f: Vec<&str> = row.split(',').collect();
-        assert!(!dump.contains(f[1]));
+    for f in fixture_members() {
+        assert!(!dump.contains(&f[1]));
         for birth in [f[2].to_string(), f[2].replace('-', "")] {
-            assert!(!raw.contains(f[1]) && !raw.contains(&birth), "{birth}");
+            assert!(!raw.contains(&f[1]) && !raw.contains(&birth), "{birth}");
         }
     }
 }
@@ -566,23 +506,19 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
 /// of it in a later run is then `DUPLICATE`, not a second reversal.
 #[test]
 fn a_credit_listed_before_its_line_still_marks_it_credited() {
-    let n = Night::fixtures();
-    let credit = n.file(
-        "a.csv",
-        &format!("{HEADER}F1,C-01,12345678,M001,1970-04-12,2009-01-20,1000,30.00,C,S-01\n"),
-    );
-    let debit = n.file("b.csv", &format!("{HEADER}{}", sessions(1, 1)));
-    n.run("o1", &[&credit, &debit]);
+    let n = Dir::new("ledger");
+    let credit_rows = table(&["F1 C-01 12345678 M001 1970-04-12 2009-01-20 1000 30.00 C S-01"]);
+    let credit = claims(&n, "a.csv", credit_rows);
+    let debit = claims(&n, "b.csv", sessions(1, 1));
+    run(&n, "o1", &[&credit, &debit]);
     assert_eq!(
-        n.rows("o1").len(),
+        n.paid("o1").len(),
         2,
         "the line and its credit are both in the remittance"
     );
-    let again = n.file(
-        "c.csv",
-        &format!("{HEADER}F1,C-02,12345678,M001,1970-04-12,2009-01-21,1000,30.00,C,S-01\n"),
-    );
-    n.run("o2", &[&again]);
+    let again_rows = table(&["F1 C-02 12345678 M001 1970-04-12 2009-01-21 1000 30.00 C S-01"]);
+    let again = claims(&n, "c.csv", again_rows);
+    run(&n, "o2", &[&again]);
     let rej = n.rejected("o2");
     assert_eq!(rej.len(), 1);
     assert!(
@@ -612,38 +548,34 @@ fn a_credit_listed_before_its_line_still_marks_it_credited() {
 ///   deductible 2024 = 385.00; 11 + 12 + 3 = 26 lines in the ledger (paid lines and credits).
 #[test]
 fn three_nights_carry_credits_limits_and_the_deductible() {
-    let n = Night::fixtures();
-    let credit = |id: &str, member: &str, birth: &str, date: &str, of: &str| {
-        format!("F1,{id},12345678,{member},{birth},{date},1000,30.00,C,{of}\n")
-    };
-    let m001 = "1970-04-12";
-    let f1 = n.file(
-        "n1.csv",
-        &format!(
-            "{HEADER}{}P,P-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,,\n",
-            sessions(1, 10)
-        ),
-    );
-    n.run("o1", &[&f1]);
+    let n = Dir::new("ledger");
+    let rows = [
+        sessions(1, 10),
+        table(&["P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -"]),
+    ]
+    .concat();
+    let f1 = claims(&n, "n1.csv", rows);
+    run(&n, "o1", &[&f1]);
     let mut want: Vec<String> = (1..=10).map(paid_row).collect();
     want.push(
         "P,P-1,56789012,M030,2024-02-01,PHARMA,1,2024,100.00,100.00,100.00,0.00,0.00,zvw,DEDUCTIBLE"
             .into(),
     );
-    assert_eq!(n.rows("o1"), want);
+    assert_eq!(n.paid("o1"), want);
     assert!(n.rejected("o1").is_empty());
 
-    let f2 = n.file(
-        "n2.csv",
-        &format!(
-            "{HEADER}{}{}P,CP-1,56789012,M030,1978-08-08,2024-02-01,PHARMA,100.00,C,P-1\n\
-             P,P-2,56789012,M030,1978-08-08,2024-03-01,PHARMA,400.00,,\n{}",
-            credit("C-05", "M001", m001, "2009-02-03", "S-05"),
-            sessions(11, 19),
-            credit("C-07", "M002", "1965-09-30", "2009-02-17", "S-07"),
-        ),
-    );
-    n.run("o2", &[&f2]);
+    let rows = [
+        table(&[CREDIT]),
+        sessions(11, 19),
+        table(&[
+            "P CP-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 C P-1",
+            "P P-2 56789012 M030 1978-08-08 2024-03-01 PHARMA 400.00 - -",
+            "F1 C-07 12345678 M002 1965-09-30 2009-02-17 1000 30.00 C S-07",
+        ]),
+    ]
+    .concat();
+    let f2 = claims(&n, "n2.csv", rows);
+    run(&n, "o2", &[&f2]);
     let mut want = vec![CREDIT_ROW.to_string()];
     want.extend((11..=19).map(paid_row));
     want.push(
@@ -654,7 +586,7 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
         "P,P-2,56789012,M030,2024-03-01,PHARMA,1,2024,400.00,400.00,385.00,0.00,0.00,zvw,DEDUCTIBLE"
             .into(),
     );
-    assert_eq!(n.rows("o2"), want);
+    assert_eq!(n.paid("o2"), want);
     let rej = n.rejected("o2");
     assert_eq!(rej.len(), 1);
     assert!(
@@ -662,18 +594,19 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
         "{rej:?}"
     );
 
-    let f3 = n.file(
-        "n3.csv",
-        &format!(
-            "{HEADER}{}{}{}P,P-3,56789012,M030,1978-08-08,2024-04-01,PHARMA,50.00,,\n",
-            credit("C-05b", "M001", m001, "2009-02-03", "S-05"),
-            credit("C-06", "M001", m001, "2009-02-10", "S-06"),
-            sessions(20, 21),
-        ),
-    );
-    n.run("o3", &[&f3]);
+    let rows = [
+        table(&[
+            "F1 C-05b 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-05",
+            "F1 C-06 12345678 M001 1970-04-12 2009-02-10 1000 30.00 C S-06",
+        ]),
+        sessions(20, 21),
+        table(&["P P-3 56789012 M030 1978-08-08 2024-04-01 PHARMA 50.00 - -"]),
+    ]
+    .concat();
+    let f3 = claims(&n, "n3.csv", rows);
+    run(&n, "o3", &[&f3]);
     assert_eq!(
-        n.rows("o3"),
+        n.paid("o3"),
         [
             "F1,C-06,12345678,M001,2009-02-10,1000,1,2009,-30.00,0.00,0.00,-27.50,-2.50,dsw-2009-av-standaard,".to_string(),
             paid_row(20),
@@ -694,7 +627,7 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
     );
 
     // The views show the state the three nights left.
-    let c = rusqlite::Connection::open(n.ledger()).unwrap();
+    let c = rusqlite::Connection::open(ledger(&n)).unwrap();
     let acc: (i64, i64) = c
         .query_row(
             "SELECT units, cents FROM accumulator WHERE member_id = 'M001'
@@ -737,18 +670,7 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
         ]
     );
 
-    let o = declaro()
-        .args([
-            "ledger",
-            "show",
-            "--member",
-            "M001",
-            "--ledger",
-            &n.ledger(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = show_m001(&n);
     for part in [
         "    18     495.00",
         "credited by C-05",
@@ -764,35 +686,34 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
 /// saying which schema it has, and the file is left as it was.
 #[test]
 fn a_ledger_of_the_old_schema_is_refused_with_exit_3() {
-    let n = Night::fixtures();
-    let c = rusqlite::Connection::open(n.ledger()).unwrap();
+    let n = Dir::new("ledger");
+    let c = rusqlite::Connection::open(ledger(&n)).unwrap();
     c.execute_batch(
         "CREATE TABLE processed_line (provider_agb INTEGER, line_id TEXT, PRIMARY KEY (provider_agb, line_id));",
     )
     .unwrap();
     drop(c);
-    let before = std::fs::read(n.ledger()).unwrap();
-    let o = n
-        .command("o", &["fixtures/claims/2024-basic.csv"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let before = std::fs::read(ledger(&n)).unwrap();
+    let o = night(&n)
+        .out("o")
+        .input("fixtures/claims/2024-basic.csv")
+        .assert_exit(3);
     assert!(
         stderr(&o).contains("has schema 1") && stderr(&o).contains("reads ledger schema 2"),
         "{}",
         stderr(&o)
     );
-    assert_eq!(std::fs::read(n.ledger()).unwrap(), before);
-    assert!(!n.out("o").join("remittance.csv").exists());
+    assert_eq!(std::fs::read(ledger(&n)).unwrap(), before);
+    assert!(!n.join("o").join("remittance.csv").exists());
 }
 
 /// A dry run writes its outputs as a real run would, and leaves the ledger's runs, lines and
 /// counters as they were: the same night run for real afterwards pays the same.
 #[test]
 fn a_dry_run_writes_the_outputs_and_commits_nothing() {
-    let n = Night::fixtures();
-    let f = n.file("n.csv", &format!("{HEADER}{}", sessions(1, 3)));
-    n.run("real1", &["fixtures/claims/2024-basic.csv"]);
+    let n = Dir::new("ledger");
+    let f = claims(&n, "n.csv", sessions(1, 3));
+    run(&n, "real1", &["fixtures/claims/2024-basic.csv"]);
     let dump = |ledger: &str| -> Vec<String> {
         let c = rusqlite::Connection::open(ledger).unwrap();
         let mut out = Vec::new();
@@ -806,17 +727,16 @@ fn a_dry_run_writes_the_outputs_and_commits_nothing() {
         }
         out
     };
-    let before = dump(&n.ledger());
-    let o = n.command("dry", &[&f]).arg("--dry-run").output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(dump(&n.ledger()), before, "a dry run changed the ledger");
-    let s = summary(&n.out("dry"));
+    let before = dump(&ledger(&n));
+    night(&n).out("dry").arg("--dry-run").input(&f).ok();
+    assert_eq!(dump(&ledger(&n)), before, "a dry run changed the ledger");
+    let s = summary(&n.join("dry"));
     assert_eq!(s["dry_run"], true);
-    let dry = read(n.out("dry").join("remittance.csv"));
+    let dry = read(n.join("dry").join("remittance.csv"));
     assert_eq!(dry.lines().count(), 4, "three sessions paid: {dry}");
     // The real run of the same night gives the same rows.
-    n.run("real2", &[&f]);
-    assert_eq!(read(n.out("real2").join("remittance.csv")), dry);
+    run(&n, "real2", &[&f]);
+    assert_eq!(read(n.join("real2").join("remittance.csv")), dry);
 }
 
 /// Killed after the ledger committed and before the outputs were renamed into place: the next
@@ -824,37 +744,33 @@ fn a_dry_run_writes_the_outputs_and_commits_nothing() {
 /// the outputs are those of an uninterrupted run.
 #[test]
 fn a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_more() {
-    let n = Night::fixtures();
-    let night = n.file("n.csv", &format!("{HEADER}{}", sessions(1, 4)));
-    let o = n
-        .command("o", &[&night])
-        .env("DECLARO_CRASH_AT", "after-commit")
-        .output()
-        .unwrap();
+    let n = Dir::new("ledger");
+    let f = claims(&n, "n.csv", sessions(1, 4));
+    let crash = night(&n).out("o").env("DECLARO_CRASH_AT", "after-commit");
+    let o = crash.input(&f).run();
     assert!(!o.status.success(), "the run was to die after its commit");
-    assert_eq!(run_table_rows(&n.ledger()), 1, "the run had committed");
-    assert!(!n.out("o").join("remittance.csv").exists());
-    assert!(n.out("o").join(".remittance.csv.tmp").exists());
-    let o = n.run("o", &[&night]);
+    assert_eq!(run_table_rows(&ledger(&n)), 1, "the run had committed");
+    assert!(!n.join("o").join("remittance.csv").exists());
+    assert!(n.join("o").join(".remittance.csv.tmp").exists());
+    let o = run(&n, "o", &[&f]);
     assert!(
         stderr(&o).contains("processed by run 1 already"),
         "{}",
         stderr(&o)
     );
-    assert_eq!(run_table_rows(&n.ledger()), 1);
+    assert_eq!(run_table_rows(&ledger(&n)), 1);
     // The same night on a new ledger, uninterrupted, gives the same rows.
-    let clean = Night::fixtures();
-    clean.run("o", &[&night]);
+    let clean = Dir::new("ledger");
+    run(&clean, "o", &[&f]);
     for f in ["remittance.csv", "rejections.csv"] {
         assert_eq!(
-            read(n.out("o").join(f)),
-            read(clean.out("o").join(f)),
+            read(n.join("o").join(f)),
+            read(clean.join("o").join(f)),
             "{f}"
         );
     }
-    let left: Vec<_> = std::fs::read_dir(n.out("o"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let left: Vec<_> = files_in(&n.join("o"))
+        .into_iter()
         .filter(|f| f.ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
@@ -866,46 +782,46 @@ fn a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_mor
 /// a provider corrects), and another amount is another care. M001, DSW AV-Standaard 2009.
 #[test]
 fn the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses_it() {
-    let n = Night::fixtures();
-    let line = |id: &str, date: &str, amount: &str, credit_of: &str| {
-        let dc = if credit_of.is_empty() { "D" } else { "C" };
-        format!("F1,{id},12345678,M001,1970-04-12,{date},1000,{amount},{dc},{credit_of}\n")
-    };
-    let night1 = [
-        line("S-01", "2009-01-06", "30.00", ""),
-        line("S-02", "2009-01-06", "30.00", ""),
-        line("S-03", "2009-01-06", "31.00", ""),
-        line("S-04", "2009-01-13", "30.00", ""),
-        line("S-05", "2009-01-13", "30.00", "S-04"),
-        line("S-06", "2009-01-13", "30.00", ""),
-    ]
-    .concat();
-    let night2 = [
-        line("S-11", "2009-01-06", "30.00", ""),
-        line("S-13", "2009-01-13", "30.00", "S-06"),
-        line("S-14", "2009-01-13", "30.00", ""),
-    ]
-    .concat();
-    let night3 = line("S-21", "2009-01-13", "30.00", "");
-    let reasons = |out: &str| -> Vec<String> {
-        let rej = read(n.out(out).join("rejections.csv"));
-        let mut r = csv::Reader::from_reader(rej.as_bytes());
-        r.records()
+    let n = Dir::new("ledger");
+    // line_id, service date, amount, the line it credits (`-` for a debit).
+    let night_of = |rows: &[&str]| -> Vec<Vec<String>> {
+        rows.iter()
             .map(|row| {
-                let row = row.unwrap();
-                format!("{} {}: {}", &row[3], &row[9], &row[10])
+                let f: Vec<&str> = row.split_whitespace().collect();
+                let dc = if f[3] == "-" { "D" } else { "C" };
+                let row = format!(
+                    "F1 {} 12345678 M001 1970-04-12 {} 1000 {} {dc} {}",
+                    f[0], f[1], f[2], f[3]
+                );
+                table(&[&row]).remove(0)
             })
             .collect()
     };
-    let paid = |out: &str| -> Vec<String> {
-        n.rows(out)
+    let night1 = night_of(&[
+        "S-01 2009-01-06 30.00 -",
+        "S-02 2009-01-06 30.00 -",
+        "S-03 2009-01-06 31.00 -",
+        "S-04 2009-01-13 30.00 -",
+        "S-05 2009-01-13 30.00 S-04",
+        "S-06 2009-01-13 30.00 -",
+    ]);
+    let night2 = night_of(&[
+        "S-11 2009-01-06 30.00 -",
+        "S-13 2009-01-13 30.00 S-06",
+        "S-14 2009-01-13 30.00 -",
+    ]);
+    let night3 = night_of(&["S-21 2009-01-13 30.00 -"]);
+    let reasons = |out: &str| -> Vec<String> {
+        n.rejections(out)
             .iter()
-            .map(|r| r.split(',').nth(1).unwrap().to_string())
+            .map(|(id, reason, message)| format!("{id} {reason}: {message}"))
             .collect()
     };
+    let paid =
+        |out: &str| -> Vec<String> { n.paid(out).iter().map(|r| fields(r)[1].clone()).collect() };
     let care = "the same care (provider 12345678, member, service date, code, quantity and amount) as line_id";
-    let f = n.file("a.csv", &format!("{HEADER}{night1}"));
-    n.run("a", &[&f]);
+    let f = claims(&n, "a.csv", night1);
+    run(&n, "a", &[&f]);
     // S-02 repeats S-01; S-03 has another amount (the physio benefit then decides); S-06
     // repeats S-04, which S-05 reversed: declared again, paid.
     assert_eq!(
@@ -915,8 +831,8 @@ fn the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses
         )]
     );
     assert_eq!(paid("a"), ["S-01", "S-03", "S-04", "S-05", "S-06"]);
-    let f = n.file("b.csv", &format!("{HEADER}{night2}"));
-    n.run("b", &[&f]);
+    let f = claims(&n, "b.csv", night2);
+    run(&n, "b", &[&f]);
     // S-11 repeats S-01 of night 1; S-14 repeats S-06, reversed tonight by S-13.
     assert_eq!(
         reasons("b"),
@@ -925,8 +841,8 @@ fn the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses
         )]
     );
     assert_eq!(paid("b"), ["S-13", "S-14"]);
-    let f = n.file("c.csv", &format!("{HEADER}{night3}"));
-    n.run("c", &[&f]);
+    let f = claims(&n, "c.csv", night3);
+    run(&n, "c", &[&f]);
     // S-04 and S-06 were credited; S-14 of night 2 holds the care.
     assert_eq!(
         reasons("c"),
@@ -934,6 +850,6 @@ fn the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses
             "S-21 DUPLICATE_CARE: {care} S-14, paid in an earlier run"
         )]
     );
-    let s = summary(&n.out("c"));
+    let s = n.summary("c");
     assert_eq!(s["rejected_by_reason"]["DUPLICATE_CARE"], 1);
 }

@@ -103,10 +103,8 @@ fn write_file(
 
 #[test]
 fn a_64_mb_file_without_line_ends_is_read_in_bounded_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let header = "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code_list,\
-                  code,quantity,indication,referral,authorization,amount,legal_copay,\
-                  trajectory_start,debit_credit,related_line_id\nC1,C-1,45678901,M050,,";
+    let dir = util::Dir::new("limits");
+    let header = format!("{}\nC1,C-1,45678901,M050,,", util::claims::ALL);
     let files = [
         (
             write_file(dir.path(), "garbage.csv", header.as_bytes(), |w| {
@@ -157,26 +155,9 @@ fn a_64_mb_file_without_line_ends_is_read_in_bounded_memory() {
 
     // The whole run on the CSV file, measured from outside where GNU time is installed.
     if Path::new("/usr/bin/time").exists() {
-        let out = dir.path().join("out");
-        let o = Command::new("/usr/bin/time")
-            .arg("-v")
-            .arg(env!("CARGO_BIN_EXE_declaro"))
-            .args([
-                "process",
-                "--policy",
-                "fixtures/policies",
-                "--members",
-                "fixtures/members.csv",
-                "--run-date",
-                "2025-12-31",
-                "--out",
-            ])
-            .arg(&out)
-            .arg(&files[0].0)
-            .current_dir(util::root())
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", util::stderr(&o));
+        let out = dir.join("out");
+        let run = util::Process::new(&out).no_providers().input(&files[0].0);
+        let o = run.wrapped("/usr/bin/time", &["-v"]).ok();
         let kb: u64 = util::stderr(&o)
             .lines()
             .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))

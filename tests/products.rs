@@ -6,24 +6,22 @@ mod util;
 use util::*;
 
 fn scenario(name: &str) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("products");
     let input = format!("fixtures/products/claims/{name}.csv");
-    let o = process_with(
-        dir.path(),
-        "fixtures/products/members.csv",
-        "fixtures/products/providers.csv",
-        &[&input],
-        &["--quiet"],
-    );
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    Process::new(dir.path())
+        .members("fixtures/products/members.csv")
+        .providers("fixtures/products/providers.csv")
+        .quiet()
+        .input(&input)
+        .ok();
     let expected_dir = format!("products-{name}");
     assert_same_csv(
-        &read(dir.path().join("remittance.csv")),
+        &read(dir.join("remittance.csv")),
         &expected(&expected_dir, "remittance.csv"),
         "remittance",
     );
     assert_same_csv(
-        &read(dir.path().join("rejections.csv")),
+        &read(dir.join("rejections.csv")),
         &expected(&expected_dir, "rejections.csv"),
         "rejections",
     );

@@ -8,163 +8,52 @@ mod formats;
 mod util;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use util::{declaro, read, root, stderr, summary};
+use std::process::Output;
+use util::claims::{bsn, MINIMAL, WITH_BSN, WITH_QUANTITY};
+use util::{read, root, summary, table, Dir, Process};
 
-/// A case: a temporary directory with its own registers and declaration files, and runs of
-/// `declaro process` on the fixture policies into it.
-struct Case {
-    dir: tempfile::TempDir,
+/// Register rows written as [`table`] rows `id i birth product start end voluntary`, `i` the
+/// member's number for a BSN of its own.
+fn register(rows: &[&str]) -> Vec<Vec<String>> {
+    table(rows)
+        .into_iter()
+        .map(|mut r| {
+            r[1] = bsn(30_000_000, r[1].parse().unwrap());
+            r
+        })
+        .collect()
 }
 
-/// The declaration columns every test here writes.
-const HEADER: &str =
-    "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,quantity,amount\n";
-
-/// The member register's header (contract section 3).
-const REGISTER: &str =
-    "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n";
-
-impl Case {
-    fn new() -> Case {
-        Case {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Writes `text` to `name` in the case directory; its path as a string.
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-
-    /// A declaration file of `lines` under [`HEADER`].
-    fn claims(&self, name: &str, lines: &[String]) -> String {
-        self.file(name, &format!("{HEADER}{}", lines.concat()))
-    }
-
-    /// `declaro process` on the fixture policies and provider register, the member register
-    /// `members` (a file in the case directory), into `out` (in the case directory).
-    fn command(&self, members: &str, run_date: &str, out: &str, inputs: &[&str]) -> Command {
-        let mut c = declaro();
-        c.args(["process", "--policy", "fixtures/policies", "--members"]);
-        c.arg(self.path(members));
-        c.args([
-            "--providers",
-            "fixtures/providers.csv",
-            "--run-date",
-            run_date,
-        ]);
-        c.arg("--out").arg(self.path(out));
-        c.args(inputs);
-        c
-    }
-
-    /// Runs [`Case::command`] with `extra` options; asserts exit 0.
-    fn run(
-        &self,
-        members: &str,
-        run_date: &str,
-        out: &str,
-        inputs: &[&str],
-        extra: &[&str],
-    ) -> Output {
-        let o = self
-            .command(members, run_date, out, inputs)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        o
-    }
-
-    /// Remittance rows of `out` without `file` and `record`.
-    fn paid(&self, out: &str) -> Vec<String> {
-        read(self.path(out).join("remittance.csv"))
-            .lines()
-            .skip(1)
-            .map(without_origin)
-            .collect()
-    }
-
-    /// (line_id, reason, message) of every rejection of `out`.
-    fn rejected(&self, out: &str) -> Vec<(String, String, String)> {
-        let text = read(self.path(out).join("rejections.csv"));
-        let mut r = csv::Reader::from_reader(text.as_bytes());
-        r.records()
-            .map(|row| {
-                let row = row.unwrap();
-                (row[3].to_string(), row[9].to_string(), row[10].to_string())
-            })
-            .collect()
-    }
-
-    /// The names of the files in `out` (none when it does not exist).
-    fn files_in(&self, out: &str) -> Vec<String> {
-        std::fs::read_dir(self.path(out))
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
+/// One night: the member register of `members` ([`register`] rows) and the declaration file
+/// `c.csv` of `lines` ([`table`] rows of [`WITH_QUANTITY`]'s columns) on the fixture policies
+/// and provider register, run on `run_date` into `out`; its directory.
+fn night(members: &[&str], lines: &[&str], run_date: &str) -> Dir {
+    let dir = Dir::new("promises");
+    let m = dir.members(register(members));
+    let f = dir.create_csv("c.csv", WITH_QUANTITY, table(lines));
+    dir.process()
+        .members(m)
+        .run_date(run_date)
+        .quiet()
+        .input(f)
+        .ok();
+    dir
 }
 
-/// A row without its first two columns (`file`, `record`).
-fn without_origin(row: &str) -> String {
-    row.splitn(3, ',').nth(2).unwrap().to_string()
+/// (line_id, reason) of every rejection of `out`.
+fn reasons(dir: &Dir, out: &str) -> Vec<(String, String)> {
+    dir.rejections(out)
+        .into_iter()
+        .map(|(id, reason, _)| (id, reason))
+        .collect()
 }
 
-/// One declaration line (columns of [`HEADER`]); batch `F`.
-#[allow(clippy::too_many_arguments)]
-fn line(
-    line_id: &str,
-    agb: &str,
-    member: &str,
-    birth: &str,
-    date: &str,
-    code: &str,
-    quantity: u32,
-    amount: &str,
-) -> String {
-    format!("F,{line_id},{agb},{member},{birth},{date},{code},{quantity},{amount}\n")
-}
-
-/// A valid BSN (elfproef: 9*d1 + 8*d2 + ... + 2*d8 - d9 divisible by 11) for member `i`.
-fn bsn(i: u64) -> String {
-    let mut head = 30_000_000 + i * 7919;
-    loop {
-        let sum: u64 = format!("{head:08}")
-            .bytes()
-            .enumerate()
-            .map(|(k, b)| u64::from(b - b'0') * (9 - k as u64))
-            .sum();
-        if sum % 11 < 10 {
-            return format!("{head:08}{}", sum % 11);
-        }
-        head += 1;
-    }
-}
-
-/// A member register row; `voluntary` empty for none.
-fn member(
-    i: u64,
-    id: &str,
-    birth: &str,
-    product: &str,
-    start: &str,
-    end: &str,
-    voluntary: &str,
-) -> String {
-    format!(
-        "{id},{},{birth},{product},{start},{end},{voluntary}\n",
-        bsn(i)
-    )
+/// `[(line_id, reason)]` as owned strings, to compare with [`reasons`].
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,24 +65,16 @@ fn member(
 /// the comparison is not between two empty or constant files.
 #[test]
 fn generate_gives_byte_identical_files_for_the_same_seed_and_night() {
-    let case = Case::new();
+    let case = Dir::new("generate");
     let generate = |out: &str, seed: &str, night: &str, format: &str| -> PathBuf {
-        let dir = case.path(out);
-        let o = declaro()
+        let dir = case.join(out);
+        case.command()
+            .args(["generate", "--lines", "400", "--members", "60"])
             .args([
-                "generate",
-                "--lines",
-                "400",
-                "--members",
-                "60",
-                "--seed",
-                seed,
+                "--seed", seed, "--night", night, "--format", format, "--out",
             ])
-            .args(["--night", night, "--format", format, "--out"])
             .arg(&dir)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            .ok();
         dir
     };
     let bytes = |dir: &Path, f: &str| std::fs::read(dir.join(f)).unwrap();
@@ -212,7 +93,7 @@ fn generate_gives_byte_identical_files_for_the_same_seed_and_night() {
             );
         }
     }
-    let a = case.path("a1csv");
+    let a = case.join("a1csv");
     // 400 lines under a header row.
     assert_eq!(read(a.join("claims.csv")).lines().count(), 401);
     let other = generate("other", "8", "1", "csv");
@@ -237,71 +118,36 @@ fn generate_gives_byte_identical_files_for_the_same_seed_and_night() {
 ///   and basic 435.00, deductible 335.00, supplementary and member 0.00.
 #[test]
 fn ledger_runs_lists_each_committed_run_with_date_counts_totals_and_inputs() {
-    let case = Case::new();
-    let b = "1980-01-01";
-    case.file(
-        "m.csv",
-        &format!(
-            "{REGISTER}{}",
-            member(1, "R1", b, "zvw", "2024-01-01", "", "")
-        ),
-    );
-    let n1 = case.claims(
+    let case = Dir::new("ledger-runs");
+    let m = case.members(register(&["R1 1 1980-01-01 zvw 2024-01-01 - -"]));
+    let n1 = case.create_csv(
         "n1.csv",
-        &[
-            line("1", "56789012", "R1", b, "2024-05-01", "PHARMA", 1, "20.00"),
-            line("2", "56789012", "R1", b, "2024-06-01", "PHARMA", 1, "30.00"),
-            line(
-                "3",
-                "56789012",
-                "R1",
-                b,
-                "2024-06-02",
-                "NO-SUCH-CODE",
-                1,
-                "5.00",
-            ),
-        ],
+        WITH_QUANTITY,
+        table(&[
+            "F 1 56789012 R1 1980-01-01 2024-05-01 PHARMA 1 20.00",
+            "F 2 56789012 R1 1980-01-01 2024-06-01 PHARMA 1 30.00",
+            "F 3 56789012 R1 1980-01-01 2024-06-02 NO-SUCH-CODE 1 5.00",
+        ]),
     );
-    let n2 = case.claims(
+    let n2 = case.create_csv(
         "n2.csv",
-        &[
-            line("4", "56789012", "R1", b, "2024-07-01", "GP", 1, "35.00"),
-            line(
-                "5",
-                "56789012",
-                "R1",
-                b,
-                "2024-08-01",
-                "PHARMA",
-                1,
-                "400.00",
-            ),
-        ],
+        WITH_QUANTITY,
+        table(&[
+            "F 4 56789012 R1 1980-01-01 2024-07-01 GP 1 35.00",
+            "F 5 56789012 R1 1980-01-01 2024-08-01 PHARMA 1 400.00",
+        ]),
     );
-    let ledger = case.path("ledger.db").display().to_string();
-    case.run(
-        "m.csv",
-        "2025-12-31",
-        "o1",
-        &[&n1],
-        &["--quiet", "--ledger", &ledger],
-    );
-    case.run(
-        "m.csv",
-        "2025-06-30",
-        "o2",
-        &[&n2],
-        &["--quiet", "--ledger", &ledger],
-    );
-    assert_eq!(case.rejected("o1")[0].1, "UNKNOWN_CODE");
+    let ledger = case.join("ledger.db").display().to_string();
+    for (out, run_date, input) in [("o1", "2025-12-31", &n1), ("o2", "2025-06-30", &n2)] {
+        let run = case.process().members(&m).run_date(run_date).out(out);
+        run.quiet().input(input).ok();
+    }
+    assert_eq!(case.rejections("o1")[0].1, "UNKNOWN_CODE");
 
-    let o = declaro()
+    let text = case
+        .command()
         .args(["ledger", "runs", "--ledger", &ledger])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let text = String::from_utf8(o.stdout).unwrap();
+        .stdout();
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     let mut at = 0;
@@ -400,27 +246,19 @@ fn personal_data(register: &Path, claims: &[&Path]) -> Vec<String> {
 /// never reach the terminal").
 #[test]
 fn log_format_json_gives_one_json_object_per_log_line_without_bsn_or_birth_date() {
-    let case = Case::new();
-    let out = case.path("out");
-    let o = declaro()
+    let case = Dir::new("log-json");
+    let o = case
+        .process()
+        .no_providers()
+        .ledger_in_out()
         .env("RUST_LOG", "trace")
-        .args(["process", "--quiet", "--log-format", "json"])
-        .args([
-            "--policy",
-            "fixtures/policies",
-            "--members",
-            "fixtures/members.csv",
-        ])
-        .args(["--run-date", "2025-12-31", "--out"])
-        .arg(&out)
-        .args([
+        .args(["--quiet", "--log-format", "json"])
+        .inputs([
             "fixtures/claims/2024-bad-lines.csv",
             "fixtures/claims/2024-basic.csv",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let err = stderr(&o);
+        .ok();
+    let err = util::stderr(&o);
     let mut messages = Vec::new();
     for l in err.lines() {
         let v: serde_json::Value = serde_json::from_str(l)
@@ -452,53 +290,36 @@ fn log_format_json_gives_one_json_object_per_log_line_without_bsn_or_birth_date(
 /// plain text once.
 #[test]
 fn log_format_json_makes_every_stderr_line_a_json_object() {
-    let case = Case::new();
-    let run = |inputs: &[&str], members: &str, out: &str| {
-        declaro()
-            .args(["process", "--log-format", "json"])
-            .args(["--policy", "fixtures/policies", "--members", members])
-            .args(["--run-date", "2025-12-31", "--out"])
-            .arg(case.path(out))
-            .args(inputs)
-            .output()
-            .unwrap()
+    let case = Dir::new("log-json-exit");
+    let run = |inputs: &[&str], members: &str, out: &str, code: i32| {
+        let run = case.process().no_providers().ledger_in_out().out(out);
+        let run = run.members(members).args(["--log-format", "json"]);
+        run.inputs(inputs).assert_exit(code)
     };
+    let asr = "fixtures/claims/2024-asr.csv";
+    let refused = "fixtures/xml/refused-trailer-total.xml";
+    let members = "fixtures/members.csv";
     let cases = [
         (
-            run(
-                &["fixtures/claims/2024-basic.csv"],
-                "fixtures/members.csv",
-                "a",
-            ),
+            run(&["fixtures/claims/2024-basic.csv"], members, "a", 0),
             0,
             "run 1 committed",
         ),
         (
-            run(
-                &[
-                    "fixtures/xml/refused-trailer-total.xml",
-                    "fixtures/claims/2024-asr.csv",
-                ],
-                "fixtures/members.csv",
-                "b",
-            ),
+            run(&[refused, asr], members, "b", 2),
             2,
             "1 input file(s) refused; see summary.json",
         ),
         (
-            run(
-                &["fixtures/claims/2024-asr.csv"],
-                "no-such-register.csv",
-                "c",
-            ),
+            run(&[asr], "no-such-register.csv", "c", 3),
             3,
             "no-such-register.csv",
         ),
     ];
     for (o, code, says) in cases {
-        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(code), "{}", util::stderr(&o));
         let mut messages = Vec::new();
-        for l in stderr(&o).lines() {
+        for l in util::stderr(&o).lines() {
             let v: serde_json::Value = serde_json::from_str(l)
                 .unwrap_or_else(|e| panic!("exit {code}: not JSON ({e}): {l:?}"));
             assert!(v.is_object(), "exit {code}: not a JSON object: {l:?}");
@@ -519,24 +340,18 @@ fn log_format_json_makes_every_stderr_line_a_json_object() {
 /// A register or policy error stops a run before anything is read (exit 3): nothing in `--out`,
 /// a ledger that exists keeps its bytes, and a ledger that did not exist is not created.
 fn assert_refused_before_anything(
-    case: &Case,
+    case: &Dir,
     o: &Output,
     names: &str,
     ledger: &Path,
     before: &[u8],
 ) {
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(o));
-    assert!(
-        stderr(o).contains(names),
-        "{names} not named: {}",
-        stderr(o)
-    );
+    let err = util::stderr(o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains(names), "{names} not named: {err}");
     for out in ["o-used", "o-new"] {
-        assert!(
-            case.files_in(out).is_empty(),
-            "{out}: {:?}",
-            case.files_in(out)
-        );
+        let files = util::files_in(&case.join(out));
+        assert!(files.is_empty(), "{out}: {files:?}");
     }
     assert_eq!(std::fs::read(ledger).unwrap(), before, "the ledger changed");
 }
@@ -544,43 +359,29 @@ fn assert_refused_before_anything(
 /// Runs the a.s.r. fixture night into `o-used` on a ledger that holds run 1, and into `o-new`
 /// with its default ledger (`o-new/ledger.db`, which does not exist), with the policy and
 /// provider register given; returns the two outputs.
-fn refused_twice(case: &Case, policy: &str, providers: &str) -> (Output, Output) {
-    let ledger = case.path("ledger.db");
-    let mut runs = Vec::new();
-    for (out, ledger) in [("o-used", Some(&ledger)), ("o-new", None)] {
-        let mut c = declaro();
-        c.args(["process", "--quiet", "--policy", policy]);
-        c.args([
-            "--members",
-            "fixtures/members.csv",
-            "--providers",
-            providers,
-        ]);
-        c.args(["--run-date", "2025-12-31", "--out"]);
-        c.arg(case.path(out));
-        if let Some(l) = ledger {
-            c.arg("--ledger").arg(l);
-        }
-        c.arg("fixtures/claims/2024-asr.csv");
-        runs.push(c.output().unwrap());
-    }
+fn refused_twice(case: &Dir, policy: &str, providers: &str) -> (Output, Output) {
+    let run = |out: &str| {
+        case.process()
+            .quiet()
+            .policy(policy)
+            .providers(providers)
+            .out(out)
+    };
+    let used = run("o-used").input("fixtures/claims/2024-asr.csv").run();
+    let new = run("o-new").ledger_in_out();
+    let new = new.input("fixtures/claims/2024-asr.csv").run();
     assert!(
-        !case.path("o-new").join("ledger.db").exists(),
+        !case.join("o-new").join("ledger.db").exists(),
         "a ledger was created"
     );
-    let second = runs.pop().unwrap();
-    (runs.pop().unwrap(), second)
+    (used, new)
 }
 
 /// A ledger holding one committed run (of the basic fixture night), and its bytes.
-fn committed_ledger(case: &Case) -> (PathBuf, Vec<u8>) {
-    let ledger = case.path("ledger.db");
-    let o = util::process(
-        &case.path("first"),
-        &["fixtures/claims/2024-basic.csv"],
-        &["--quiet", "--ledger", &ledger.display().to_string()],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+fn committed_ledger(case: &Dir) -> (PathBuf, Vec<u8>) {
+    let ledger = case.join("ledger.db");
+    let first = case.process().quiet().out("first");
+    first.input("fixtures/claims/2024-basic.csv").ok();
     let bytes = std::fs::read(&ledger).unwrap();
     (ledger, bytes)
 }
@@ -590,9 +391,9 @@ fn committed_ledger(case: &Case) -> (PathBuf, Vec<u8>) {
 /// 7-digit AGB.
 #[test]
 fn a_bad_provider_register_is_exit_3_with_nothing_written_and_the_ledger_unchanged() {
-    let case = Case::new();
+    let case = Dir::new("bad-providers");
     let (ledger, before) = committed_ledger(&case);
-    let bad = case.file(
+    let bad = case.create(
         "providers.csv",
         "provider_agb,contracts\n12345678,\n4567890,zk-plus\n",
     );
@@ -606,14 +407,9 @@ fn a_bad_provider_register_is_exit_3_with_nothing_written_and_the_ledger_unchang
 /// with a decimal comma).
 #[test]
 fn a_bad_policy_directory_is_exit_3_with_nothing_written_and_the_ledger_unchanged() {
-    let case = Case::new();
+    let case = Dir::new("bad-policies");
     let (ledger, before) = committed_ledger(&case);
-    let dir = case.path("policies");
-    std::fs::create_dir(&dir).unwrap();
-    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
-    }
+    let dir = case.copy_policies("policies", |_, text| text);
     std::fs::write(
         dir.join("broken.toml"),
         "[product]\nid = \"broken\"\nname = \"B\"\nlayer = \"supplementary\"\n\n[[benefit]]\nid = \"a\"\nname = \"A\"\ncodes = [\"1000\"]\nmax_per_unit = \"27,50\"\n",
@@ -633,47 +429,22 @@ fn a_bad_policy_directory_is_exit_3_with_nothing_written_and_the_ledger_unchange
 /// - 10000 km: MALFORMED, naming the field and the value.
 #[test]
 fn quantity_9999_is_accepted_and_10000_is_rejected_as_malformed() {
-    let case = Case::new();
-    let b = "2000-01-01";
-    case.file(
-        "m.csv",
-        &format!(
-            "{REGISTER}{}{}",
-            member(1, "Q1", b, "zvw", "2008-01-01", "", ""),
-            member(1, "Q1", b, "dsw-2009-av-standaard", "2008-01-01", "", "")
-        ),
-    );
-    let f = case.claims(
-        "c.csv",
+    let case = night(
         &[
-            line(
-                "Q-1",
-                "12345678",
-                "Q1",
-                b,
-                "2009-05-01",
-                "VISIT-KM",
-                9999,
-                "2000.00",
-            ),
-            line(
-                "Q-2",
-                "12345678",
-                "Q1",
-                b,
-                "2009-05-02",
-                "VISIT-KM",
-                10000,
-                "2000.00",
-            ),
+            "Q1 1 2000-01-01 zvw 2008-01-01 - -",
+            "Q1 1 2000-01-01 dsw-2009-av-standaard 2008-01-01 - -",
         ],
+        &[
+            "F Q-1 12345678 Q1 2000-01-01 2009-05-01 VISIT-KM 9999 2000.00",
+            "F Q-2 12345678 Q1 2000-01-01 2009-05-02 VISIT-KM 10000 2000.00",
+        ],
+        "2025-12-31",
     );
-    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
     assert_eq!(
         case.paid("out"),
         ["F,Q-1,12345678,Q1,2009-05-01,VISIT-KM,9999,2009,2000.00,0.00,0.00,1799.82,200.18,dsw-2009-av-standaard,TARIFF_CAP"]
     );
-    let rej = case.rejected("out");
+    let rej = case.rejections("out");
     assert_eq!(rej.len(), 1, "{rej:?}");
     assert_eq!(rej[0].0, "Q-2");
     assert_eq!(rej[0].1, "MALFORMED");
@@ -691,48 +462,28 @@ fn quantity_9999_is_accepted_and_10000_is_rejected_as_malformed() {
 /// equal to those of run 1 done without the crash.
 #[test]
 fn the_next_run_of_another_night_finishes_the_renames_of_a_run_killed_after_its_commit() {
-    let case = Case::new();
-    let ledger = case.path("ledger.db").display().to_string();
+    let case = Dir::new("crash-next");
     let (n1, n2) = (
         "fixtures/claims/2024-asr.csv",
         "fixtures/claims/2024-basic.csv",
     );
-    let o = util::process(&case.path("o1"), &[n1], &["--quiet", "--ledger", &ledger])
-        .status
-        .success();
-    assert!(o, "uninterrupted run on its own ledger");
+    // The uninterrupted run on its own ledger.
+    case.process().quiet().out("o1").input(n1).ok();
     // Redo with a crash into `crashed`, on a ledger of its own.
-    let crash_ledger = case.path("crash.db").display().to_string();
-    let mut c = declaro();
-    c.env("DECLARO_CRASH_AT", "after-commit");
-    c.args(["process", "--quiet", "--policy", "fixtures/policies"]);
-    c.args([
-        "--members",
-        "fixtures/members.csv",
-        "--providers",
-        "fixtures/providers.csv",
-    ]);
-    c.args([
-        "--run-date",
-        "2025-12-31",
-        "--ledger",
-        &crash_ledger,
-        "--out",
-    ]);
-    c.arg(case.path("crashed")).arg(n1);
-    let o = c.output().unwrap();
+    let crash_ledger = case.join("crash.db");
+    let crashed = case.process().quiet().ledger(&crash_ledger).out("crashed");
+    let o = crashed
+        .env("DECLARO_CRASH_AT", "after-commit")
+        .input(n1)
+        .run();
     assert!(!o.status.success(), "the run was to die after its commit");
-    assert!(!case.path("crashed").join("remittance.csv").exists());
-    let o = util::process(
-        &case.path("next"),
-        &[n2],
-        &["--quiet", "--ledger", &crash_ledger],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!case.join("crashed").join("remittance.csv").exists());
+    let next = case.process().quiet().ledger(&crash_ledger).out("next");
+    next.input(n2).ok();
     for f in ["remittance.csv", "rejections.csv"] {
         assert_eq!(
-            read(case.path("crashed").join(f)),
-            read(case.path("o1").join(f)),
+            read(case.join("crashed").join(f)),
+            read(case.join("o1").join(f)),
             "{f} of the interrupted run"
         );
     }
@@ -742,18 +493,17 @@ fn the_next_run_of_another_night_finishes_the_renames_of_a_run_killed_after_its_
         v
     };
     assert_eq!(
-        no_timing(&case.path("crashed")),
-        no_timing(&case.path("o1"))
+        no_timing(&case.join("crashed")),
+        no_timing(&case.join("o1"))
     );
-    let left: Vec<String> = case
-        .files_in("crashed")
+    let left: Vec<String> = util::files_in(&case.join("crashed"))
         .into_iter()
         .filter(|f| f.ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
     // And the next night itself was processed as on any ledger.
     assert_eq!(
-        read(case.path("next").join("remittance.csv"))
+        read(case.join("next").join("remittance.csv"))
             .lines()
             .count(),
         read(root().join("tests/expected/2024-basic/remittance.csv"))
@@ -771,60 +521,23 @@ fn the_next_run_of_another_night_finishes_the_renames_of_a_run_killed_after_its_
 /// is AGE_LIMIT; on 2009-03-10 (22) it is paid 21.00 in full.
 #[test]
 fn an_age_limited_benefit_pays_up_to_its_edge_birthday_and_not_past_it() {
-    let case = Case::new();
-    let (kid, adult) = ("1991-06-15", "1987-03-10");
-    let mut reg = String::from(REGISTER);
-    for (i, id, birth) in [(1, "A1", kid), (2, "A2", kid), (3, "A3", adult)] {
-        reg += &member(i, id, birth, "zvw", "2008-01-01", "", "");
-        reg += &member(i, id, birth, "dsw-2009-av-standaard", "2008-01-01", "", "");
-    }
-    case.file("m.csv", &reg);
-    let f = case.claims(
-        "c.csv",
+    let case = night(
         &[
-            line(
-                "1",
-                "12345678",
-                "A1",
-                kid,
-                "2009-06-14",
-                "FRAME",
-                1,
-                "40.00",
-            ),
-            line(
-                "2",
-                "12345678",
-                "A2",
-                kid,
-                "2009-06-15",
-                "FRAME",
-                1,
-                "40.00",
-            ),
-            line(
-                "3",
-                "12345678",
-                "A3",
-                adult,
-                "2009-03-09",
-                "C11",
-                1,
-                "21.00",
-            ),
-            line(
-                "4",
-                "12345678",
-                "A3",
-                adult,
-                "2009-03-10",
-                "C11",
-                1,
-                "21.00",
-            ),
+            "A1 1 1991-06-15 zvw 2008-01-01 - -",
+            "A1 1 1991-06-15 dsw-2009-av-standaard 2008-01-01 - -",
+            "A2 2 1991-06-15 zvw 2008-01-01 - -",
+            "A2 2 1991-06-15 dsw-2009-av-standaard 2008-01-01 - -",
+            "A3 3 1987-03-10 zvw 2008-01-01 - -",
+            "A3 3 1987-03-10 dsw-2009-av-standaard 2008-01-01 - -",
         ],
+        &[
+            "F 1 12345678 A1 1991-06-15 2009-06-14 FRAME 1 40.00",
+            "F 2 12345678 A2 1991-06-15 2009-06-15 FRAME 1 40.00",
+            "F 3 12345678 A3 1987-03-10 2009-03-09 C11 1 21.00",
+            "F 4 12345678 A3 1987-03-10 2009-03-10 C11 1 21.00",
+        ],
+        "2025-12-31",
     );
-    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
     assert_eq!(
         case.paid("out"),
         [
@@ -832,17 +545,9 @@ fn an_age_limited_benefit_pays_up_to_its_edge_birthday_and_not_past_it() {
             "F,4,12345678,A3,2009-03-10,C11,1,2009,21.00,0.00,0.00,21.00,0.00,dsw-2009-av-standaard,",
         ]
     );
-    let rej: Vec<(String, String)> = case
-        .rejected("out")
-        .into_iter()
-        .map(|(id, r, _)| (id, r))
-        .collect();
     assert_eq!(
-        rej,
-        [
-            ("2".to_string(), "AGE_LIMIT".to_string()),
-            ("3".to_string(), "AGE_LIMIT".to_string())
-        ]
+        reasons(&case, "out"),
+        owned(&[("2", "AGE_LIMIT"), ("3", "AGE_LIMIT")])
     );
 }
 
@@ -854,23 +559,14 @@ fn an_age_limited_benefit_pays_up_to_its_edge_birthday_and_not_past_it() {
 /// would still be exempt).
 #[test]
 fn the_deductible_applies_from_the_18th_birthday_not_the_day_before() {
-    let case = Case::new();
-    let b = "2006-03-01";
-    case.file(
-        "m.csv",
-        &format!(
-            "{REGISTER}{}",
-            member(1, "E1", b, "zvw", "2024-01-01", "", "")
-        ),
-    );
-    let f = case.claims(
-        "c.csv",
+    let case = night(
+        &["E1 1 2006-03-01 zvw 2024-01-01 - -"],
         &[
-            line("1", "56789012", "E1", b, "2024-02-29", "PHARMA", 1, "20.00"),
-            line("2", "56789012", "E1", b, "2024-03-01", "PHARMA", 1, "30.00"),
+            "F 1 56789012 E1 2006-03-01 2024-02-29 PHARMA 1 20.00",
+            "F 2 56789012 E1 2006-03-01 2024-03-01 PHARMA 1 30.00",
         ],
+        "2025-12-31",
     );
-    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
     assert_eq!(
         case.paid("out"),
         [
@@ -887,32 +583,21 @@ fn the_deductible_applies_from_the_18th_birthday_not_the_day_before() {
 /// Mutation-tests `adjudicate::unconfigured_year`'s `age < a`.
 #[test]
 fn a_year_without_a_deductible_is_needed_from_the_18th_birthday_not_the_day_before() {
-    let case = Case::new();
-    let b = "2000-05-10";
-    case.file(
-        "m.csv",
-        &format!(
-            "{REGISTER}{}",
-            member(1, "E2", b, "zvw", "2017-01-01", "", "")
-        ),
-    );
-    let f = case.claims(
-        "c.csv",
+    let case = night(
+        &["E2 1 2000-05-10 zvw 2017-01-01 - -"],
         &[
-            line("1", "56789012", "E2", b, "2018-05-09", "PHARMA", 1, "10.00"),
-            line("2", "56789012", "E2", b, "2018-05-10", "PHARMA", 1, "10.00"),
+            "F 1 56789012 E2 2000-05-10 2018-05-09 PHARMA 1 10.00",
+            "F 2 56789012 E2 2000-05-10 2018-05-10 PHARMA 1 10.00",
         ],
+        "2025-12-31",
     );
-    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
     assert_eq!(
         case.paid("out"),
         ["F,1,56789012,E2,2018-05-09,PHARMA,1,2018,10.00,10.00,0.00,0.00,0.00,zvw,"]
     );
-    let rej = case.rejected("out");
-    assert_eq!(rej.len(), 1, "{rej:?}");
     assert_eq!(
-        (rej[0].0.as_str(), rej[0].1.as_str()),
-        ("2", "YEAR_NOT_CONFIGURED")
+        reasons(&case, "out"),
+        owned(&[("2", "YEAR_NOT_CONFIGURED")])
     );
 }
 
@@ -923,20 +608,9 @@ fn a_year_without_a_deductible_is_needed_from_the_18th_birthday_not_the_day_befo
 /// numbers or the name appears in summary.json, which does count the lines.
 #[test]
 fn summary_json_holds_no_bsn_birth_date_member_number_or_name() {
-    let case = Case::new();
-    let d = formats::Decl {
-        line_id: "P-1".into(),
-        member_id: "M001".into(),
-        bsn: "100023757".into(),
-        birth_date: "19700412".into(),
-        service_date: "20090120".into(),
-        code: "1000".into(),
-        quantity: 1,
-        cents: 3000,
-        ..Default::default()
-    };
-    let pm304 = case.path("practice.dat");
-    std::fs::write(&pm304, formats::pm304("12345678", "F1", &[d])).unwrap();
+    let case = Dir::new("summary-personal");
+    let d = formats::m001_session("P-1", "100023757");
+    let pm304 = case.create_bytes("practice.dat", &formats::pm304("12345678", "F1", &[d]));
     assert!(read(&pm304).contains("Jansen"), "the name is in the input");
     let csvs: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures/claims"))
         .unwrap()
@@ -944,11 +618,9 @@ fn summary_json_holds_no_bsn_birth_date_member_number_or_name() {
         .collect();
     let mut inputs: Vec<String> = csvs.iter().map(|p| p.display().to_string()).collect();
     inputs.push("fixtures/xml/2024-asr.xml".into());
-    inputs.push(pm304.display().to_string());
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let out = case.path("out");
-    let o = util::process(&out, &inputs, &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    inputs.push(pm304);
+    let out = case.join("out");
+    Process::new(&out).quiet().inputs(&inputs).ok();
     let text = read(out.join("summary.json"));
     assert!(
         summary(&out)["lines"].as_u64().unwrap() > 300,
@@ -958,8 +630,8 @@ fn summary_json_holds_no_bsn_birth_date_member_number_or_name() {
     let mut look_for = personal_data(&root().join("fixtures/members.csv"), &csv_refs);
     look_for.push("Jansen".into());
     // Member numbers (M001 ... M069: no other text of summary.json holds such a string).
-    for row in read(root().join("fixtures/members.csv")).lines().skip(1) {
-        look_for.push(row.split(',').next().unwrap().to_string());
+    for row in util::fixture_members() {
+        look_for.push(row[0].clone());
     }
     for v in &look_for {
         assert!(
@@ -981,33 +653,17 @@ fn summary_json_holds_no_bsn_birth_date_member_number_or_name() {
 ///   (not -500.00), basic pays 20.00 in full.
 #[test]
 fn a_deductible_used_beyond_a_lowered_cap_charges_nothing_more_and_gives_nothing_back() {
-    let case = Case::new();
-    let b = "1980-01-01";
-    case.file(
-        "m.csv",
-        &format!(
-            "{REGISTER}{}{}",
-            member(1, "V1", b, "zvw", "2024-01-01", "2024-06-30", "500"),
-            member(1, "V1", b, "zvw", "2024-07-01", "", "")
-        ),
-    );
-    let f = case.claims(
-        "c.csv",
+    let case = night(
         &[
-            line(
-                "1",
-                "56789012",
-                "V1",
-                b,
-                "2024-03-01",
-                "PHARMA",
-                1,
-                "900.00",
-            ),
-            line("2", "56789012", "V1", b, "2024-08-01", "PHARMA", 1, "20.00"),
+            "V1 1 1980-01-01 zvw 2024-01-01 2024-06-30 500",
+            "V1 1 1980-01-01 zvw 2024-07-01 - -",
         ],
+        &[
+            "F 1 56789012 V1 1980-01-01 2024-03-01 PHARMA 1 900.00",
+            "F 2 56789012 V1 1980-01-01 2024-08-01 PHARMA 1 20.00",
+        ],
+        "2025-12-31",
     );
-    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
     assert_eq!(
         case.paid("out"),
         [
@@ -1023,24 +679,15 @@ fn a_deductible_used_beyond_a_lowered_cap_charges_nothing_more_and_gives_nothing
 /// deductible 385.00): 10.00 and 11.00 charged to the deductible in full (21.00 < 385.00).
 #[test]
 fn one_line_id_from_two_providers_is_two_lines_and_from_one_provider_a_duplicate() {
-    let case = Case::new();
-    let b = "1980-01-01";
-    case.file(
-        "m.csv",
-        &format!(
-            "{REGISTER}{}",
-            member(1, "D1", b, "zvw", "2024-01-01", "", "")
-        ),
-    );
-    let f = case.claims(
-        "c.csv",
+    let case = night(
+        &["D1 1 1980-01-01 zvw 2024-01-01 - -"],
         &[
-            line("X", "56789012", "D1", b, "2024-05-01", "PHARMA", 1, "10.00"),
-            line("X", "67890123", "D1", b, "2024-05-02", "PHARMA", 1, "11.00"),
-            line("X", "56789012", "D1", b, "2024-05-03", "PHARMA", 1, "12.00"),
+            "F X 56789012 D1 1980-01-01 2024-05-01 PHARMA 1 10.00",
+            "F X 67890123 D1 1980-01-01 2024-05-02 PHARMA 1 11.00",
+            "F X 56789012 D1 1980-01-01 2024-05-03 PHARMA 1 12.00",
         ],
+        "2025-12-31",
     );
-    case.run("m.csv", "2025-12-31", "out", &[&f], &["--quiet"]);
     assert_eq!(
         case.paid("out"),
         [
@@ -1048,7 +695,7 @@ fn one_line_id_from_two_providers_is_two_lines_and_from_one_provider_a_duplicate
             "F,X,67890123,D1,2024-05-02,PHARMA,1,2024,11.00,11.00,11.00,0.00,0.00,zvw,DEDUCTIBLE",
         ]
     );
-    let rej = case.rejected("out");
+    let rej = case.rejections("out");
     assert_eq!(rej.len(), 1, "{rej:?}");
     assert_eq!(rej[0].1, "DUPLICATE");
     assert!(rej[0].2.contains("earlier in this run"), "{}", rej[0].2);
@@ -1059,57 +706,31 @@ fn one_line_id_from_two_providers_is_two_lines_and_from_one_provider_a_duplicate
 /// refuses 56789012's Y again as DUPLICATE.
 #[test]
 fn one_line_id_paid_in_an_earlier_run_is_a_duplicate_only_for_the_same_provider() {
-    let case = Case::new();
-    let b = "1980-01-01";
-    case.file(
-        "m.csv",
-        &format!(
-            "{REGISTER}{}",
-            member(1, "D1", b, "zvw", "2024-01-01", "", "")
-        ),
+    let case = night(
+        &["D1 1 1980-01-01 zvw 2024-01-01 - -"],
+        &["F Y 56789012 D1 1980-01-01 2024-05-01 PHARMA 1 10.00"],
+        "2025-12-31",
     );
-    let n1 = case.claims(
-        "n1.csv",
-        &[line(
-            "Y",
-            "56789012",
-            "D1",
-            b,
-            "2024-05-01",
-            "PHARMA",
-            1,
-            "10.00",
-        )],
-    );
-    let n2 = case.claims(
+    let n2 = case.create_csv(
         "n2.csv",
-        &[
-            line("Y", "67890123", "D1", b, "2024-05-02", "PHARMA", 1, "11.00"),
-            line("Y", "56789012", "D1", b, "2024-05-03", "PHARMA", 1, "12.00"),
-        ],
+        WITH_QUANTITY,
+        table(&[
+            "F Y 67890123 D1 1980-01-01 2024-05-02 PHARMA 1 11.00",
+            "F Y 56789012 D1 1980-01-01 2024-05-03 PHARMA 1 12.00",
+        ]),
     );
-    let ledger = case.path("ledger.db").display().to_string();
-    case.run(
-        "m.csv",
-        "2025-12-31",
-        "o1",
-        &[&n1],
-        &["--quiet", "--ledger", &ledger],
-    );
-    case.run(
-        "m.csv",
-        "2025-12-31",
-        "o2",
-        &[&n2],
-        &["--quiet", "--ledger", &ledger],
-    );
+    let members = case.join("members.csv");
+    case.process()
+        .members(members)
+        .quiet()
+        .out("o2")
+        .input(n2)
+        .ok();
     assert_eq!(
         case.paid("o2"),
         ["F,Y,67890123,D1,2024-05-02,PHARMA,1,2024,11.00,11.00,11.00,0.00,0.00,zvw,DEDUCTIBLE"]
     );
-    let rej = case.rejected("o2");
-    assert_eq!(rej.len(), 1, "{rej:?}");
-    assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("Y", "DUPLICATE"));
+    assert_eq!(reasons(&case, "o2"), owned(&[("Y", "DUPLICATE")]));
 }
 
 /// README "Screening": "service date not after `--run-date`". Run date 2024-06-30: a PHARMA line
@@ -1117,30 +738,19 @@ fn one_line_id_paid_in_an_earlier_run_is_a_duplicate_only_for_the_same_provider(
 /// FUTURE_DATE.
 #[test]
 fn a_line_dated_on_the_run_date_is_paid_and_one_a_day_later_is_future_date() {
-    let case = Case::new();
-    let b = "1980-01-01";
-    case.file(
-        "m.csv",
-        &format!(
-            "{REGISTER}{}",
-            member(1, "F1", b, "zvw", "2024-01-01", "", "")
-        ),
-    );
-    let f = case.claims(
-        "c.csv",
+    let case = night(
+        &["F1 1 1980-01-01 zvw 2024-01-01 - -"],
         &[
-            line("1", "56789012", "F1", b, "2024-06-30", "PHARMA", 1, "20.00"),
-            line("2", "56789012", "F1", b, "2024-07-01", "PHARMA", 1, "20.00"),
+            "F 1 56789012 F1 1980-01-01 2024-06-30 PHARMA 1 20.00",
+            "F 2 56789012 F1 1980-01-01 2024-07-01 PHARMA 1 20.00",
         ],
+        "2024-06-30",
     );
-    case.run("m.csv", "2024-06-30", "out", &[&f], &["--quiet"]);
     assert_eq!(
         case.paid("out"),
         ["F,1,56789012,F1,2024-06-30,PHARMA,1,2024,20.00,20.00,20.00,0.00,0.00,zvw,DEDUCTIBLE"]
     );
-    let rej = case.rejected("out");
-    assert_eq!(rej.len(), 1, "{rej:?}");
-    assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("2", "FUTURE_DATE"));
+    assert_eq!(reasons(&case, "out"), owned(&[("2", "FUTURE_DATE")]));
 }
 
 /// `adjudicate_line`: each layer covers what the earlier layers left, `amount - paid_basic -
@@ -1151,20 +761,18 @@ fn a_line_dated_on_the_run_date_is_paid_and_one_a_day_later_is_future_date() {
 /// 26.59 + 27.50 = 54.09).
 #[test]
 fn a_second_supplement_covers_only_what_the_first_left() {
-    let case = Case::new();
-    case.file(
-        "members.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n\
-         T1,111222333,1980-01-01,zvw,2020-01-01,,\n\
-         T1,111222333,1980-01-01,asr-2024-paramedisch,2020-01-01,,\n\
-         T1,111222333,1980-01-01,dsw-2009-av-standaard,2020-01-01,,\n",
-    );
-    let claims = case.file(
+    let case = Dir::new("two-supplements");
+    let members = case.members(table(&[
+        "T1 111222333 1980-01-01 zvw 2020-01-01 - -",
+        "T1 111222333 1980-01-01 asr-2024-paramedisch 2020-01-01 - -",
+        "T1 111222333 1980-01-01 dsw-2009-av-standaard 2020-01-01 - -",
+    ]));
+    let claims = case.create_csv(
         "c.csv",
-        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount\n\
-         B,1,45678901,T1,1980-01-01,2024-03-01,1000,35.00\n",
+        MINIMAL,
+        table(&["B 1 45678901 T1 1980-01-01 2024-03-01 1000 35.00"]),
     );
-    case.run("members.csv", "2025-12-31", "out", &[&claims], &["--quiet"]);
+    case.process().members(members).quiet().input(claims).ok();
     assert_eq!(
         case.paid("out"),
         ["B,1,45678901,T1,2024-03-01,1000,1,2024,35.00,0.00,0.00,35.00,0.00,asr-2024-paramedisch+dsw-2009-av-standaard,"]
@@ -1177,20 +785,20 @@ fn a_second_supplement_covers_only_what_the_first_left() {
 /// 2024-05-01 is paid by zvw, all of it deductible (385.00 left).
 #[test]
 fn a_member_named_by_bsn_only_is_found_in_the_register() {
-    let case = Case::new();
-    case.file(
-        "members.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n\
-         T1,111222333,1980-01-01,zvw,2020-01-01,,\n\
-         T2,123456782,1981-02-02,zvw,2020-01-01,,\n",
-    );
-    let claims = case.file(
+    let case = Dir::new("bsn-only");
+    let members = case.members(table(&[
+        "T1 111222333 1980-01-01 zvw 2020-01-01 - -",
+        "T2 123456782 1981-02-02 zvw 2020-01-01 - -",
+    ]));
+    let claims = case.create_csv(
         "c.csv",
-        "batch_id,line_id,provider_agb,member_id,bsn,birth_date,service_date,code,amount\n\
-         B,1,45678901,T1,,1980-01-01,2024-05-01,PHARMA,10.00\n\
-         B,2,45678901,,123456782,1981-02-02,2024-05-01,PHARMA,12.00\n",
+        WITH_BSN,
+        table(&[
+            "B 1 45678901 T1 - 1980-01-01 2024-05-01 PHARMA 10.00",
+            "B 2 45678901 - 123456782 1981-02-02 2024-05-01 PHARMA 12.00",
+        ]),
     );
-    case.run("members.csv", "2025-12-31", "out", &[&claims], &["--quiet"]);
+    case.process().members(members).quiet().input(claims).ok();
     assert_eq!(
         case.paid("out"),
         [
@@ -1209,24 +817,19 @@ fn a_member_named_by_bsn_only_is_found_in_the_register() {
 /// show); session 19 is NO_AUTHORIZATION.
 #[test]
 fn sessions_before_the_authorization_threshold_carry_no_authorization_reason() {
-    let case = Case::new();
-    case.file(
-        "m.csv",
-        "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n\
-         A1,111222333,1970-01-01,zvw,2008-01-01,,\n\
-         A1,111222333,1970-01-01,dsw-2009-av-top,2008-01-01,,\n",
-    );
-    let mut text = String::from(
-        "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code,amount\n",
-    );
-    for i in 1..=19u32 {
+    let case = Dir::new("authorization-threshold");
+    let members = case.members(table(&[
+        "A1 111222333 1970-01-01 zvw 2008-01-01 - -",
+        "A1 111222333 1970-01-01 dsw-2009-av-top 2008-01-01 - -",
+    ]));
+    let rows = (1..=19u32).map(|i| {
         let (month, day) = (i.div_ceil(2), if i % 2 == 1 { 10 } else { 20 });
-        text.push_str(&format!(
-            "B,{i},45678901,A1,1970-01-01,2009-{month:02}-{day},1000,30.00\n"
-        ));
-    }
-    let claims = case.file("c.csv", &text);
-    case.run("m.csv", "2009-12-31", "out", &[&claims], &["--quiet"]);
+        let row = format!("B {i} 45678901 A1 1970-01-01 2009-{month:02}-{day} 1000 30.00");
+        table(&[&row]).remove(0)
+    });
+    let claims = case.create_csv("c.csv", MINIMAL, rows);
+    let run = case.process().members(members).run_date("2009-12-31");
+    run.quiet().input(claims).ok();
     let paid = case.paid("out");
     assert_eq!(paid.len(), 18, "{paid:?}");
     for row in &paid {
@@ -1235,10 +838,5 @@ fn sessions_before_the_authorization_threshold_carry_no_authorization_reason() {
             "{row}"
         );
     }
-    let rej = case.rejected("out");
-    assert_eq!(rej.len(), 1, "{rej:?}");
-    assert_eq!(
-        (rej[0].0.as_str(), rej[0].1.as_str()),
-        ("19", "NO_AUTHORIZATION")
-    );
+    assert_eq!(reasons(&case, "out"), owned(&[("19", "NO_AUTHORIZATION")]));
 }

@@ -9,129 +9,83 @@
 mod formats;
 mod util;
 
-use std::path::PathBuf;
-use std::process::Output;
-use util::{declaro, read, stderr};
-
-/// The declaration columns every test here writes (contract 4.1, `diagnosis` included).
-const HEADER: &str = "batch_id,line_id,provider_agb,member_id,birth_date,service_date,code_list,\
-code,quantity,indication,referral,authorization,amount,trajectory_start,diagnosis\n";
-
-/// The member register's header (contract section 3).
-const REGISTER: &str =
-    "member_id,bsn,birth_date,product,start_date,end_date,voluntary_deductible\n";
+use util::claims::WITH_TRAJECTORY;
+use util::{read, table, Dir};
 
 /// A provider holding the `zk-plus` contract in `fixtures/providers.csv` (a Pluspraktijk).
 const PLUS: &str = "45678901";
 /// A provider without contract tags.
 const OTHER: &str = "12345678";
 
-struct Case {
-    dir: tempfile::TempDir,
+/// `declaro process` on the fixture policies and provider register and the case's
+/// `members.csv`, run date 2025-12-31, into `out`, with the ledger `ledger.db` of the case
+/// directory; asserts exit 0.
+fn run(case: &Dir, out: &str, inputs: &[&str]) {
+    let members = case.join("members.csv");
+    case.process()
+        .quiet()
+        .members(members)
+        .out(out)
+        .inputs(inputs)
+        .ok();
 }
 
-impl Case {
-    fn new() -> Case {
-        Case {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
+/// The outcomes (see [`outcomes`]) of one night of the fixture policies on the register of
+/// `members` ([`register`] rows) and the plain lines `lines` (rows `id member date code amount`
+/// of [`plain`]'s arguments).
+fn plain_night(members: &[&str], lines: &[&str]) -> Vec<String> {
+    let case = Dir::new("readings");
+    case.members(register(members));
+    let lines = table(lines)
+        .into_iter()
+        .map(|f| plain(&f[0], &f[1], &f[2], &f[3], &f[4]));
+    let claims = case.create_csv("c.csv", WITH_TRAJECTORY, lines);
+    run(&case, "out", &[&claims]);
+    outcomes(&case, "out")
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+/// `line_id -> (paid_basic, deductible, paid_supplementary, member_pays, products, reasons)`
+/// for a paid line, `line_id -> (reason)` for a rejected one, in line-id order of the
+/// input: one string per line, `"id: ..."`.
+fn outcomes(case: &Dir, out: &str) -> Vec<String> {
+    let out = case.join(out);
+    let mut got: Vec<String> = util::csv_file_records(out.join("remittance.csv"))
+        .iter()
+        .map(|row| format!("{}: {}", row[3], row[11..=16].join(" ")))
+        .collect();
+    for (id, reason, _) in util::rejections(&out) {
+        got.push(format!("{id}: {reason}"));
     }
-
-    /// Writes `text` to `name` in the case directory; its path as a string.
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-
-    /// The member register `members.csv` of these rows.
-    fn members(&self, rows: &[String]) {
-        self.file("members.csv", &format!("{REGISTER}{}", rows.concat()));
-    }
-
-    /// A declaration file of `lines` under [`HEADER`].
-    fn claims(&self, name: &str, lines: &[String]) -> String {
-        self.file(name, &format!("{HEADER}{}", lines.concat()))
-    }
-
-    /// `declaro process` on the fixture policies and provider register and the case's
-    /// `members.csv`, run date 2025-12-31, into `out`, with the ledger `ledger.db` of the case
-    /// directory; asserts exit 0.
-    fn run(&self, out: &str, inputs: &[&str]) -> Output {
-        let o = declaro()
-            .args(["process", "--quiet", "--policy", "fixtures/policies"])
-            .arg("--members")
-            .arg(self.path("members.csv"))
-            .args(["--providers", "fixtures/providers.csv"])
-            .args(["--run-date", "2025-12-31"])
-            .arg("--ledger")
-            .arg(self.path("ledger.db"))
-            .arg("--out")
-            .arg(self.path(out))
-            .args(inputs)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        o
-    }
-
-    /// `line_id -> (paid_basic, deductible, paid_supplementary, member_pays, products, reasons)`
-    /// for a paid line, `line_id -> (reason)` for a rejected one, in line-id order of the
-    /// input: one string per line, `"id: ..."`.
-    fn outcomes(&self, out: &str) -> Vec<String> {
-        let mut got = Vec::new();
-        let text = read(self.path(out).join("remittance.csv"));
-        let mut r = csv::Reader::from_reader(text.as_bytes());
-        for row in r.records() {
-            let row = row.unwrap();
-            got.push(format!(
-                "{}: {} {} {} {} {} {}",
-                &row[3], &row[11], &row[12], &row[13], &row[14], &row[15], &row[16]
-            ));
-        }
-        let text = read(self.path(out).join("rejections.csv"));
-        let mut r = csv::Reader::from_reader(text.as_bytes());
-        for row in r.records() {
-            let row = row.unwrap();
-            got.push(format!("{}: {}", &row[3], &row[9]));
-        }
-        got.sort_by_key(|s| {
-            let id = s.split(':').next().unwrap().to_string();
-            (id.len(), id)
-        });
-        got
-    }
+    got.sort_by_key(|s| {
+        let id = s.split(':').next().unwrap().to_string();
+        (id.len(), id)
+    });
+    got
 }
 
 /// A valid BSN (elfproef) for member number `i`.
 fn bsn(i: u64) -> String {
-    let mut head = 40_000_000 + i * 7919;
-    loop {
-        let sum: u64 = format!("{head:08}")
-            .bytes()
-            .enumerate()
-            .map(|(k, b)| u64::from(b - b'0') * (9 - k as u64))
-            .sum();
-        if sum % 11 < 10 {
-            return format!("{head:08}{}", sum % 11);
-        }
-        head += 1;
-    }
+    util::claims::bsn(40_000_000, i)
 }
 
 /// A register row of member `id` (number `i` for its BSN, born 1970-01-01).
-fn row(i: u64, id: &str, product: &str, start: &str, end: &str, voluntary: &str) -> String {
-    format!(
-        "{id},{},1970-01-01,{product},{start},{end},{voluntary}\n",
-        bsn(i)
-    )
+fn row(i: u64, id: &str, product: &str, start: &str, end: &str, voluntary: &str) -> Vec<String> {
+    let bsn = bsn(i);
+    [id, &bsn, "1970-01-01", product, start, end, voluntary]
+        .map(String::from)
+        .to_vec()
 }
 
-/// A declaration line of [`HEADER`]'s columns; the fields after `amount` given as written
+/// Register rows written as [`table`] rows `id i product start end voluntary` ([`row`]'s
+/// arguments).
+fn register(rows: &[&str]) -> Vec<Vec<String>> {
+    table(rows)
+        .iter()
+        .map(|r| row(r[1].parse().unwrap(), &r[0], &r[2], &r[3], &r[4], &r[5]))
+        .collect()
+}
+
+/// A declaration line of [`WITH_TRAJECTORY`]'s columns; the fields after `amount` given as written
 /// (`trajectory_start,diagnosis`).
 #[allow(clippy::too_many_arguments)]
 fn line(
@@ -143,16 +97,19 @@ fn line(
     csi_referral_auth: (&str, &str, &str),
     amount: &str,
     rest: &str,
-) -> String {
+) -> Vec<String> {
     let (list, code) = list_code;
     let (csi, referral, auth) = csi_referral_auth;
     format!(
-        "F,{id},{agb},{member},1970-01-01,{date},{list},{code},1,{csi},{referral},{auth},{amount},{rest}\n"
+        "F,{id},{agb},{member},1970-01-01,{date},{list},{code},1,{csi},{referral},{auth},{amount},{rest}"
     )
+    .split(',')
+    .map(String::from)
+    .collect()
 }
 
 /// A plain line: no code list, CSI, referral or authorization.
-fn plain(id: &str, member: &str, date: &str, code: &str, amount: &str) -> String {
+fn plain(id: &str, member: &str, date: &str, code: &str, amount: &str) -> Vec<String> {
     line(
         id,
         OTHER,
@@ -186,53 +143,29 @@ fn plain(id: &str, member: &str, date: &str, code: &str, amount: &str) -> String
 /// 2009-10-01 (two months after the split). 2009-08-31 waits, 2009-09-01 is paid.
 #[test]
 fn back_to_back_rows_are_one_insurance_for_the_waiting_period_and_a_gap_starts_a_new_one() {
-    let case = Case::new();
-    case.members(&[
-        row(1, "R1", "zvw", "2008-01-01", "", ""),
-        row(
-            1,
-            "R1",
-            "dsw-2009-av-standaard",
-            "2008-10-01",
-            "2008-12-31",
-            "",
-        ),
-        row(1, "R1", "dsw-2009-av-standaard", "2009-01-01", "", ""),
-        row(2, "R2", "zvw", "2008-01-01", "", ""),
-        row(
-            2,
-            "R2",
-            "dsw-2009-av-standaard",
-            "2008-10-01",
-            "2008-12-30",
-            "",
-        ),
-        row(2, "R2", "dsw-2009-av-standaard", "2009-01-01", "", ""),
-        row(3, "R3", "zvw", "2008-01-01", "", ""),
-        row(
-            3,
-            "R3",
-            "dsw-2009-av-standaard",
-            "2009-07-01",
-            "2009-07-31",
-            "",
-        ),
-        row(3, "R3", "dsw-2009-av-standaard", "2009-08-01", "", ""),
-    ]);
-    let claims = case.claims(
-        "c.csv",
+    let got = plain_night(
         &[
-            plain("1", "R1", "2008-11-30", "HOMEO-MED", "20.00"),
-            plain("2", "R1", "2009-01-15", "HOMEO-MED", "20.00"),
-            plain("3", "R2", "2009-02-28", "HOMEO-MED", "20.00"),
-            plain("4", "R2", "2009-03-01", "HOMEO-MED", "20.00"),
-            plain("5", "R3", "2009-08-31", "HOMEO-MED", "20.00"),
-            plain("6", "R3", "2009-09-01", "HOMEO-MED", "20.00"),
+            "R1 1 zvw 2008-01-01 - -",
+            "R1 1 dsw-2009-av-standaard 2008-10-01 2008-12-31 -",
+            "R1 1 dsw-2009-av-standaard 2009-01-01 - -",
+            "R2 2 zvw 2008-01-01 - -",
+            "R2 2 dsw-2009-av-standaard 2008-10-01 2008-12-30 -",
+            "R2 2 dsw-2009-av-standaard 2009-01-01 - -",
+            "R3 3 zvw 2008-01-01 - -",
+            "R3 3 dsw-2009-av-standaard 2009-07-01 2009-07-31 -",
+            "R3 3 dsw-2009-av-standaard 2009-08-01 - -",
+        ],
+        &[
+            "1 R1 2008-11-30 HOMEO-MED 20.00",
+            "2 R1 2009-01-15 HOMEO-MED 20.00",
+            "3 R2 2009-02-28 HOMEO-MED 20.00",
+            "4 R2 2009-03-01 HOMEO-MED 20.00",
+            "5 R3 2009-08-31 HOMEO-MED 20.00",
+            "6 R3 2009-09-01 HOMEO-MED 20.00",
         ],
     );
-    case.run("out", &[&claims]);
     assert_eq!(
-        case.outcomes("out"),
+        got,
         [
             "1: WAITING_PERIOD",
             "2: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
@@ -258,39 +191,29 @@ fn back_to_back_rows_are_one_insurance_for_the_waiting_period_and_a_gap_starts_a
 /// supplement starts 2009-01-01 with the new basic insurance: no waiting period (2009-01-10 paid).
 #[test]
 fn the_waiting_period_compares_with_the_continuous_basic_insurance() {
-    let case = Case::new();
-    case.members(&[
-        row(11, "W1", "zvw", "2009-01-01", "2009-06-30", ""),
-        row(11, "W1", "zvw", "2009-07-01", "", ""),
-        row(11, "W1", "dsw-2009-av-standaard", "2009-07-01", "", ""),
-        row(12, "W2", "zvw", "2009-01-01", "2009-06-30", ""),
-        row(12, "W2", "zvw", "2009-07-01", "", ""),
-        row(
-            12,
-            "W2",
-            "dsw-2009-av-standaard",
-            "2009-01-01",
-            "2009-06-30",
-            "",
-        ),
-        row(12, "W2", "dsw-2009-av-standaard", "2009-07-01", "", ""),
-        row(13, "W3", "zvw", "2008-01-01", "2008-12-30", ""),
-        row(13, "W3", "zvw", "2009-01-01", "", ""),
-        row(13, "W3", "dsw-2009-av-standaard", "2009-01-01", "", ""),
-    ]);
-    let claims = case.claims(
-        "c.csv",
+    let got = plain_night(
         &[
-            plain("1", "W1", "2009-08-01", "HOMEO-MED", "20.00"),
-            plain("2", "W1", "2009-09-01", "HOMEO-MED", "20.00"),
-            plain("3", "W2", "2009-02-01", "HOMEO-MED", "20.00"),
-            plain("4", "W2", "2009-08-01", "HOMEO-MED", "20.00"),
-            plain("5", "W3", "2009-01-10", "HOMEO-MED", "20.00"),
+            "W1 11 zvw 2009-01-01 2009-06-30 -",
+            "W1 11 zvw 2009-07-01 - -",
+            "W1 11 dsw-2009-av-standaard 2009-07-01 - -",
+            "W2 12 zvw 2009-01-01 2009-06-30 -",
+            "W2 12 zvw 2009-07-01 - -",
+            "W2 12 dsw-2009-av-standaard 2009-01-01 2009-06-30 -",
+            "W2 12 dsw-2009-av-standaard 2009-07-01 - -",
+            "W3 13 zvw 2008-01-01 2008-12-30 -",
+            "W3 13 zvw 2009-01-01 - -",
+            "W3 13 dsw-2009-av-standaard 2009-01-01 - -",
+        ],
+        &[
+            "1 W1 2009-08-01 HOMEO-MED 20.00",
+            "2 W1 2009-09-01 HOMEO-MED 20.00",
+            "3 W2 2009-02-01 HOMEO-MED 20.00",
+            "4 W2 2009-08-01 HOMEO-MED 20.00",
+            "5 W3 2009-01-10 HOMEO-MED 20.00",
         ],
     );
-    case.run("out", &[&claims]);
     assert_eq!(
-        case.outcomes("out"),
+        got,
         [
             "1: WAITING_PERIOD",
             "2: 0.00 0.00 20.00 0.00 dsw-2009-av-standaard ",
@@ -313,41 +236,24 @@ fn the_waiting_period_compares_with_the_continuous_basic_insurance() {
 /// dated 2009-03-01): 150.00 paid.
 #[test]
 fn a_duration_limit_counts_across_a_renewal_and_starts_again_after_a_gap() {
-    let case = Case::new();
-    case.members(&[
-        row(21, "D1", "zvw", "2008-01-01", "", ""),
-        row(
-            21,
-            "D1",
-            "dsw-2009-av-standaard",
-            "2008-01-01",
-            "2008-12-31",
-            "",
-        ),
-        row(21, "D1", "dsw-2009-av-standaard", "2009-01-01", "", ""),
-        row(22, "D2", "zvw", "2008-01-01", "", ""),
-        row(
-            22,
-            "D2",
-            "dsw-2009-av-standaard",
-            "2008-01-01",
-            "2008-12-30",
-            "",
-        ),
-        row(22, "D2", "dsw-2009-av-standaard", "2009-01-01", "", ""),
-    ]);
-    let claims = case.claims(
-        "c.csv",
+    let got = plain_night(
         &[
-            plain("1", "D1", "2008-06-01", "ONCO-REHAB", "200.00"),
-            plain("2", "D1", "2009-03-01", "ONCO-REHAB", "200.00"),
-            plain("3", "D2", "2008-06-01", "ONCO-REHAB", "200.00"),
-            plain("4", "D2", "2009-03-01", "ONCO-REHAB", "200.00"),
+            "D1 21 zvw 2008-01-01 - -",
+            "D1 21 dsw-2009-av-standaard 2008-01-01 2008-12-31 -",
+            "D1 21 dsw-2009-av-standaard 2009-01-01 - -",
+            "D2 22 zvw 2008-01-01 - -",
+            "D2 22 dsw-2009-av-standaard 2008-01-01 2008-12-30 -",
+            "D2 22 dsw-2009-av-standaard 2009-01-01 - -",
+        ],
+        &[
+            "1 D1 2008-06-01 ONCO-REHAB 200.00",
+            "2 D1 2009-03-01 ONCO-REHAB 200.00",
+            "3 D2 2008-06-01 ONCO-REHAB 200.00",
+            "4 D2 2009-03-01 ONCO-REHAB 200.00",
         ],
     );
-    case.run("out", &[&claims]);
     assert_eq!(
-        case.outcomes("out"),
+        got,
         [
             "1: 0.00 0.00 150.00 50.00 dsw-2009-av-standaard PERCENTAGE",
             "2: 0.00 0.00 100.00 100.00 dsw-2009-av-standaard AMOUNT_LIMIT;PERCENTAGE",
@@ -374,13 +280,13 @@ fn a_duration_limit_counts_across_a_renewal_and_starts_again_after_a_gap() {
 /// 1000.00: 2024's cap 385.00 + 300.00 = 685.00, nothing used: charged 685.00 (not 385.00).
 #[test]
 fn a_trajectory_from_the_year_before_uses_that_years_voluntary_deductible() {
-    let case = Case::new();
-    case.members(&[
-        row(31, "T1", "zvw", "2024-01-01", "2024-12-31", ""),
-        row(31, "T1", "zvw", "2025-01-01", "", "500"),
-        row(32, "T2", "zvw", "2024-01-01", "2024-12-31", "300"),
-        row(32, "T2", "zvw", "2025-01-01", "", "0"),
-    ]);
+    let case = Dir::new("readings");
+    case.members(register(&[
+        "T1 31 zvw 2024-01-01 2024-12-31 -",
+        "T1 31 zvw 2025-01-01 - 500",
+        "T2 32 zvw 2024-01-01 2024-12-31 300",
+        "T2 32 zvw 2025-01-01 - 0",
+    ]));
     let dbc = |id: &str, member: &str, date: &str, start: &str| {
         line(
             id,
@@ -393,8 +299,9 @@ fn a_trajectory_from_the_year_before_uses_that_years_voluntary_deductible() {
             &format!("{start},"),
         )
     };
-    let claims = case.claims(
+    let claims = case.create_csv(
         "c.csv",
+        WITH_TRAJECTORY,
         &[
             plain("1", "T1", "2024-03-01", "PHARMA", "100.00"),
             dbc("2", "T1", "2025-02-10", "2024-11-15"),
@@ -402,9 +309,9 @@ fn a_trajectory_from_the_year_before_uses_that_years_voluntary_deductible() {
             dbc("4", "T2", "2025-01-20", "2024-12-01"),
         ],
     );
-    case.run("out", &[&claims]);
+    run(&case, "out", &[&claims]);
     assert_eq!(
-        case.outcomes("out"),
+        outcomes(&case, "out"),
         [
             "1: 100.00 100.00 0.00 0.00 zvw DEDUCTIBLE",
             "2: 1000.00 285.00 0.00 0.00 zvw DEDUCTIBLE",
@@ -413,7 +320,7 @@ fn a_trajectory_from_the_year_before_uses_that_years_voluntary_deductible() {
         ]
     );
     // The year column says which year's deductible the DBC counted toward.
-    let remittance = read(case.path("out").join("remittance.csv"));
+    let remittance = read(case.join("out").join("remittance.csv"));
     let dbc_rows: Vec<&str> = remittance.lines().filter(|l| l.contains(",DBC,")).collect();
     assert!(
         dbc_rows.iter().all(|r| r.contains(",DBC,1,2024,")),
@@ -428,7 +335,7 @@ fn a_trajectory_from_the_year_before_uses_that_years_voluntary_deductible() {
 /// A CSI 008 session of the Basis Plus Module: code 1000Z on list 990 at a Pluspraktijk, with a
 /// referral, 40.00, paid in full by the module (no maximum per session) while its condition has
 /// sessions left; `diagnosis` empty for none.
-fn csi_008(id: &str, member: &str, date: &str, diagnosis: &str) -> String {
+fn csi_008(id: &str, member: &str, date: &str, diagnosis: &str) -> Vec<String> {
     line(
         id,
         PLUS,
@@ -449,12 +356,12 @@ const MODULE: &str = "0.00 0.00 40.00 0.00 zk-basis-plus-module ";
 /// are paid 40.00 each and 21 and 22 are SESSION_LIMIT (per calendar year they would be paid).
 #[test]
 fn csi_008_sessions_past_the_20th_of_a_condition_are_refused_across_a_year_end() {
-    let case = Case::new();
-    case.members(&[
-        row(51, "B1", "zvw", "2024-01-01", "", ""),
-        row(51, "B1", "zk-basis-plus-module", "2024-01-01", "", ""),
-    ]);
-    let mut lines: Vec<String> = (1..=18)
+    let case = Dir::new("readings");
+    case.members(register(&[
+        "B1 51 zvw 2024-01-01 - -",
+        "B1 51 zk-basis-plus-module 2024-01-01 - -",
+    ]));
+    let mut lines: Vec<Vec<String>> = (1..=18)
         .map(|i| {
             csi_008(
                 &i.to_string(),
@@ -468,9 +375,9 @@ fn csi_008_sessions_past_the_20th_of_a_condition_are_refused_across_a_year_end()
     lines.push(csi_008("20", "B1", "2024-12-16", ""));
     lines.push(csi_008("21", "B1", "2025-01-06", ""));
     lines.push(csi_008("22", "B1", "2025-01-20", ""));
-    let claims = case.claims("c.csv", &lines);
-    case.run("out", &[&claims]);
-    let got = case.outcomes("out");
+    let claims = case.create_csv("c.csv", WITH_TRAJECTORY, &lines);
+    run(&case, "out", &[&claims]);
+    let got = outcomes(&case, "out");
     assert_eq!(got.len(), 22);
     for (i, g) in got.iter().enumerate().take(20) {
         assert_eq!(*g, format!("{}: {MODULE}", i + 1));
@@ -484,24 +391,24 @@ fn csi_008_sessions_past_the_20th_of_a_condition_are_refused_across_a_year_end()
 /// other 40 are paid 40.00 each: 1600.00 in all.
 #[test]
 fn two_conditions_of_one_member_each_get_their_own_20_sessions() {
-    let case = Case::new();
-    case.members(&[
-        row(52, "B2", "zvw", "2024-01-01", "", ""),
-        row(52, "B2", "zk-basis-plus-module", "2024-01-01", "", ""),
-    ]);
+    let case = Dir::new("readings");
+    case.members(register(&[
+        "B2 52 zvw 2024-01-01 - -",
+        "B2 52 zk-basis-plus-module 2024-01-01 - -",
+    ]));
     let mut lines = Vec::new();
     for i in 1..=21u32 {
         let date = format!("2024-{:02}-{:02}", 1 + (i - 1) / 2, 1 + 14 * ((i - 1) % 2));
         lines.push(csi_008(&format!("a{i}"), "B2", &date, "3237"));
         lines.push(csi_008(&format!("b{i}"), "B2", &date, "4501"));
     }
-    let claims = case.claims("c.csv", &lines);
-    case.run("out", &[&claims]);
-    let got = case.outcomes("out");
+    let claims = case.create_csv("c.csv", WITH_TRAJECTORY, &lines);
+    run(&case, "out", &[&claims]);
+    let got = outcomes(&case, "out");
     let refused: Vec<&String> = got.iter().filter(|g| !g.ends_with(MODULE)).collect();
     assert_eq!(refused, ["a21: SESSION_LIMIT", "b21: SESSION_LIMIT"]);
     assert_eq!(got.len(), 42);
-    let s = util::summary(&case.path("out"));
+    let s = util::summary(&case.join("out"));
     assert_eq!(s["totals"]["paid_supplementary"], "1600.00", "40 x 40.00");
 }
 
@@ -512,11 +419,11 @@ fn two_conditions_of_one_member_each_get_their_own_20_sessions() {
 /// condition, also with `--year`.
 #[test]
 fn per_condition_counts_carry_over_to_the_next_run_and_ledger_show_lists_them() {
-    let case = Case::new();
-    case.members(&[
-        row(53, "B3", "zvw", "2024-01-01", "", ""),
-        row(53, "B3", "zk-basis-plus-module", "2024-01-01", "", ""),
-    ]);
+    let case = Dir::new("readings");
+    case.members(register(&[
+        "B3 53 zvw 2024-01-01 - -",
+        "B3 53 zk-basis-plus-module 2024-01-01 - -",
+    ]));
     let mut night1 = Vec::new();
     for i in 1..=20u32 {
         let date = format!("2024-{:02}-{:02}", 1 + (i - 1) / 2, 1 + 14 * ((i - 1) % 2));
@@ -525,20 +432,21 @@ fn per_condition_counts_carry_over_to_the_next_run_and_ledger_show_lists_them() 
             night1.push(csi_008(&format!("b{i}"), "B3", &date, "4501"));
         }
     }
-    let first = case.claims("night1.csv", &night1);
-    case.run("out1", &[&first]);
-    assert!(case.outcomes("out1").iter().all(|g| g.ends_with(MODULE)));
-    let second = case.claims(
+    let first = case.create_csv("night1.csv", WITH_TRAJECTORY, &night1);
+    run(&case, "out1", &[&first]);
+    assert!(outcomes(&case, "out1").iter().all(|g| g.ends_with(MODULE)));
+    let second = case.create_csv(
         "night2.csv",
+        WITH_TRAJECTORY,
         &[
             csi_008("a21", "B3", "2025-02-03", "3237"),
             csi_008("b6", "B3", "2025-02-03", "4501"),
             csi_008("c1", "B3", "2025-02-03", ""),
         ],
     );
-    case.run("out2", &[&second]);
+    run(&case, "out2", &[&second]);
     assert_eq!(
-        case.outcomes("out2"),
+        outcomes(&case, "out2"),
         [
             format!("b6: {MODULE}"),
             format!("c1: {MODULE}"),
@@ -546,14 +454,11 @@ fn per_condition_counts_carry_over_to_the_next_run_and_ledger_show_lists_them() 
         ]
     );
     let show = |extra: &[&str]| {
-        let o = declaro()
+        case.command()
             .args(["ledger", "show", "--member", "B3", "--ledger"])
-            .arg(case.path("ledger.db"))
+            .arg(case.join("ledger.db"))
             .args(extra)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        String::from_utf8(o.stdout).unwrap()
+            .stdout()
     };
     for text in [show(&[]), show(&["--year", "2025"])] {
         let counters: Vec<String> = text
@@ -573,21 +478,14 @@ fn per_condition_counts_carry_over_to_the_next_run_and_ledger_show_lists_them() 
     }
 }
 
-/// A PM304 file declares the diagnosis in the 04 record's paramedische diagnosecode 01
-/// (positions 106-113, N8): 21 CSI 008 sessions of diagnosis 3237 (`00003237`) and one of 4501
-/// in 2024. Sessions 1-20 of 3237 and the one of 4501 are paid 40.00 each; the 21st of 3237 is
-/// SESSION_LIMIT.
-#[test]
-fn a_pm304_line_counts_toward_the_condition_of_its_paramedische_diagnosecode() {
-    let case = Case::new();
-    case.members(&[
-        row(54, "B4", "zvw", "2024-01-01", "", ""),
-        row(54, "B4", "zk-basis-plus-module", "2024-01-01", "", ""),
-    ]);
+/// 22 CSI 008 sessions of member `member` (`number` for its BSN) at the Pluspraktijk, 40.00
+/// each, in 2024: `a1`..`a21` (the 10th and 24th of January to October, and 10 November) and
+/// `b1` on 20 November; the caller gives them their diagnosis codes.
+fn csi_008_nights_of_two_conditions(member: &str, number: u64) -> Vec<formats::Decl> {
     let decl = |id: String, date: String| formats::Decl {
         line_id: id,
-        member_id: "B4".into(),
-        bsn: bsn(54),
+        member_id: member.into(),
+        bsn: bsn(number),
         birth_date: "19700101".into(),
         service_date: date,
         code_list: "990".into(),
@@ -605,6 +503,21 @@ fn a_pm304_line_counts_toward_the_condition_of_its_paramedische_diagnosecode() {
         })
         .collect();
     lines.push(decl("b1".into(), "20241120".into()));
+    lines
+}
+
+/// A PM304 file declares the diagnosis in the 04 record's paramedische diagnosecode 01
+/// (positions 106-113, N8): 21 CSI 008 sessions of diagnosis 3237 (`00003237`) and one of 4501
+/// in 2024. Sessions 1-20 of 3237 and the one of 4501 are paid 40.00 each; the 21st of 3237 is
+/// SESSION_LIMIT.
+#[test]
+fn a_pm304_line_counts_toward_the_condition_of_its_paramedische_diagnosecode() {
+    let case = Dir::new("readings");
+    case.members(register(&[
+        "B4 54 zvw 2024-01-01 - -",
+        "B4 54 zk-basis-plus-module 2024-01-01 - -",
+    ]));
+    let lines = csi_008_nights_of_two_conditions("B4", 54);
     let mut recs = formats::pm304_records(PLUS, "PM-1", &lines);
     for (n, r) in recs
         .iter_mut()
@@ -615,10 +528,10 @@ fn a_pm304_line_counts_toward_the_condition_of_its_paramedische_diagnosecode() {
         let rec = std::mem::replace(r, formats::Rec::new("04"));
         *r = rec.an(103, 105, "060").n(106, 113, code);
     }
-    let path = case.path("night.pm304");
+    let path = case.join("night.pm304");
     std::fs::write(&path, formats::join(&recs)).unwrap();
-    case.run("out", &[&path.display().to_string()]);
-    let got = case.outcomes("out");
+    run(&case, "out", &[&path.display().to_string()]);
+    let got = outcomes(&case, "out");
     let refused: Vec<&String> = got.iter().filter(|g| !g.ends_with(MODULE)).collect();
     assert_eq!(refused, ["a21: SESSION_LIMIT"]);
     assert_eq!(got.len(), 22);
@@ -629,32 +542,12 @@ fn a_pm304_line_counts_toward_the_condition_of_its_paramedische_diagnosecode() {
 /// the 21st of 3237 is SESSION_LIMIT, the other 21 are paid 40.00 each.
 #[test]
 fn an_xml_line_counts_toward_the_condition_of_its_diagnosis_attribute() {
-    let case = Case::new();
-    case.members(&[
-        row(55, "B5", "zvw", "2024-01-01", "", ""),
-        row(55, "B5", "zk-basis-plus-module", "2024-01-01", "", ""),
-    ]);
-    let decl = |id: String, date: String| formats::Decl {
-        line_id: id,
-        member_id: "B5".into(),
-        bsn: bsn(55),
-        birth_date: "19700101".into(),
-        service_date: date,
-        code_list: "990".into(),
-        code: "1000Z".into(),
-        quantity: 1,
-        indication: "008".into(),
-        referral: true,
-        cents: 4000,
-        ..formats::Decl::default()
-    };
-    let mut lines: Vec<formats::Decl> = (1..=21u32)
-        .map(|i| {
-            let date = format!("2024{:02}{}", 1 + (i - 1) / 2, 10 + 14 * ((i - 1) % 2));
-            decl(format!("a{i}"), date)
-        })
-        .collect();
-    lines.push(decl("b1".into(), "20241120".into()));
+    let case = Dir::new("readings");
+    case.members(register(&[
+        "B5 55 zvw 2024-01-01 - -",
+        "B5 55 zk-basis-plus-module 2024-01-01 - -",
+    ]));
+    let lines = csi_008_nights_of_two_conditions("B5", 55);
     let mut xml = formats::xml(PLUS, "X-1", &lines);
     for l in &lines {
         let dx = if l.line_id == "b1" { "4501" } else { "3237" };
@@ -662,9 +555,9 @@ fn an_xml_line_counts_toward_the_condition_of_its_diagnosis_attribute() {
         xml = xml.replacen(&at, &format!("{at}diagnosis=\"{dx}\" "), 1);
     }
     assert_eq!(xml.matches("diagnosis=").count(), 22);
-    let night = case.file("night.xml", &xml);
-    case.run("out", &[&night]);
-    let got = case.outcomes("out");
+    let night = case.create("night.xml", &xml);
+    run(&case, "out", &[&night]);
+    let got = outcomes(&case, "out");
     let refused: Vec<&String> = got.iter().filter(|g| !g.ends_with(MODULE)).collect();
     assert_eq!(refused, ["a21: SESSION_LIMIT"]);
     assert_eq!(got.len(), 22);
@@ -703,102 +596,27 @@ fn an_xml_line_counts_toward_the_condition_of_its_diagnosis_attribute() {
 /// - H4 P30 1120.01 without authorization: NO_AUTHORIZATION.
 #[test]
 fn full_dentures_above_the_threshold_per_jaw_need_an_authorization() {
-    let case = Case::new();
+    let case = Dir::new("readings");
     let mut rows = Vec::new();
     let mut lines = Vec::new();
-    let cases: [(&str, &str, &str, &str, &str, &str); 13] = [
-        (
-            "E1",
-            "dsw-2009-av-standaard",
-            "2009-05-01",
-            "P21",
-            "549.99",
-            "",
-        ),
-        (
-            "E2",
-            "dsw-2009-av-standaard",
-            "2009-05-01",
-            "P21",
-            "550.00",
-            "",
-        ),
-        (
-            "E3",
-            "dsw-2009-av-standaard",
-            "2009-05-01",
-            "P21",
-            "550.01",
-            "",
-        ),
-        (
-            "E4",
-            "dsw-2009-av-standaard",
-            "2009-05-01",
-            "P21",
-            "550.01",
-            "M-4",
-        ),
-        (
-            "E5",
-            "dsw-2009-av-standaard",
-            "2009-05-01",
-            "P30",
-            "1100.00",
-            "",
-        ),
-        (
-            "E6",
-            "dsw-2009-av-standaard",
-            "2009-05-01",
-            "P30",
-            "1100.01",
-            "",
-        ),
-        (
-            "E7",
-            "dsw-2009-av-standaard",
-            "2009-05-01",
-            "P30",
-            "1100.01",
-            "M-7",
-        ),
-        ("E8", "", "2009-05-01", "P21", "600.00", ""),
-        ("E9", "", "2024-05-01", "P21", "600.00", ""),
-        (
-            "H1",
-            "stadholland-2014-standaard",
-            "2014-05-01",
-            "P21",
-            "560.00",
-            "",
-        ),
-        (
-            "H2",
-            "stadholland-2014-standaard",
-            "2014-05-01",
-            "P21",
-            "560.01",
-            "",
-        ),
-        (
-            "H3",
-            "stadholland-2014-standaard",
-            "2014-05-01",
-            "P30",
-            "1120.00",
-            "",
-        ),
-        (
-            "H4",
-            "stadholland-2014-standaard",
-            "2014-05-01",
-            "P30",
-            "1120.01",
-            "",
-        ),
-    ];
-    for (i, (id, product, date, code, amount, auth)) in cases.into_iter().enumerate() {
+    // id, product (`-` for zvw alone), service date, code, amount, authorization.
+    let cases = table(&[
+        "E1 dsw-2009-av-standaard 2009-05-01 P21 549.99 -",
+        "E2 dsw-2009-av-standaard 2009-05-01 P21 550.00 -",
+        "E3 dsw-2009-av-standaard 2009-05-01 P21 550.01 -",
+        "E4 dsw-2009-av-standaard 2009-05-01 P21 550.01 M-4",
+        "E5 dsw-2009-av-standaard 2009-05-01 P30 1100.00 -",
+        "E6 dsw-2009-av-standaard 2009-05-01 P30 1100.01 -",
+        "E7 dsw-2009-av-standaard 2009-05-01 P30 1100.01 M-7",
+        "E8 - 2009-05-01 P21 600.00 -",
+        "E9 - 2024-05-01 P21 600.00 -",
+        "H1 stadholland-2014-standaard 2014-05-01 P21 560.00 -",
+        "H2 stadholland-2014-standaard 2014-05-01 P21 560.01 -",
+        "H3 stadholland-2014-standaard 2014-05-01 P30 1120.00 -",
+        "H4 stadholland-2014-standaard 2014-05-01 P30 1120.01 -",
+    ]);
+    for (i, c) in cases.iter().enumerate() {
+        let [id, product, date, code, amount, auth] = [0, 1, 2, 3, 4, 5].map(|k| c[k].as_str());
         let n = 40 + i as u64;
         let start = format!("{}-01-01", &date[..4]);
         rows.push(row(n, id, "zvw", &start, "", ""));
@@ -817,9 +635,9 @@ fn full_dentures_above_the_threshold_per_jaw_need_an_authorization() {
         ));
     }
     case.members(&rows);
-    let claims = case.claims("c.csv", &lines);
-    case.run("out", &[&claims]);
-    let mut got = case.outcomes("out");
+    let claims = case.create_csv("c.csv", WITH_TRAJECTORY, &lines);
+    run(&case, "out", &[&claims]);
+    let mut got = outcomes(&case, "out");
     got.sort();
     let ds = "dsw-2009-av-standaard";
     let sh = "stadholland-2014-standaard";
@@ -843,7 +661,7 @@ fn full_dentures_above_the_threshold_per_jaw_need_an_authorization() {
         ]
     );
     // The message names the threshold.
-    let rejections = read(case.path("out").join("rejections.csv"));
+    let rejections = read(case.join("out").join("rejections.csv"));
     assert!(
         rejections.contains("prior authorization is required above 550.00 per jaw"),
         "{rejections}"

@@ -541,26 +541,11 @@ fn the_report_in_chromium_is_drawn_shows_the_summary_and_fetches_nothing() {
     if !have_chromium() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = declaro()
-        .args(["process", "--quiet", "--policy", "fixtures/policies"])
-        .args(["--members", "fixtures/members.csv"])
-        .args(["--providers", "fixtures/providers.csv"])
-        .args(["--run-date", "2025-12-31", "--ledger"])
-        .arg(dir.path().join("ledger.db"))
-        .arg("--out")
-        .arg(&out)
-        .args(runs::fixture_claims())
-        .arg("tests/corpus/truncated.xml")
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "a file is refused: {}",
-        stderr(&o)
-    );
+    let dir = Dir::new("report-browser");
+    let out = dir.join("out");
+    let night = dir.process().quiet().inputs(runs::fixture_claims());
+    // A file is refused.
+    night.input("tests/corpus/truncated.xml").assert_exit(2);
     let s = summary(&out);
     assert!(s["outcomes"]["rejected"].as_u64().unwrap() > 0);
 
@@ -584,9 +569,9 @@ fn the_diff_page_in_chromium_is_drawn_and_fetches_nothing() {
     if !have_chromium() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b) = runs::two_dry_runs_with_a_raised_maximum(dir.path());
-    let page = dir.path().join("diff.html");
+    let dir = Dir::new("report-browser");
+    let (a, b) = runs::two_dry_runs_with_a_raised_maximum(&dir);
+    let page = dir.join("diff.html");
     let d: Value = serde_json::from_str(&runs::diff_html(&a, &b, &page, true)).unwrap();
 
     assert_a_request_is_seen(dir.path());

@@ -5,17 +5,16 @@ mod util;
 use util::*;
 
 fn scenario(name: &str) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("scenarios");
     let input = format!("fixtures/claims/{name}.csv");
-    let o = process(dir.path(), &[&input], &["--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    Process::new(dir.path()).quiet().input(&input).ok();
     assert_same_csv(
-        &read(dir.path().join("remittance.csv")),
+        &read(dir.join("remittance.csv")),
         &expected(name, "remittance.csv"),
         "remittance",
     );
     assert_same_csv(
-        &read(dir.path().join("rejections.csv")),
+        &read(dir.join("rejections.csv")),
         &expected(name, "rejections.csv"),
         "rejections",
     );
@@ -87,16 +86,18 @@ fn whole_night_in_one_run_is_the_files_one_after_another() {
         all
     };
     for threads in ["1", "2", "8"] {
-        let dir = tempfile::tempdir().unwrap();
-        let o = process(dir.path(), &inputs, &["--quiet", "--threads", threads]);
-        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        let dir = Dir::new("scenarios");
+        Process::new(dir.path())
+            .args(["--quiet", "--threads", threads])
+            .inputs(&inputs)
+            .ok();
         assert_same_csv(
-            &read(dir.path().join("remittance.csv")),
+            &read(dir.join("remittance.csv")),
             &concat("remittance.csv"),
             "remittance",
         );
         assert_same_csv(
-            &read(dir.path().join("rejections.csv")),
+            &read(dir.join("rejections.csv")),
             &concat("rejections.csv"),
             "rejections",
         );

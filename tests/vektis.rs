@@ -3,17 +3,11 @@
 //! all four formats, files of other EI messages refused as `UNSUPPORTED_FORMAT`, line ends noted,
 //! and the retourcode of the field at fault. Every file is written by the tests' own helpers.
 
-mod util;
-use std::path::Path;
 #[path = "util/formats.rs"]
 mod formats;
+mod util;
 use formats::*;
 use util::*;
-
-fn run(dir: &Path, inputs: &[&str]) -> std::process::Output {
-    let ei = dir.join("ei").display().to_string();
-    process(&dir.join("out"), inputs, &["--quiet", "--ei-return", &ei])
-}
 
 /// A dental line of member `m` of [`DENTAL_MEMBERS`].
 fn dental(m: usize, line_id: &str, date: &str, code: &str, cents: i64) -> Decl {
@@ -74,12 +68,12 @@ fn answer(records: &[&Rec], suffixes: &[&str]) -> Vec<u8> {
 
 #[test]
 fn mz301_with_debtors_comments_and_a_credit_is_adjudicated_and_answered_byte_exact_in_mz302() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("vektis");
     let recs = hand_made();
-    let f = write(dir.path(), "d2009-001.asc", &join(&recs));
-    let o = run(dir.path(), &[&f]);
+    let f = dir.create_bytes("d2009-001.asc", &join(&recs));
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = dir.path().join("out");
+    let out = dir.join("out");
     // DSW AV-Standaard 2009 (seed 002) for members of 22 and older: C11 "100%" (2 C-codes a
     // year), M50 "100%" capped at "€ 13,– per behandeling", V11 "100%"; Q99 is no code.
     // T-1 21.50 paid in full; T-2 20.00 -> 13.00, member 7.00; T-3 undoes T-1 exactly;
@@ -139,7 +133,7 @@ fn mz301_with_debtors_comments_and_a_credit_is_adjudicated_and_answered_byte_exa
             "",
         ],
     );
-    let got = std::fs::read(dir.path().join("ei/d2009-001.mz302")).unwrap();
+    let got = std::fs::read(dir.join("ei/d2009-001.mz302")).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&got),
         String::from_utf8_lossy(&expected)
@@ -151,20 +145,12 @@ fn mz301_with_debtors_comments_and_a_credit_is_adjudicated_and_answered_byte_exa
 fn the_same_dental_lines_in_all_four_formats_give_the_same_adjudication() {
     for seed in 1..=4u64 {
         let lines = generate_dental(seed, 40 + 10 * seed as usize);
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Dir::new("vektis");
         let files = [
-            write(
-                dir.path(),
-                "g.csv",
-                csv("12345678", "G2009", &lines).as_bytes(),
-            ),
-            write(
-                dir.path(),
-                "g.xml",
-                xml("12345678", "G2009", &lines).as_bytes(),
-            ),
-            write(dir.path(), "g.dat", &pm304("12345678", "G2009", &lines)),
-            write(dir.path(), "g.asc", &mz301("12345678", "G2009", &lines)),
+            dir.create_bytes("g.csv", csv("12345678", "G2009", &lines).as_bytes()),
+            dir.create_bytes("g.xml", xml("12345678", "G2009", &lines).as_bytes()),
+            dir.create_bytes("g.dat", &pm304("12345678", "G2009", &lines)),
+            dir.create_bytes("g.asc", &mz301("12345678", "G2009", &lines)),
         ];
         let results = adjudicate_each(dir.path(), &files, lines.len());
         let (paid, rejected, _) = &results[0];
@@ -300,10 +286,9 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
         ),
     ];
     for (name, recs, code, says) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let f = write(dir.path(), name, &join(&recs));
-        let csv = write(
-            dir.path(),
+        let dir = Dir::new("vektis");
+        let f = dir.create_bytes(name, &join(&recs));
+        let csv = dir.create_bytes(
             "beside.csv",
             csv(
                 "12345678",
@@ -312,9 +297,9 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
             )
             .as_bytes(),
         );
-        let o = run(dir.path(), &[&f, &csv]);
+        let o = ei_run(dir.path(), &[&f, &csv]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
-        let s = summary(&dir.path().join("out"));
+        let s = summary(&dir.join("out"));
         let file = &s["input_files"][0];
         assert_eq!(file["reason"], "MALFORMED_FILE", "{name}");
         assert_eq!(file["vektis_code"], code, "{name}");
@@ -323,7 +308,7 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
         // The CSV beside it is processed: 21.50 paid in full.
         assert_eq!(s["totals"]["paid_supplementary"], "21.50", "{name}");
         let stem = name.trim_end_matches(".asc");
-        let got = std::fs::read(dir.path().join(format!("ei/{stem}.mz302"))).unwrap();
+        let got = std::fs::read(dir.join(format!("ei/{stem}.mz302"))).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&refused_answer(&recs, code)),
@@ -337,19 +322,19 @@ fn a_refused_mz301_file_is_answered_with_its_01_and_99_and_the_specific_code() {
 /// in a standard declaro does not speak.
 #[test]
 fn other_ei_messages_are_refused_as_unsupported_naming_code_and_standard() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("vektis");
     // A GZ321 voorlooprecord (code 195, versie 01 00, test) and an unknown code 999.
     let gz = Rec::new("01").an(3, 10, "1950100T");
     let unknown = Rec::new("01").an(3, 10, "9990102P");
     let mut gz_bytes = gz.0.clone();
     gz_bytes.push(b'\n');
     let files = [
-        write(dir.path(), "ggz.asc", &gz_bytes),
-        write(dir.path(), "other.asc", &join(&[unknown])),
+        dir.create_bytes("ggz.asc", &gz_bytes),
+        dir.create_bytes("other.asc", &join(&[unknown])),
     ];
-    let o = run(dir.path(), &[&files[0], &files[1]]);
+    let o = ei_run(dir.path(), &[&files[0], &files[1]]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let s = summary(&dir.path().join("out"));
+    let s = summary(&dir.join("out"));
     for (i, says) in [
         (
             0,
@@ -364,7 +349,7 @@ fn other_ei_messages_are_refused_as_unsupported_naming_code_and_standard() {
         assert!(refused.contains(says), "{refused}");
         assert!(!refused.contains("column"), "{refused}");
     }
-    assert!(files_in(&dir.path().join("ei")).is_empty());
+    assert!(files_in(&dir.join("ei")).is_empty());
 }
 
 /// LF only, no line end after the 99, and a mix: read all the same, noted in summary.json,
@@ -385,15 +370,15 @@ fn line_ends_of_ei_files_are_noted_and_the_answer_is_the_same() {
         ("mixed", mixed, "mixed", true),
     ];
     for (name, bytes, style, last) in variants {
-        let dir = tempfile::tempdir().unwrap();
-        let f = write(dir.path(), "d.asc", &bytes);
-        let o = run(dir.path(), &[&f]);
+        let dir = Dir::new("vektis");
+        let f = dir.create_bytes("d.asc", &bytes);
+        let o = ei_run(dir.path(), &[&f]);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
-        let s = summary(&dir.path().join("out"));
+        let s = summary(&dir.join("out"));
         assert_eq!(s["input_files"][0]["line_ends"], style, "{name}");
         assert_eq!(s["input_files"][0]["final_line_end"], last, "{name}");
         assert_eq!(s["lines"], 5, "{name}");
-        answers.push(std::fs::read(dir.path().join("ei/d.mz302")).unwrap());
+        answers.push(std::fs::read(dir.join("ei/d.mz302")).unwrap());
     }
     assert!(answers.iter().all(|a| a == &answers[0]));
     assert!(answers[0].ends_with(b"\r\n"));
@@ -403,7 +388,7 @@ fn line_ends_of_ei_files_are_noted_and_the_answer_is_the_same() {
 /// MZ301's two debit/credit indicators must agree (8064).
 #[test]
 fn a_line_rejected_for_one_field_carries_that_fields_retourcode() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("vektis");
     let ok = dental(0, "F-1", "20090302", "C11", 2150);
     let mut recs = mz301_records("12345678", "F2009-F", &vec![ok; 6], false);
     let set = |r: &mut Rec, from: usize, to: usize, s: &str| {
@@ -423,10 +408,10 @@ fn a_line_rejected_for_one_field_carries_that_fields_retourcode() {
     set(&mut recs[7], 164, 164, "C");
     let total = 5 * 2150 - 2150;
     recs[8] = rec99(1, 0, 6, 0, total);
-    let f = write(dir.path(), "faults.asc", &join(&recs));
-    let o = run(dir.path(), &[&f]);
+    let f = dir.create_bytes("faults.asc", &join(&recs));
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rej = rejections_without_file_and_raw(&read(dir.path().join("out/rejections.csv")));
+    let rej = rejections_without_file_and_raw(&read(dir.join("out/rejections.csv")));
     let reasons: Vec<&str> = rej.iter().map(|r| r.split('|').nth(8).unwrap()).collect();
     assert_eq!(
         reasons,
@@ -439,7 +424,7 @@ fn a_line_rejected_for_one_field_carries_that_fields_retourcode() {
             "MISSING_FIELD"
         ]
     );
-    let got = std::fs::read(dir.path().join("ei/faults.mz302")).unwrap();
+    let got = std::fs::read(dir.join("ei/faults.mz302")).unwrap();
     let codes: Vec<String> = got
         .split(|b| *b == b'\n')
         .filter(|r| r.starts_with(b"04"))
@@ -464,11 +449,11 @@ fn a_line_rejected_for_one_field_carries_that_fields_retourcode() {
 fn latin1_names_are_echoed_byte_for_byte_and_utf8_ones_are_refused_with_0804() {
     let mut latin1 = hand_made();
     latin1[1].0[63..69].copy_from_slice(b"Ma\xefk  ");
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "latin1.asc", &join(&latin1));
-    let o = run(dir.path(), &[&f]);
+    let dir = Dir::new("vektis");
+    let f = dir.create_bytes("latin1.asc", &join(&latin1));
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let got = std::fs::read(dir.path().join("ei/latin1.mz302")).unwrap();
+    let got = std::fs::read(dir.join("ei/latin1.mz302")).unwrap();
     let r02 = got.split(|b| *b == b'\n').nth(1).unwrap();
     assert_eq!(&r02[..310], &latin1[1].0[..]);
 
@@ -478,11 +463,11 @@ fn latin1_names_are_echoed_byte_for_byte_and_utf8_ones_are_refused_with_0804() {
     r.extend_from_slice(&utf8[1].0[67..]);
     assert_eq!(r.len(), 311);
     utf8[1].0 = r;
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "utf8.asc", &join(&utf8));
-    let o = run(dir.path(), &[&f]);
+    let dir = Dir::new("vektis");
+    let f = dir.create_bytes("utf8.asc", &join(&utf8));
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let s = summary(&dir.path().join("out"));
+    let s = summary(&dir.join("out"));
     assert_eq!(s["input_files"][0]["vektis_code"], "0804");
     let refused = s["input_files"][0]["refused"].as_str().unwrap();
     assert!(
@@ -500,15 +485,11 @@ fn latin1_names_are_echoed_byte_for_byte_and_utf8_ones_are_refused_with_0804() {
 fn a_bsn_of_nines_means_none_and_the_member_number_matches() {
     let mut line = dental(0, "N-1", "20090302", "C11", 2150);
     line.bsn = "999999999".into();
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "nines.asc",
-        &mz301("12345678", "F2009-N", &[line]),
-    );
-    let o = run(dir.path(), &[&f]);
+    let dir = Dir::new("vektis");
+    let f = dir.create_bytes("nines.asc", &mz301("12345678", "F2009-N", &[line]));
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rem = without_file_and_record(&read(dir.path().join("out/remittance.csv")));
+    let rem = without_file_and_record(&read(dir.join("out/remittance.csv")));
     assert_eq!(
         rem,
         ["F2009-N|N-1|12345678|M001|2009-03-02|C11|1|2009|21.50|0.00|0.00|21.50|0.00|dsw-2009-av-standaard|"]
@@ -520,7 +501,7 @@ fn a_bsn_of_nines_means_none_and_the_member_number_matches() {
 /// than its 02 `MALFORMED` (`vektis-mz301.md`); the same care twice is `DUPLICATE_CARE`, 0587.
 #[test]
 fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with_its_code() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Dir::new("vektis");
     let mut late = dental(0, "L-1", "20100104", "C11", 2150);
     late.code_list = "010".into();
     let mut list = dental(0, "L-2", "20090302", "C11", 2150);
@@ -537,10 +518,10 @@ fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with
         false,
     );
     recs[6] = Rec(recs[6].0.clone()).an(28, 42, "M001X          ");
-    let f = write(dir.path(), "lines.asc", &join(&recs));
-    let o = run(dir.path(), &[&f]);
+    let f = dir.create_bytes("lines.asc", &join(&recs));
+    let o = ei_run(dir.path(), &[&f]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let rej = rejections_without_file_and_raw(&read(dir.path().join("out/rejections.csv")));
+    let rej = rejections_without_file_and_raw(&read(dir.join("out/rejections.csv")));
     assert_eq!(
         rej,
         [
@@ -550,7 +531,7 @@ fn an_mz301_line_after_its_invoice_date_or_of_another_code_list_is_rejected_with
             "5|F2009-L|L-5|12345678|M001X|20090303|C12|21.50|MALFORMED|the UZOVI-nummer or verzekerdennummer of the 04 prestatierecord differs from its 02 verzekerdenrecord",
         ]
     );
-    let got = std::fs::read(dir.path().join("ei/lines.mz302")).unwrap();
+    let got = std::fs::read(dir.join("ei/lines.mz302")).unwrap();
     let codes: Vec<String> = got
         .split(|b| *b == b'\n')
         .filter(|r| r.starts_with(b"04"))

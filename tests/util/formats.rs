@@ -26,6 +26,22 @@ pub struct Decl {
     pub behandelaar: String,
 }
 
+/// A physiotherapy session (code 1000, 30.00) of fixture member M001 (born 1970-04-12) on
+/// 2009-01-20, `bsn` empty for none.
+pub fn m001_session(line_id: &str, bsn: &str) -> Decl {
+    Decl {
+        line_id: line_id.into(),
+        member_id: "M001".into(),
+        bsn: bsn.into(),
+        birth_date: "19700412".into(),
+        service_date: "20090120".into(),
+        code: "1000".into(),
+        quantity: 1,
+        cents: 3000,
+        ..Default::default()
+    }
+}
+
 fn euros(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
@@ -54,6 +70,10 @@ impl Rec {
         let w = to - from + 1;
         let s = format!("{v:0w$}");
         self.an(from, to, &s)
+    }
+    /// N fields that are all zeros, `(from, to)` each.
+    pub fn zeros(self, fields: &[(usize, usize)]) -> Rec {
+        fields.iter().fold(self, |r, &(from, to)| r.n(from, to, 0))
     }
     pub fn text(&self) -> String {
         String::from_utf8(self.0.clone()).unwrap()
@@ -122,18 +142,30 @@ pub fn line(
     }
 }
 
-/// 02 verzekerdenrecord.
-pub fn rec02(detail: u64, d: &Decl) -> Rec {
-    Rec::new("02")
+/// What every 02 and 04 record (PM304 and MZ301) starts with: the record type `code`, the
+/// detail record number, the BSN, the UZOVI number and the member number (positions 1-42).
+fn insured_record(code: &str, detail: u64, d: &Decl) -> Rec {
+    Rec::new(code)
         .n(3, 14, detail)
         .an(15, 23, &d.bsn)
         .n(24, 27, UZOVI)
         .an(28, 42, &d.member_id)
+}
+
+/// A 02 verzekerdenrecord up to the name (positions 1-88); `at_62` is position 62 (PM304 `0`,
+/// MZ301 `2`).
+fn verzekerde(detail: u64, d: &Decl, at_62: &str) -> Rec {
+    insured_record("02", detail, d)
         .an(43, 53, "P1")
         .an(54, 61, &d.birth_date)
-        .an(62, 62, "0")
+        .an(62, 62, at_62)
         .an(63, 63, "1")
         .an(64, 88, "Jansen")
+}
+
+/// 02 verzekerdenrecord.
+pub fn rec02(detail: u64, d: &Decl) -> Rec {
+    verzekerde(detail, d, "0")
         .an(135, 140, "J")
         .an(142, 147, "1234AB")
         .n(157, 161, 1)
@@ -143,11 +175,7 @@ pub fn rec02(detail: u64, d: &Decl) -> Rec {
 /// 04 prestatierecord.
 pub fn rec04(detail: u64, d: &Decl) -> Rec {
     let dc = if d.credit { "C" } else { "D" };
-    let mut r = Rec::new("04")
-        .n(3, 14, detail)
-        .an(15, 23, &d.bsn)
-        .n(24, 27, UZOVI)
-        .an(28, 42, &d.member_id)
+    let mut r = insured_record("04", detail, d)
         .an(43, 57, &d.authorization)
         .an(58, 58, "N")
         .an(59, 66, &d.service_date)
@@ -222,16 +250,7 @@ pub fn mz01(provider_agb: &str, batch_id: &str) -> Rec {
 
 /// MZ301 02 verzekerdenrecord (`debtor`: the debiteurnummer of a 03 that follows).
 pub fn mz02(detail: u64, d: &Decl, debtor: &str) -> Rec {
-    Rec::new("02")
-        .n(3, 14, detail)
-        .an(15, 23, &d.bsn)
-        .n(24, 27, UZOVI)
-        .an(28, 42, &d.member_id)
-        .an(43, 53, "P1")
-        .an(54, 61, &d.birth_date)
-        .an(62, 62, "2")
-        .an(63, 63, "1")
-        .an(64, 88, "Jansen")
+    verzekerde(detail, d, "2")
         .n(99, 99, 0)
         .an(135, 140, "J")
         .n(141, 141, 0)
@@ -246,8 +265,7 @@ pub fn mz03(detail: u64, debtor: &str) -> Rec {
     Rec::new("03")
         .n(3, 14, detail)
         .an(15, 25, debtor)
-        .n(26, 33, 0)
-        .n(34, 34, 0)
+        .zeros(&[(26, 33), (34, 34)])
         .n(35, 35, 1)
         .an(36, 60, "Jansen")
         .n(71, 71, 0)
@@ -256,20 +274,14 @@ pub fn mz03(detail: u64, debtor: &str) -> Rec {
         .an(116, 139, "Dorpsstraat")
         .n(140, 144, 1)
         .an(166, 189, "Utrecht")
-        .n(207, 209, 0)
-        .n(280, 295, 0)
-        .n(296, 297, 0)
+        .zeros(&[(207, 209), (280, 295), (296, 297)])
 }
 
 /// MZ301 04 prestatierecord.
 pub fn mz04(detail: u64, d: &Decl) -> Rec {
     let dc = if d.credit { "C" } else { "D" };
     let tariff = d.cents as u64 / u64::from(d.quantity.max(1));
-    let mut r = Rec::new("04")
-        .n(3, 14, detail)
-        .an(15, 23, &d.bsn)
-        .n(24, 27, UZOVI)
-        .an(28, 42, &d.member_id)
+    let mut r = insured_record("04", detail, d)
         .an(43, 57, &d.authorization)
         .n(58, 58, 1)
         .an(59, 66, &d.service_date)
@@ -278,21 +290,14 @@ pub fn mz04(detail: u64, d: &Decl) -> Rec {
         .n(70, 72, 0)
         .an(73, 75, &d.code_list)
         .an(76, 81, &d.code)
-        .n(82, 82, 0)
-        .n(83, 84, 0)
-        .n(91, 93, 0)
-        .n(94, 97, 0)
+        .zeros(&[(82, 82), (83, 84), (91, 93), (94, 97)])
         .an(98, 98, "N")
-        .n(99, 106, 0)
-        .n(107, 110, 0)
-        .n(111, 118, 0)
-        .n(119, 122, 0)
+        .zeros(&[(99, 106), (107, 110), (111, 118), (119, 122)])
         .n(123, 130, tariff)
         .n(131, 134, u64::from(d.quantity))
         .n(135, 142, d.cents as u64)
         .an(143, 143, dc)
-        .n(144, 151, 0)
-        .n(152, 155, 0)
+        .zeros(&[(144, 151), (152, 155)])
         .n(156, 163, d.cents as u64)
         .an(164, 164, dc)
         .an(165, 184, &d.line_id);

@@ -2,7 +2,7 @@
 //! `tests/report_browser.rs`.
 #![allow(dead_code)]
 
-use crate::util::{declaro, root, stderr};
+use crate::util::{declaro, root, Dir};
 use std::path::{Path, PathBuf};
 
 /// The fixture claim files, sorted.
@@ -18,38 +18,28 @@ pub fn fixture_claims() -> Vec<PathBuf> {
 /// Two dry runs of every fixture claim file over one ledger in `dir`: `dir/a` with the fixture
 /// policies, `dir/b` with a copy of them in which one maximum is raised, the DSW standard
 /// policy's physiotherapy session cap from 27.50 to 30.00. Gives (A, B).
-pub fn two_dry_runs_with_a_raised_maximum(dir: &Path) -> (PathBuf, PathBuf) {
-    let policies = dir.join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    let mut changed = 0;
-    for e in std::fs::read_dir(root().join("fixtures/policies")).unwrap() {
-        let e = e.unwrap();
-        let mut text = std::fs::read_to_string(e.path()).unwrap();
-        if e.file_name() == "dsw-2009-av-standaard.toml" {
+pub fn two_dry_runs_with_a_raised_maximum(dir: &Dir) -> (PathBuf, PathBuf) {
+    let changed = std::cell::Cell::new(0);
+    let policies = dir.copy_policies("policies", |name, mut text| {
+        if name == "dsw-2009-av-standaard.toml" {
             // The first `max_per_unit = "27.50"` of the file is the physiotherapy sessions'.
             let at = text.find("max_per_unit = \"27.50\"").unwrap();
             text.replace_range(at..at + 22, "max_per_unit = \"30.00\"");
-            changed += 1;
+            changed.set(changed.get() + 1);
         }
-        std::fs::write(policies.join(e.file_name()), text).unwrap();
-    }
-    assert_eq!(changed, 1, "the DSW standard policy is among the fixtures");
-    let ledger = dir.join("ledger.db");
+        text
+    });
+    assert_eq!(
+        changed.get(),
+        1,
+        "the DSW standard policy is among the fixtures"
+    );
     let (a, b) = (dir.join("a"), dir.join("b"));
     for (out, policy) in [(&a, root().join("fixtures/policies")), (&b, policies)] {
-        let o = declaro()
-            .args(["process", "--quiet", "--dry-run", "--policy"])
-            .arg(&policy)
-            .args(["--members", "fixtures/members.csv"])
-            .args(["--providers", "fixtures/providers.csv"])
-            .args(["--run-date", "2025-12-31", "--ledger"])
-            .arg(&ledger)
-            .arg("--out")
-            .arg(out)
-            .args(fixture_claims())
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let run = dir.process().policy(policy).out(out);
+        run.args(["--quiet", "--dry-run"])
+            .inputs(fixture_claims())
+            .ok();
     }
     (a, b)
 }
@@ -61,7 +51,5 @@ pub fn diff_html(a: &Path, b: &Path, page: &Path, json: bool) -> String {
     if json {
         c.arg("--json");
     }
-    let o = c.output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap()
+    c.stdout()
 }
