@@ -73,9 +73,22 @@ pub struct MemberQuery<'a> {
 /// credited (in [`Adjudicated::paid`], their outcomes in [`Night::outcomes`]).
 #[derive(Debug, Clone, Copy)]
 pub struct MemberChange<'a> {
+    /// The register's member number.
     pub member_id: &'a str,
+    /// The member's accumulators after tonight.
     pub acc: &'a Accumulators,
+    /// Tonight's paid and credited lines with their effects.
     pub adjudicated: &'a Adjudicated,
+}
+
+/// What a run hands the ledger to record: when it started, its lines and outcomes, what it
+/// changed per member, and the policies that name the products and pools.
+#[derive(Clone, Copy)]
+pub struct RunChanges<'a> {
+    pub started: &'a str,
+    pub night: &'a Night,
+    pub members: &'a [MemberChange<'a>],
+    pub policies: &'a PolicySet,
 }
 
 /// The run's row in the run history.
@@ -119,13 +132,7 @@ pub trait Ledger {
 
     /// Writes what the run changed, inside its transaction, and returns the new run's id.
     /// Nothing is visible to others before [`Ledger::commit`].
-    fn record(
-        &mut self,
-        started: &str,
-        night: &Night,
-        members: &[MemberChange<'_>],
-        policies: &PolicySet,
-    ) -> Result<i64, LedgerError>;
+    fn record(&mut self, run: &RunChanges<'_>) -> Result<i64, LedgerError>;
 
     /// The earliest committed run that processed (did not refuse) an input file with this
     /// sha256.

@@ -13,7 +13,7 @@
 //! tables as rows for `sqlite3`.
 
 use super::format::{self, Counter, LineOut, StoredLine, StoredMember, CHUNK};
-use super::{Care, Ledger, LedgerError, LineKey, MemberChange, MemberQuery, RunRecord};
+use super::{Care, Ledger, LedgerError, LineKey, MemberChange, MemberQuery, RunChanges, RunRecord};
 use crate::adjudicate::{Accumulators, Effect, MemberState, PoolKey, Prior, Used};
 use crate::model::{Cents, Total};
 use crate::night::{Night, Outcome, Payment, Products};
@@ -1295,13 +1295,13 @@ impl Ledger for SqliteLedger {
         Ok(states)
     }
 
-    fn record(
-        &mut self,
-        started: &str,
-        night: &Night,
-        members: &[MemberChange<'_>],
-        policies: &PolicySet,
-    ) -> Result<i64, LedgerError> {
+    fn record(&mut self, run: &RunChanges<'_>) -> Result<i64, LedgerError> {
+        let RunChanges {
+            started,
+            night,
+            members,
+            policies,
+        } = *run;
         self.writable()?;
         let t0 = Instant::now();
         // The row is completed by `commit`; inside the transaction nobody else sees it.
@@ -1661,7 +1661,12 @@ mod tests {
         let mut ledger = SqliteLedger::open_with(path, partitions).unwrap();
         let states = ledger.load(&queries, &policies).unwrap();
         let run = ledger
-            .record("2026-01-01T00:00:00Z", &n, &changes, &policies)
+            .record(&RunChanges {
+                started: "2026-01-01T00:00:00Z",
+                night: &n,
+                members: &changes,
+                policies: &policies,
+            })
             .unwrap();
         ledger
             .commit(run, &RunRecord::default(), &mut || Ok(()))

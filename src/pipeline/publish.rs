@@ -8,7 +8,7 @@
 use super::adjudicate::MemberResult;
 use super::Settings;
 use crate::error::Error;
-use crate::ledger::{Ledger, MemberChange, RunRecord};
+use crate::ledger::{Ledger, MemberChange, RunChanges, RunRecord};
 use crate::night::{Night, Outcome};
 use crate::output::ei_return::{self, FileFate, LineReturn};
 use crate::output::messages;
@@ -73,7 +73,14 @@ pub fn publish(
     // The ledger's writes overlap the outputs; nothing is committed until both are done and
     // the reconciliation holds.
     let (recorded, written) = rayon::join(
-        || ledger.record(started_at, night, &changes, policies),
+        || {
+            ledger.record(&RunChanges {
+                started: started_at,
+                night,
+                members: &changes,
+                policies,
+            })
+        },
         || write_outputs(s, night, &ctx, progress),
     );
     let (remittance, rejections, files, tally) =
