@@ -48,14 +48,11 @@ fn sessions(from: usize, to: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Day `day_of_year` (1 = 1 January) of 2009, by the crate's own day numbers.
 fn date_2009(day_of_year: usize) -> String {
-    let months = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let (mut m, mut d) = (0, day_of_year);
-    while d > months[m] {
-        d -= months[m];
-        m += 1;
-    }
-    format!("2009-{:02}-{d:02}", m + 1)
+    use declaro::model::Date;
+    let first = Date::parse("2009-01-01").unwrap().days_since_epoch();
+    Date::from_days_since_epoch(first + day_of_year as i64 - 1).to_string()
 }
 
 const PAID: &str =
