@@ -237,12 +237,12 @@ fn claim_rows(ms: &[GenMember], ls: &[GenLine]) -> Vec<String> {
         } else {
             ""
         };
-        let amount = format!("{}.{:02}", l.cents / 100, l.cents % 100);
+        let amount = Cents(i64::from(l.cents)).to_string();
         let copay_cents = l.cents * l.copay_pct / 10;
         let copay = if l.copay_pct == 0 {
             String::new()
         } else {
-            format!("{}.{:02}", copay_cents / 100, copay_cents % 100)
+            Cents(i64::from(copay_cents)).to_string()
         };
         let row = format!(
             "B{},L{n},{},P{},{}-06-15,{date},{list},{code},{},{},{},{},{amount},{copay},D,",
@@ -278,13 +278,7 @@ fn settings(dir: &Path, inputs: Vec<String>, threads: usize, out: &str) -> Setti
 }
 
 fn money(s: &str) -> Cents {
-    let (neg, abs) = s.strip_prefix('-').map_or((false, s), |a| (true, a));
-    let v = Cents::parse(abs).unwrap_or_else(|e| panic!("amount {s}: {e}"));
-    if neg {
-        -v
-    } else {
-        v
-    }
+    Cents::parse_signed(s.as_bytes()).unwrap_or_else(|e| panic!("amount {s}: {e}"))
 }
 
 /// (units, cents) used per bucket of one counter.

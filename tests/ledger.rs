@@ -342,9 +342,8 @@ fn big_night(n: &Dir, lines: usize) -> String {
         // DUPLICATE_CARE.
         let cents = 3000 + i / (members.len() * 28);
         s += &format!(
-            "K,K{i},45678901,{m},{b},2024-05-{day:02},1000,{}.{:02},,\n",
-            cents / 100,
-            cents % 100
+            "K,K{i},45678901,{m},{b},2024-05-{day:02},1000,{},,\n",
+            declaro::model::Cents(cents as i64)
         );
     }
     n.create("big.csv", s)

@@ -382,14 +382,9 @@ fn cells(row: &str) -> Vec<&str> {
 
 /// Cents of an amount as the outputs write it (`-12.50`).
 fn cents(s: &str) -> i64 {
-    let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
-    let (e, c) = s.split_once('.').unwrap_or_else(|| panic!("amount {s}"));
-    let v = e.parse::<i64>().unwrap() * 100 + c.parse::<i64>().unwrap();
-    if neg {
-        -v
-    } else {
-        v
-    }
+    declaro::model::Cents::parse_signed(s.as_bytes())
+        .unwrap_or_else(|e| panic!("amount {s}: {e}"))
+        .0
 }
 
 /// Every bar draws the number it carries: its width is `data-value` of `data-max` of 200.

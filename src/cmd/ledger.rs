@@ -157,10 +157,8 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Erro
         };
         let _ = writeln!(
             out,
-            "  {run:>4} {agb:08} {id:<14} {}-{:02}-{:02} {code:<8} {:>9} {:>9} {:>9} {:>9} {:>9}{note}",
-            date / 10_000,
-            date / 100 % 100,
-            date % 100,
+            "  {run:>4} {agb:08} {id:<14} {} {code:<8} {:>9} {:>9} {:>9} {:>9} {:>9}{note}",
+            crate::model::Date::from_u32(date).unwrap_or_default(),
             Cents(l.6),
             Cents(l.7),
             Cents(l.8),

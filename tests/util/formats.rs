@@ -43,7 +43,7 @@ pub fn m001_session(line_id: &str, bsn: &str) -> Decl {
 }
 
 fn euros(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
+    declaro::model::Cents(cents).to_string()
 }
 
 fn dashed(d: &str) -> String {
