@@ -292,6 +292,19 @@ fn a_credit_of_a_later_night_and_the_earlier_night_as_it_was() {
         (&d["used_before"], &d["charged"]),
         (&json!("0.00"), &json!("100.00"))
     );
+    // Night 1's input changed since: its replay is refused, naming the file.
+    let n1 = dir.join("n1.csv");
+    let mut text = std::fs::read_to_string(&n1).unwrap();
+    text.push_str("P,P-9,56789012,M030,1978-08-08,2024-02-02,PHARMA,1.00,,\n");
+    std::fs::write(&n1, text).unwrap();
+    let err = dir
+        .command()
+        .args(["explain", "--ledger"])
+        .arg(&ledger)
+        .arg("56789012/P-1")
+        .assert_exit(3);
+    let err = String::from_utf8_lossy(&err.stderr);
+    assert!(err.contains("n1.csv changed since the run"), "{err}");
 }
 
 /// A line rejected while reading (X-02, amount "12,50") or by screening (X-09, member M999

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::ledger::SqliteLedger;
 use crate::model::{Date, Reason};
 use crate::night::{Outcome, Payment};
-use crate::output::summary::{FileHash, Setup};
+use crate::output::summary::Setup;
 use crate::output::table::Table;
 use crate::pipeline::replay::{self, Replayed, Stage};
 use crate::pipeline::{rerun, Settings};
@@ -129,7 +129,12 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
                 row.get("file")
             ))
         })?;
-    unchanged(&setup, &files)?;
+    unchanged(&setup)?;
+    // The inputs are checked by the replay as it reads them (it hashes what it reads).
+    let sha256: Vec<String> = files
+        .iter()
+        .map(|f| f["sha256"].as_str().unwrap_or("").to_string())
+        .collect();
     let run_date = Date::parse(summary["run_date"].as_str().unwrap_or(""))
         .ok_or_else(|| Error::Usage(format!("{}/summary.json: no run_date", out.display())))?;
     let s = Settings {
@@ -159,7 +164,12 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
         .get("record")
         .parse()
         .map_err(|_| Error::Usage(format!("record {:?} is not a number", row.get("record"))))?;
-    let replayed = replay::replay(&s, &policies, &providers, &mut ledger, file, record)?;
+    let at = replay::At {
+        file,
+        record,
+        sha256: &sha256,
+    };
+    let replayed = replay::replay(&s, &policies, &providers, &mut ledger, &at)?;
     let result = result_of(&replayed, &policies, &row);
     let expected = expected(&row);
     if !agrees(&result, &expected) {
@@ -214,7 +224,7 @@ fn parse_key(key: &str) -> Result<(u32, &str), Error> {
 /// directories of the ledger's runs, newest first, the newest that paid it, else the newest
 /// that rejected it.
 fn locate(req: &Request, agb: u32, line_id: &str) -> Result<(Option<i64>, PathBuf, Row), Error> {
-    let runs = ledger_runs(&req.ledger)?;
+    let runs = SqliteLedger::snapshot(&req.ledger, i64::MAX)?.runs()?;
     if let Some(want) = req.run.filter(|w| !runs.iter().any(|(r, _)| r == w)) {
         let ids: Vec<String> = runs.iter().map(|(r, _)| r.to_string()).collect();
         return Err(Error::Usage(format!(
@@ -271,38 +281,6 @@ fn locate(req: &Request, agb: u32, line_id: &str) -> Result<(Option<i64>, PathBu
     })
 }
 
-/// The ledger's committed runs with their output directories, oldest first.
-fn ledger_runs(ledger: &Path) -> Result<Vec<(i64, String)>, Error> {
-    if !ledger.exists() {
-        return Err(Error::Usage(format!(
-            "ledger {} does not exist",
-            ledger.display()
-        )));
-    }
-    let bad = |e: rusqlite::Error| Error::Usage(format!("ledger {}: {e}", ledger.display()));
-    let conn =
-        rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(bad)?;
-    let has_runs: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(bad)?;
-    if !has_runs {
-        // No run ever committed (a dry run leaves the file empty).
-        return Ok(Vec::new());
-    }
-    let mut stmt = conn
-        .prepare("SELECT run_id, out_dir FROM run WHERE out_dir IS NOT NULL ORDER BY run_id")
-        .map_err(bad)?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(bad)?;
-    rows.collect::<Result<_, _>>().map_err(bad)
-}
-
 /// The row of one output file for the line, if any (the last, should there be several).
 fn find_row(
     dir: &Path,
@@ -342,32 +320,18 @@ fn read_summary(out: &Path) -> Result<serde_json::Value, Error> {
     serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
 }
 
-/// Refuses a replay when a file the run read has changed since: the trace would not be the
-/// run's.
-fn unchanged(setup: &Setup, files: &[serde_json::Value]) -> Result<(), Error> {
-    let inputs = setup.inputs.iter().zip(files).map(|(path, f)| FileHash {
-        path: path.clone(),
-        sha256: f["sha256"].as_str().unwrap_or("").into(),
-    });
+/// Refuses a replay when a policy file or register the run read has changed since: the trace
+/// would not be the run's. (The inputs are checked as the replay reads them.)
+fn unchanged(setup: &Setup) -> Result<(), Error> {
     let recorded = setup
         .policies
         .iter()
-        .cloned()
-        .chain([setup.members.clone()])
-        .chain(setup.providers.clone())
-        .chain(inputs);
+        .chain([&setup.members])
+        .chain(setup.providers.as_ref());
     for f in recorded {
         let now = rerun::sha256_of(Path::new(&f.path));
         if now != f.sha256 {
-            let was = if now.is_empty() {
-                "it cannot be read now".to_string()
-            } else {
-                format!("sha256 {} then, {now} now", f.sha256)
-            };
-            return Err(Error::Usage(format!(
-                "{} changed since the run ({was}): the run cannot be replayed",
-                f.path
-            )));
+            return Err(replay::changed(&f.path, &f.sha256, &now));
         }
     }
     Ok(())

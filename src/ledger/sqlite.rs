@@ -415,6 +415,10 @@ impl SqliteLedger {
     /// credited, in run order, instead of read from `member_state`, which holds the newest.
     pub fn snapshot(path: &Path, upto: i64) -> Result<SqliteLedger, LedgerError> {
         let shown = path.display().to_string();
+        if !path.exists() {
+            let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "does not exist");
+            return Err(LedgerError::Io(shown, missing));
+        }
         let sql = |source| LedgerError::Sql {
             path: shown.clone(),
             source,
@@ -445,6 +449,22 @@ impl SqliteLedger {
             loaded: Loaded::default(),
             upto: Some(upto),
         })
+    }
+
+    /// The committed runs this ledger sees that recorded an output directory, oldest first:
+    /// (run id, output directory).
+    pub fn runs(&self) -> Result<Vec<(i64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, out_dir FROM run WHERE out_dir IS NOT NULL AND run_id <= ?1 \
+                 ORDER BY run_id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([self.upto()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// The newest run a lookup sees.

@@ -32,18 +32,46 @@ pub struct Replayed {
     pub steps: Steps,
 }
 
-/// Replays the run of `s` for record `record` (1-based) of input file `file` (index in
-/// `s.inputs`).
+/// The line to replay, and what the run read.
+pub struct At<'a> {
+    /// Index of its input file in the run's inputs.
+    pub file: usize,
+    /// Its 1-based record number in that file.
+    pub record: u32,
+    /// The sha256 of each input as the run read it.
+    pub sha256: &'a [String],
+}
+
+/// The error for a file that is not what the run read (`now` empty: it cannot be read now).
+pub fn changed(path: &str, then: &str, now: &str) -> Error {
+    let was = if now.is_empty() {
+        "it cannot be read now".to_string()
+    } else {
+        format!("sha256 {then} then, {now} now")
+    };
+    Error::Usage(format!(
+        "{path} changed since the run ({was}): the run cannot be replayed"
+    ))
+}
+
+/// Replays the run of `s` for the line `at`; refuses when an input is not what the run read.
 pub fn replay(
     s: &Settings,
     policies: &PolicySet,
     providers: &Providers,
     ledger: &mut (dyn Ledger + Send),
-    file: usize,
-    record: u32,
+    at: &At<'_>,
 ) -> Result<Replayed, Error> {
+    let (file, record) = (at.file, at.record);
     let progress = super::progress::Progress::new(false);
     let mut night = read::read(s, ledger, &progress)?;
+    for (i, f) in night.files.iter().enumerate() {
+        let then = at.sha256.get(i).map_or("", String::as_str);
+        if f.sha256 != then {
+            let path = s.inputs.get(i).map(|p| super::shown(p)).unwrap_or_default();
+            return Err(changed(&path, then, &f.sha256));
+        }
+    }
     let missing = || {
         Error::Usage(format!(
             "record {record} of {} is not a line of the replayed run",
