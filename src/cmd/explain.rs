@@ -224,6 +224,10 @@ fn parse_key(key: &str) -> Result<(u32, &str), Error> {
 /// directories of the ledger's runs, newest first, the newest that paid it, else the newest
 /// that rejected it.
 fn locate(req: &Request, agb: u32, line_id: &str) -> Result<(Option<i64>, PathBuf, Row), Error> {
+    if !req.ledger.exists() {
+        let shown = req.ledger.display();
+        return Err(Error::Usage(format!("ledger {shown} does not exist")));
+    }
     let runs = SqliteLedger::snapshot(&req.ledger, i64::MAX)?.runs()?;
     if let Some(want) = req.run.filter(|w| !runs.iter().any(|(r, _)| r == w)) {
         let ids: Vec<String> = runs.iter().map(|(r, _)| r.to_string()).collect();

@@ -415,10 +415,6 @@ impl SqliteLedger {
     /// credited, in run order, instead of read from `member_state`, which holds the newest.
     pub fn snapshot(path: &Path, upto: i64) -> Result<SqliteLedger, LedgerError> {
         let shown = path.display().to_string();
-        if !path.exists() {
-            let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "does not exist");
-            return Err(LedgerError::Io(shown, missing));
-        }
         let sql = |source| LedgerError::Sql {
             path: shown.clone(),
             source,
