@@ -160,6 +160,8 @@ pub struct Members {
     slots: Vec<u32>,
     shift: u32,
     by_bsn: HashMap<u32, u32>,
+    /// The sha256 of the register file, over the bytes as they were read.
+    sha256: String,
 }
 
 impl fmt::Debug for Members {
@@ -180,6 +182,11 @@ pub fn id_hash(id: &[u8]) -> u64 {
 }
 
 impl Members {
+    /// The sha256 of the file the register was read from.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }
@@ -386,8 +393,9 @@ pub fn load_members(
         field: field.to_string(),
         message,
     };
-    let mut file =
-        std::fs::File::open(path).map_err(|e| err(0, "", format!("cannot open: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| err(0, "", format!("cannot open: {e}")))?;
+    // Hashed as it is read, so the run records the sha256 of exactly what it read.
+    let mut file = crate::input::Hashing::new(file);
     let mut first = Vec::with_capacity(chunks::HEAD);
     (&mut file)
         .take(chunks::HEAD as u64)
@@ -433,6 +441,7 @@ pub fn load_members(
     if let Some(e) = got.error {
         return Err(err(0, "", format!("cannot read: {e}")));
     }
+    let sha256 = got.input.finish();
     if let Some((_, bytes)) = got.tail {
         // A row longer than a chunk is no register row.
         let _ = bytes;
@@ -455,7 +464,9 @@ pub fn load_members(
         line += p.newlines;
     }
     let first_bad = parts.iter().find_map(|p| p.error.clone());
-    merge(parts, first_bad, policies, &err)
+    let mut members = merge(parts, first_bad, policies, &err)?;
+    members.sha256 = sha256;
+    Ok(members)
 }
 
 /// Reads the rows of one chunk.
@@ -842,6 +853,10 @@ mod tests {
         let (_dir, path) = register(1000, None);
         let m = load_members(&path, &policies(), None).unwrap();
         assert_eq!(m.len(), 1000);
+        // The sha256 of what was read is the file's.
+        let whole = crate::input::Hashing::new(std::fs::File::open(&path).unwrap()).finish();
+        assert_eq!(m.sha256(), whole);
+        assert_eq!(whole.len(), 64);
         let i = m.by_id("M1").unwrap();
         assert_eq!(m.by_bsn(bsn_number(&bsn(1))), Some(i));
         let got = m.get(i);

@@ -130,7 +130,7 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
             ))
         })?;
     unchanged(&setup)?;
-    // The inputs are checked by the replay as it reads them (it hashes what it reads).
+    // The inputs and the member register are checked by the replay as it reads them.
     let sha256: Vec<String> = files
         .iter()
         .map(|f| f["sha256"].as_str().unwrap_or("").to_string())
@@ -168,6 +168,7 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
         file,
         record,
         sha256: &sha256,
+        members_sha256: &setup.members.sha256,
     };
     let replayed = replay::replay(&s, &policies, &providers, &mut ledger, &at)?;
     let result = result_of(&replayed, &policies, &row);
@@ -324,14 +325,11 @@ fn read_summary(out: &Path) -> Result<serde_json::Value, Error> {
     serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
 }
 
-/// Refuses a replay when a policy file or register the run read has changed since: the trace
-/// would not be the run's. (The inputs are checked as the replay reads them.)
+/// Refuses a replay when a policy file or the provider register the run read has changed
+/// since: the trace would not be the run's. (The inputs and the member register are checked
+/// as the replay reads them.)
 fn unchanged(setup: &Setup) -> Result<(), Error> {
-    let recorded = setup
-        .policies
-        .iter()
-        .chain([&setup.members])
-        .chain(setup.providers.as_ref());
+    let recorded = setup.policies.iter().chain(setup.providers.as_ref());
     for f in recorded {
         let now = rerun::sha256_of(Path::new(&f.path));
         if now != f.sha256 {

@@ -94,7 +94,7 @@ fn night(
     progress: &progress::Progress,
 ) -> Result<Report, Error> {
     let (started, started_at) = (phase.started, phase.started_at.clone());
-    let setup = setup(s, ledger)?;
+    let mut setup = setup(s, ledger)?;
     let mut night = read::read(s, ledger, progress)?;
     if !night.files.is_empty()
         && night.files.iter().all(|f| {
@@ -114,6 +114,7 @@ fn night(
     memory::check(night.lines.len(), memory::available())?;
     phase.done("read");
     let members = registers::load_members(&s.members, policies, Some(&screen::wanted(&night)))?;
+    setup.members.sha256 = members.sha256().to_string();
     tracing::info!(
         products = policies.products.len(),
         members = members.len(),
@@ -181,9 +182,12 @@ fn night(
 
 /// What the run reads besides its inputs' lines, by absolute path and sha256, and the ledger
 /// state it starts from: recorded in `summary.json` so that `declaro explain` can replay it.
+/// The member register's sha256 is its reader's ([`registers::Members::sha256`]), filled in
+/// once it is read; the small policy files and provider register are hashed here.
 fn setup(s: &Settings, ledger: &mut dyn Ledger) -> Result<Setup, Error> {
+    let absolute = |p: &std::path::Path| shown(&std::path::absolute(p).unwrap_or(p.to_path_buf()));
     let hashed = |p: &std::path::Path| FileHash {
-        path: shown(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
+        path: absolute(p),
         sha256: rerun::sha256_of(p),
     };
     Ok(Setup {
@@ -192,13 +196,12 @@ fn setup(s: &Settings, ledger: &mut dyn Ledger) -> Result<Setup, Error> {
             .iter()
             .map(|p| hashed(p))
             .collect(),
-        members: hashed(&s.members),
+        members: FileHash {
+            path: absolute(&s.members),
+            sha256: String::new(),
+        },
         providers: s.providers.as_deref().map(hashed),
-        inputs: s
-            .inputs
-            .iter()
-            .map(|p| shown(&std::path::absolute(p).unwrap_or_else(|_| p.clone())))
-            .collect(),
+        inputs: s.inputs.iter().map(|p| absolute(p)).collect(),
         ledger_after_run: ledger.last_run()?,
     })
 }

@@ -40,6 +40,8 @@ pub struct At<'a> {
     pub record: u32,
     /// The sha256 of each input as the run read it.
     pub sha256: &'a [String],
+    /// The sha256 of the member register as the run read it.
+    pub members_sha256: &'a str,
 }
 
 /// The error for a file that is not what the run read (`now` empty: it cannot be read now).
@@ -54,7 +56,8 @@ pub fn changed(path: &str, then: &str, now: &str) -> Error {
     ))
 }
 
-/// Replays the run of `s` for the line `at`; refuses when an input is not what the run read.
+/// Replays the run of `s` for the line `at`; refuses when an input or the member register is
+/// not what the run read (both are hashed as they are read).
 pub fn replay(
     s: &Settings,
     policies: &PolicySet,
@@ -87,6 +90,10 @@ pub fn replay(
         .ok_or_else(missing)?;
     let after_read = night.outcomes[seq as usize];
     let members = registers::load_members(&s.members, policies, Some(&screen::wanted(&night)))?;
+    if members.sha256() != at.members_sha256 {
+        let path = super::shown(&s.members);
+        return Err(changed(&path, at.members_sha256, members.sha256()));
+    }
     screen::identify(&mut night, &members);
     let codes = CodeTable::new(policies, &night.codes);
     screen::screen(&mut night, &members, s.run_date, ledger)?;
