@@ -19,5 +19,6 @@ pub mod output;
 pub mod pipeline;
 pub mod policy;
 pub mod registers;
+pub mod shard;
 
 pub use error::{Error, ExitStatus};
