@@ -60,7 +60,7 @@ fn bench_pipeline(c: &mut Criterion) {
         policies: vec![root().join("fixtures/policies")],
         members: members_csv.clone(),
         providers: Some(root().join("fixtures/providers.csv")),
-        ledger: out.join("ledger.db"),
+        ledger: declaro::ledger::Location::Sqlite(out.join("ledger.db")),
         out,
         threads: 2,
         run_date: Date::new(2025, 12, 31).unwrap(),
@@ -99,7 +99,7 @@ fn bench_pipeline(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut ledger = SqliteLedger::open(&stage_settings.ledger).unwrap();
+    let mut ledger = SqliteLedger::open(stage_settings.ledger.file().unwrap()).unwrap();
     let quiet = Progress::new(false);
     let mut g = c.benchmark_group("read-csv");
     g.throughput(Throughput::Elements(LINES));

@@ -1,6 +1,7 @@
 //! The command line (contract section 1). Clap types stay in here: `cmd` gets plain settings.
 
 use crate::cmd::process::Settings;
+use crate::ledger::Location;
 use crate::model::Date;
 use crate::Error;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -180,10 +181,12 @@ impl ProcessArgs {
             policies: self.policy.clone(),
             members: self.members.clone(),
             providers: self.providers.clone(),
-            ledger: self
-                .ledger
-                .clone()
-                .unwrap_or_else(|| self.out.join("ledger.db")),
+            ledger: Location::parse(
+                self.ledger
+                    .clone()
+                    .unwrap_or_else(|| self.out.join("ledger.db"))
+                    .as_os_str(),
+            ),
             out: self.out.clone(),
             threads,
             run_date,

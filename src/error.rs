@@ -58,7 +58,10 @@ impl std::error::Error for Error {}
 impl From<LedgerError> for Error {
     fn from(e: LedgerError) -> Self {
         match e {
-            LedgerError::Busy(_) | LedgerError::Schema { .. } => Error::Usage(e.to_string()),
+            LedgerError::Busy(_)
+            | LedgerError::Schema { .. }
+            | LedgerError::Unreachable { .. }
+            | LedgerError::Shards { .. } => Error::Usage(e.to_string()),
             other => Error::Internal(other.to_string()),
         }
     }

@@ -140,11 +140,18 @@ fn main() -> std::process::ExitCode {
         }
         Command::Ledger { ledger, command } => {
             let result = match ledger {
-                None => Err(Error::Usage("--ledger FILE is required".into())),
-                Some(path) => match command {
-                    LedgerCommand::Show { member, year } => cmd::ledger::show(&path, &member, year),
-                    LedgerCommand::Runs => cmd::ledger::runs(&path),
-                },
+                None => Err(Error::Usage(
+                    "--ledger FILE or --ledger postgres://... is required".into(),
+                )),
+                Some(path) => {
+                    let ledger = declaro::ledger::Location::parse(path.as_os_str());
+                    match command {
+                        LedgerCommand::Show { member, year } => {
+                            cmd::ledger::show(&ledger, &member, year)
+                        }
+                        LedgerCommand::Runs => cmd::ledger::runs(&ledger),
+                    }
+                }
             };
             match result {
                 Ok(out) => {
@@ -185,7 +192,7 @@ fn main() -> std::process::ExitCode {
             json,
         } => {
             let req = cmd::explain::Request {
-                ledger,
+                ledger: declaro::ledger::Location::parse(ledger.as_os_str()),
                 out,
                 run,
                 line,

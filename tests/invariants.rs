@@ -266,7 +266,7 @@ fn settings(dir: &Path, inputs: Vec<String>, threads: usize, out: &str) -> Setti
         policies: vec![util::root().join("fixtures/policies")],
         members: dir.join("members.csv"),
         providers: Some(util::root().join("fixtures/providers.csv")),
-        ledger: dir.join(format!("{out}.db")),
+        ledger: declaro::ledger::Location::Sqlite(dir.join(format!("{out}.db"))),
         out: dir.join(out),
         threads,
         run_date: Date::new(2026, 12, 31).unwrap(),

@@ -11,7 +11,7 @@
 
 use crate::adjudicate::Step;
 use crate::error::Error;
-use crate::ledger::SqliteLedger;
+use crate::ledger::Location;
 use crate::model::{Date, Reason};
 use crate::night::{Outcome, Payment};
 use crate::output::summary::Setup;
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 /// What `declaro explain` was asked.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub ledger: PathBuf,
+    pub ledger: Location,
     /// The output directory of the run (needed for a dry run; otherwise found in the ledger).
     pub out: Option<PathBuf>,
     /// Only this committed run.
@@ -159,7 +159,7 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
         Some(p) => registers::load_providers(p, &policies)?,
         None => Providers::default(),
     };
-    let mut ledger = SqliteLedger::snapshot(&req.ledger, setup.ledger_after_run)?;
+    let mut ledger = req.ledger.snapshot(setup.ledger_after_run)?;
     let record: u32 = row
         .get("record")
         .parse()
@@ -170,7 +170,7 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
         sha256: &sha256,
         members_sha256: &setup.members.sha256,
     };
-    let replayed = replay::replay(&s, &policies, &providers, &mut ledger, &at)?;
+    let replayed = replay::replay(&s, &policies, &providers, &mut *ledger, &at)?;
     let result = result_of(&replayed, &policies, &row);
     let expected = expected(&row);
     if !agrees(&result, &expected) {
@@ -225,16 +225,16 @@ fn parse_key(key: &str) -> Result<(u32, &str), Error> {
 /// directories of the ledger's runs, newest first, the newest that paid it, else the newest
 /// that rejected it.
 fn locate(req: &Request, agb: u32, line_id: &str) -> Result<(Option<i64>, PathBuf, Row), Error> {
-    if !req.ledger.exists() {
-        let shown = req.ledger.display();
+    if let Some(file) = req.ledger.file().filter(|f| !f.exists()) {
+        let shown = file.display();
         return Err(Error::Usage(format!("ledger {shown} does not exist")));
     }
-    let runs = SqliteLedger::snapshot(&req.ledger, i64::MAX)?.runs()?;
+    let runs = req.ledger.snapshot(i64::MAX)?.runs()?;
     if let Some(want) = req.run.filter(|w| !runs.iter().any(|(r, _)| r == w)) {
         let ids: Vec<String> = runs.iter().map(|(r, _)| r.to_string()).collect();
         return Err(Error::Usage(format!(
             "ledger {} has no run {want} (its runs: {})",
-            req.ledger.display(),
+            req.ledger.shown(),
             if ids.is_empty() {
                 "none".into()
             } else {

@@ -1,91 +1,38 @@
 //! `declaro ledger show|runs`: the ledger in human-readable form, opened read-only.
 
-use crate::ledger::format::{self, StoredLine, StoredMember};
-use crate::ledger::{schema_of, LedgerError, Schema};
+use crate::ledger::format::StoredLine;
+use crate::ledger::{History, LedgerError, Location};
 use crate::model::Cents;
 use crate::policy::{CONDITION_CODE, CONDITION_NONE};
 use crate::Error;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
-fn open(path: &Path) -> Result<Connection, Error> {
-    if !path.exists() {
+/// The committed ledger, read-only; a SQLite file that does not exist is a usage error.
+fn open(ledger: &Location) -> Result<Box<dyn History>, Error> {
+    if let Some(file) = ledger.file().filter(|f| !f.exists()) {
         return Err(Error::Usage(format!(
             "ledger {} does not exist",
-            path.display()
+            file.display()
         )));
     }
-    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| Error::Usage(format!("ledger {}: {e}", path.display())))
-}
-
-fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::Usage(format!("ledger {}: {e}", path.display()))
-}
-
-/// The partitions of a schema-2 ledger; any other file is refused.
-fn partitions(conn: &Connection, path: &Path) -> Result<u32, Error> {
-    match schema_of(conn).map_err(sql(path))? {
-        Schema::Current { partitions } => Ok(partitions),
-        Schema::Empty => Err(Error::Usage(format!(
-            "ledger {} is not a declaro ledger: it has no tables",
-            path.display()
-        ))),
-        Schema::Other(found) => Err(LedgerError::Schema {
-            path: path.display().to_string(),
-            found,
+    ledger.history().map_err(|e| match e {
+        LedgerError::Damaged(..) | LedgerError::Schema { .. } | LedgerError::Unreachable { .. } => {
+            Error::Usage(e.to_string())
         }
-        .into()),
-    }
-}
-
-fn damaged(path: &Path) -> impl Fn(serde_json::Error) -> Error + '_ {
-    move |e| Error::Internal(format!("ledger {} is damaged: {e}", path.display()))
+        other => other.into(),
+    })
 }
 
 /// The accumulators, deductible and lines of one member, optionally of one year: read from
 /// the member's partition in `member_state` and in each run's `run_lines`.
-pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Error> {
-    let conn = open(path)?;
-    let e = sql(path);
-    let bad = damaged(path);
-    let part = format::part_of(member, partitions(&conn, path)?);
+pub fn show(ledger: &Location, member: &str, year: Option<u32>) -> Result<String, Error> {
+    let mut history = open(ledger)?;
     let mut out = format!("member {member}\n");
     let (lo, hi) = year.map_or((0, u32::MAX), |y| (y, y));
     let in_years = |y: u32| (lo..=hi).contains(&y);
-
-    let mut pools: HashMap<u32, (String, String)> = HashMap::new();
-    let mut stmt = conn
-        .prepare("SELECT id, product, pool FROM pool_ids")
-        .map_err(&e)?;
-    for r in stmt
-        .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get(1)?, r.get(2)?)))
-        .map_err(&e)?
-    {
-        let (id, product, pool) = r.map_err(&e)?;
-        pools.insert(id, (product, pool));
-    }
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT members FROM member_state WHERE part = ?1",
-            [part],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(&e)?;
-    let state: StoredMember = match &text {
-        Some(t) => {
-            let m = format::members(t).map_err(&bad)?;
-            match format::find(&m, member) {
-                Some(raw) => serde_json::from_str(raw.get()).map_err(&bad)?,
-                None => StoredMember::default(),
-            }
-        }
-        None => StoredMember::default(),
-    };
-
+    let pools = history.pools()?;
+    let state = history.member(member)?;
     // Per-date buckets are yyyymmdd; their year is bucket / 10000. Per-condition buckets
     // (from CONDITION_NONE on) span years: they are shown whatever `--year`.
     let bucket_year = |b: u32| if b > 9999 { b / 10000 } else { b };
@@ -120,23 +67,7 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Erro
     }
 
     out.push_str("lines (run, provider, line_id, service date, code, claimed, basic, deductible, supplementary, member):\n");
-    let mut lines: Vec<(i64, StoredLine)> = Vec::new();
-    let mut stmt = conn
-        .prepare("SELECT run_id, lines FROM run_lines WHERE part = ?1 ORDER BY run_id")
-        .map_err(&e)?;
-    let mut rows = stmt.query([part]).map_err(&e)?;
-    while let Some(r) = rows.next().map_err(&e)? {
-        let run: i64 = r.get(0).map_err(&e)?;
-        let text = r
-            .get_ref(1)
-            .and_then(|v| v.as_str().map_err(Into::into))
-            .map_err(&e)?;
-        let m = format::members(text).map_err(&bad)?;
-        if let Some(raw) = format::find(&m, member) {
-            let ls: Vec<StoredLine> = serde_json::from_str(raw.get()).map_err(&bad)?;
-            lines.extend(ls.into_iter().map(|l| (run, l)));
-        }
-    }
+    let lines: Vec<(i64, StoredLine)> = history.member_lines(member)?;
     // A credit is always its line's member's: the credits among the member's own lines.
     let mut credited_by: HashMap<(u32, &str), &str> = HashMap::new();
     for (_, l) in &lines {
@@ -170,43 +101,19 @@ pub fn show(path: &Path, member: &str, year: Option<u32>) -> Result<String, Erro
 }
 
 /// The run history, oldest first.
-pub fn runs(path: &Path) -> Result<String, Error> {
-    let conn = open(path)?;
-    let e = sql(path);
-    let mut stmt = conn
-        .prepare(
-            "SELECT run_id, started, finished, run_date, lines, paid_lines, rejected_lines,
-                    claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents,
-                    member_pays_cents, inputs
-             FROM run ORDER BY run_id",
-        )
-        .map_err(&e)?;
+pub fn runs(ledger: &Location) -> Result<String, Error> {
+    let rows = open(ledger)?.run_rows()?;
     let mut out = String::from(
         "run  started              run date    lines   paid  rejected    claimed      basic deductible supplementary  member\n",
     );
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(3)?,
-                [r.get::<_, i64>(4)?, r.get(5)?, r.get(6)?],
-                [
-                    r.get::<_, i64>(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
-                    r.get(11)?,
-                ],
-                r.get::<_, String>(12)?,
-            ))
-        })
-        .map_err(&e)?;
     for r in rows {
-        let (id, started, run_date, n, m, inputs) = r.map_err(&e)?;
-        let _ = writeln!(
+        let (n, m) = (r.counts, r.cents);
+        let _ = write!(
             out,
-            "{id:<4} {started:<20} {run_date:<10} {:>6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>13} {:>7}",
+            "{:<4} {:<20} {:<10} {:>6} {:>6} {:>9} {:>10} {:>10} {:>10} {:>13} {:>7}",
+            r.run_id,
+            r.started,
+            r.run_date,
             n[0],
             n[1],
             n[2],
@@ -216,7 +123,13 @@ pub fn runs(path: &Path) -> Result<String, Error> {
             Cents(m[3]),
             Cents(m[4])
         );
-        let files: Vec<serde_json::Value> = serde_json::from_str(&inputs).unwrap_or_default();
+        match r.shard {
+            Some(shard) => {
+                let _ = writeln!(out, "  shard {shard}");
+            }
+            None => out.push('\n'),
+        }
+        let files: Vec<serde_json::Value> = serde_json::from_str(&r.inputs).unwrap_or_default();
         for f in files {
             let _ = writeln!(
                 out,

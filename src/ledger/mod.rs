@@ -6,15 +6,21 @@
 //! implementation; a server-backed one implements the same calls.
 
 pub(crate) mod format;
+mod ids;
+mod postgres;
 mod sqlite;
 
+pub use postgres::PgLedger;
 pub use sqlite::SqliteLedger;
-pub(crate) use sqlite::{schema_of, Schema};
 
 use crate::adjudicate::{Accumulators, Adjudicated, MemberState};
 use crate::model::Sums;
 use crate::night::Night;
 use crate::policy::PolicySet;
+use crate::shard::Shard;
+use format::{StoredLine, StoredMember};
+use rustc_hash::FxHashMap;
+use std::path::{Path, PathBuf};
 
 /// A ledger failure. `Busy` means another run holds the ledger.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +45,110 @@ pub enum LedgerError {
     Schema { path: String, found: String },
     #[error("ledger {0} is damaged: {1}")]
     Damaged(String, String),
+    #[error("ledger {url}: {source}")]
+    Postgres {
+        url: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    /// The database could not be reached (a configuration error).
+    #[error("ledger {url}: cannot connect: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// A run of another shard than the ledger's.
+    #[error(
+        "ledger {ledger} holds {holds}; this run is shard {asked}: give each shard count a \
+         ledger of its own (for SQLite, one file per shard)"
+    )]
+    Shards {
+        ledger: String,
+        holds: String,
+        asked: String,
+    },
+}
+
+/// Where the ledger is: a SQLite file, or a PostgreSQL database (`postgres://...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// A `--ledger` value: a `postgres://` or `postgresql://` URL, else a file.
+    pub fn parse(arg: &std::ffi::OsStr) -> Location {
+        match arg.to_str() {
+            Some(s) if postgres::is_url(s) => Location::Postgres(s.to_string()),
+            _ => Location::Sqlite(PathBuf::from(arg)),
+        }
+    }
+
+    /// How messages name it (a URL without its password).
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(url) => postgres::shown_url(url),
+        }
+    }
+
+    /// The SQLite file, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Location::Sqlite(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// Opens the ledger for a run of `shard`, holding its lock until the commit.
+    pub fn open(&self, shard: Shard) -> Result<Box<dyn Ledger + Send>, LedgerError> {
+        Ok(match self {
+            Location::Sqlite(p) => Box::new(SqliteLedger::open_shard(p, shard)?),
+            Location::Postgres(url) => Box::new(PgLedger::open(url, shard)?),
+        })
+    }
+
+    /// The ledger as it stood after run `upto`, read-only (see [`SqliteLedger::snapshot`]).
+    pub fn snapshot(&self, upto: i64) -> Result<Box<dyn Ledger + Send>, LedgerError> {
+        Ok(match self {
+            Location::Sqlite(p) => Box::new(SqliteLedger::snapshot(p, upto)?),
+            Location::Postgres(url) => Box::new(PgLedger::snapshot(url, upto)?),
+        })
+    }
+
+    /// The committed ledger, read-only, for `declaro ledger show|runs`.
+    pub fn history(&self) -> Result<Box<dyn History>, LedgerError> {
+        Ok(match self {
+            Location::Sqlite(p) => Box::new(SqliteLedger::reader(p)?),
+            Location::Postgres(url) => Box::new(PgLedger::reader(url)?),
+        })
+    }
+}
+
+/// One row of the run history, as `declaro ledger runs` shows it.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub run_id: i64,
+    pub started: String,
+    pub run_date: String,
+    /// Lines, paid lines, rejected lines.
+    pub counts: [i64; 3],
+    /// Claimed, paid basic, deductible, paid supplementary, member pays.
+    pub cents: [i64; 5],
+    /// The input files with their sha256, as JSON.
+    pub inputs: String,
+    /// The run's shard, when the ledger is sharded.
+    pub shard: Option<Shard>,
+}
+
+/// What `declaro ledger show|runs` reads from a committed ledger.
+pub trait History {
+    /// The pools' names by stored id: (product, pool).
+    fn pools(&mut self) -> Result<FxHashMap<u32, (String, String)>, LedgerError>;
+    /// A member's current counters and deductible.
+    fn member(&mut self, member_id: &str) -> Result<StoredMember, LedgerError>;
+    /// Every line the runs paid or credited for a member, with its run, in run order.
+    fn member_lines(&mut self, member_id: &str) -> Result<Vec<(i64, StoredLine)>, LedgerError>;
+    /// The committed runs, oldest first.
+    fn run_rows(&mut self) -> Result<Vec<RunRow>, LedgerError>;
 }
 
 /// A line key: the provider's AGB and its line id (referentienummer).
@@ -157,4 +267,8 @@ pub trait Ledger {
 
     /// Records that the run's outputs were renamed into place.
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError>;
+
+    /// The committed runs this ledger sees that recorded an output directory, oldest first:
+    /// (run id, output directory).
+    fn runs(&mut self) -> Result<Vec<(i64, String)>, LedgerError>;
 }

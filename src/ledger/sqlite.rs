@@ -13,11 +13,16 @@
 //! tables as rows for `sqlite3`.
 
 use super::format::{self, Counter, LineOut, StoredLine, StoredMember, CHUNK};
-use super::{Care, Ledger, LedgerError, LineKey, MemberChange, MemberQuery, RunChanges, RunRecord};
-use crate::adjudicate::{Accumulators, Effect, MemberState, PoolKey, Prior, Used};
-use crate::model::{Cents, Total};
-use crate::night::{Night, Outcome, Payment, Products};
+use super::ids::{Assigned, Ids, Resolved};
+use super::{
+    Care, History, Ledger, LedgerError, LineKey, MemberChange, MemberQuery, RunChanges, RunRecord,
+    RunRow,
+};
+use crate::adjudicate::{Accumulators, MemberState};
+use crate::model::Total;
+use crate::night::{Night, Outcome};
 use crate::policy::PolicySet;
+use crate::shard::Shard;
 use rayon::prelude::*;
 use rusqlite::{params, Connection, OptionalExtension};
 use rustc_hash::FxHashMap;
@@ -163,146 +168,26 @@ pub(crate) fn schema_of(conn: &Connection) -> rusqlite::Result<Schema> {
     }
 }
 
-/// The ids of `product_ids` and `pool_ids`, by name.
-#[derive(Default)]
-struct Ids {
-    products: FxHashMap<String, u32>,
-    pools: FxHashMap<(String, String), u32>,
-}
-
-impl Ids {
-    fn read(conn: &Connection) -> rusqlite::Result<Ids> {
-        let mut ids = Ids::default();
-        let mut stmt = conn.prepare("SELECT id, product FROM product_ids")?;
-        for r in stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))? {
-            let (id, product) = r?;
-            ids.products.insert(product, id);
-        }
-        let mut stmt = conn.prepare("SELECT id, product, pool FROM pool_ids")?;
-        for r in stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })? {
-            let (id, product, pool) = r?;
-            ids.pools.insert((product, pool), id);
-        }
-        Ok(ids)
+/// The ids of `product_ids` and `pool_ids`.
+fn read_ids(conn: &Connection) -> rusqlite::Result<Ids> {
+    let mut ids = Ids::default();
+    let mut stmt = conn.prepare("SELECT id, product FROM product_ids")?;
+    for r in stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))? {
+        let (id, product) = r?;
+        ids.products.insert(product, id);
     }
-
-    /// Stored ids to the policies' indexes; ids of products and pools the policies no longer
-    /// have are absent.
-    fn resolve(&self, policies: &PolicySet) -> Resolved {
-        let mut r = Resolved::default();
-        for (name, &id) in &self.products {
-            if let Some(i) = policies.index_of(name) {
-                r.products.insert(id, i);
-            }
-        }
-        for ((product, pool), &id) in &self.pools {
-            let Some(pi) = policies.index_of(product) else {
-                continue;
-            };
-            if let Some(qi) = policies.products[pi]
-                .pools
-                .iter()
-                .position(|p| p.id == *pool)
-            {
-                r.pools.insert(id, (pi as u16, qi as u16));
-            }
-        }
-        r
+    let mut stmt = conn.prepare("SELECT id, product, pool FROM pool_ids")?;
+    for r in stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, u32>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })? {
+        let (id, product, pool) = r?;
+        ids.pools.insert((product, pool), id);
     }
-}
-
-/// Stored ids resolved against tonight's policies.
-#[derive(Default)]
-struct Resolved {
-    products: FxHashMap<u32, usize>,
-    pools: FxHashMap<u32, (u16, u16)>,
-}
-
-impl Resolved {
-    fn key(&self, c: Counter) -> Option<PoolKey> {
-        self.pools.get(&c.0).map(|&(product, pool)| PoolKey {
-            product,
-            pool,
-            bucket: c.1,
-        })
-    }
-
-    /// A member's stored state as accumulators, and the counters of pools that are gone.
-    fn accumulators(&self, s: StoredMember) -> (Accumulators, Vec<Counter>) {
-        let mut acc = Accumulators::default();
-        let mut kept = Vec::new();
-        for c in s.0 {
-            match self.key(c) {
-                Some(key) => acc.pools.push((
-                    key,
-                    Used {
-                        units: c.2,
-                        euros: Cents(c.3),
-                    },
-                )),
-                // A pool that no longer exists in the policies has nothing left to limit; its
-                // counters are kept as they are.
-                None => kept.push(c),
-            }
-        }
-        acc.pools.sort_unstable_by_key(|(k, _)| *k);
-        acc.deductible = s.1.into_iter().map(|(y, c)| (y, Cents(c))).collect();
-        acc.deductible.sort_unstable_by_key(|(y, _)| *y);
-        (acc, kept)
-    }
-
-    fn prior(&self, l: StoredLine, credited: bool) -> Prior {
-        let mut products = Products::default();
-        for i in l.11.iter().filter_map(|id| self.products.get(id)) {
-            products.push(*i);
-        }
-        let effects =
-            l.12.iter()
-                .filter_map(|&c| {
-                    self.key(c).map(|key| Effect {
-                        key,
-                        units: c.2,
-                        euros: Cents(c.3),
-                    })
-                })
-                .collect();
-        Prior {
-            claimed: Cents(l.6),
-            payment: Payment {
-                year: u16::try_from(l.5).unwrap_or(u16::MAX),
-                paid_basic: Cents(l.7),
-                deductible: Cents(l.8),
-                paid_supplementary: Cents(l.9),
-                products,
-                reasons: crate::model::Reasons::default(),
-            },
-            effects,
-            credited,
-        }
-    }
-}
-
-/// The ids tonight's products and pools are written with, by policy index.
-struct Assigned {
-    products: Vec<u32>,
-    pools: Vec<Vec<u32>>,
-}
-
-impl Assigned {
-    fn counter(&self, key: PoolKey, units: u32, euros: Cents) -> Counter {
-        Counter(
-            self.pools[usize::from(key.product)][usize::from(key.pool)],
-            key.bucket,
-            units,
-            euros.0,
-        )
-    }
+    Ok(ids)
 }
 
 /// What `load` read for `record` to rewrite.
@@ -332,7 +217,62 @@ pub struct SqliteLedger {
 impl SqliteLedger {
     /// Opens (or creates, mode 0640) the ledger and takes the write lock for this run.
     pub fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
-        SqliteLedger::open_with(path, format::NEW_PARTITIONS)
+        SqliteLedger::open_shard(path, Shard::ALL)
+    }
+
+    /// [`SqliteLedger::open`] for a run of `shard`. A SQLite ledger holds one shard, named in
+    /// `meta.shard` by its first run (absent: the whole night); a run of another is refused.
+    pub fn open_shard(path: &Path, shard: Shard) -> Result<SqliteLedger, LedgerError> {
+        let ledger = SqliteLedger::open_with(path, format::NEW_PARTITIONS)?;
+        let sql = |e| ledger.sql(e);
+        let holds: Option<String> = ledger
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'shard'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql)?;
+        let has_runs = !ledger.is_empty("run")?;
+        match holds {
+            Some(h) if h == shard.to_string() => {}
+            None if shard.is_all() => {}
+            None if !has_runs => {
+                ledger
+                    .conn
+                    .execute(
+                        "INSERT INTO meta (key, value) VALUES ('shard', ?1)",
+                        [shard.to_string()],
+                    )
+                    .map_err(sql)?;
+            }
+            h => {
+                return Err(LedgerError::Shards {
+                    ledger: ledger.path.clone(),
+                    holds: h.map_or("the whole night".into(), |h| format!("shard {h}")),
+                    asked: shard.to_string(),
+                })
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// The committed ledger, read-only and without the lock (`declaro ledger show|runs`).
+    pub fn reader(path: &Path) -> Result<SqliteLedger, LedgerError> {
+        let shown = path.display().to_string();
+        if !path.exists() {
+            return Err(LedgerError::Damaged(
+                shown,
+                "the file does not exist".into(),
+            ));
+        }
+        let l = SqliteLedger::snapshot(path, i64::MAX)?;
+        match schema_of(&l.conn).map_err(|e| l.sql(e))? {
+            Schema::Current { .. } => Ok(l),
+            _ => Err(LedgerError::Damaged(
+                shown,
+                "it is not a declaro ledger: it has no tables".into(),
+            )),
+        }
     }
 
     /// [`SqliteLedger::open`], creating a new ledger with `partitions` partitions.
@@ -396,7 +336,7 @@ impl SqliteLedger {
              NULL, keys BLOB NOT NULL, PRIMARY KEY (run_id, chunk)) WITHOUT ROWID",
         )
         .map_err(sql)?;
-        let ids = Ids::read(&conn).map_err(sql)?;
+        let ids = read_ids(&conn).map_err(sql)?;
         let mut ledger = SqliteLedger {
             conn,
             path: shown,
@@ -436,7 +376,7 @@ impl SqliteLedger {
             }
             Schema::Other(found) => return Err(LedgerError::Schema { path: shown, found }),
         };
-        let ids = Ids::read(&conn).unwrap_or_default();
+        let ids = read_ids(&conn).unwrap_or_default();
         Ok(SqliteLedger {
             conn,
             path: shown,
@@ -445,22 +385,6 @@ impl SqliteLedger {
             loaded: Loaded::default(),
             upto: Some(upto),
         })
-    }
-
-    /// The committed runs this ledger sees that recorded an output directory, oldest first:
-    /// (run id, output directory).
-    pub fn runs(&self) -> Result<Vec<(i64, String)>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT run_id, out_dir FROM run WHERE out_dir IS NOT NULL AND run_id <= ?1 \
-                 ORDER BY run_id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([self.upto()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// The newest run a lookup sees.
@@ -730,71 +654,6 @@ impl SqliteLedger {
             states[m].priors.insert((agb, related.into()), prior);
         }
         Ok(())
-    }
-
-    /// The ids of tonight's products and pools, assigning new ones on first use.
-    fn assign_ids(
-        &mut self,
-        night: &Night,
-        members: &[MemberChange<'_>],
-        policies: &PolicySet,
-    ) -> Result<Assigned, LedgerError> {
-        let mut used_products = vec![false; policies.products.len()];
-        let mut used_pools: Vec<Vec<bool>> = policies
-            .products
-            .iter()
-            .map(|p| vec![false; p.pools.len()])
-            .collect();
-        let mut mark = |k: &PoolKey| used_pools[usize::from(k.product)][usize::from(k.pool)] = true;
-        for m in members {
-            m.acc.pools.iter().for_each(|(k, _)| mark(k));
-            m.adjudicated.effects.iter().for_each(|e| mark(&e.key));
-            for p in &m.adjudicated.paid {
-                if let Outcome::Paid(pay) = night.outcomes[p.seq as usize] {
-                    pay.products.iter().for_each(|i| used_products[i] = true);
-                }
-            }
-        }
-        let mut a = Assigned {
-            products: vec![0; policies.products.len()],
-            pools: used_pools.iter().map(|p| vec![0; p.len()]).collect(),
-        };
-        for (i, p) in policies.products.iter().enumerate() {
-            if used_products[i] {
-                a.products[i] = match self.ids.products.get(&p.id) {
-                    Some(&id) => id,
-                    None => {
-                        self.conn
-                            .execute("INSERT INTO product_ids (product) VALUES (?1)", [&p.id])
-                            .map_err(|e| self.sql(e))?;
-                        let id = self.conn.last_insert_rowid() as u32;
-                        self.ids.products.insert(p.id.clone(), id);
-                        id
-                    }
-                };
-            }
-            for (q, pool) in p.pools.iter().enumerate() {
-                if !used_pools[i][q] {
-                    continue;
-                }
-                let name = (p.id.clone(), pool.id.clone());
-                a.pools[i][q] = match self.ids.pools.get(&name) {
-                    Some(&id) => id,
-                    None => {
-                        self.conn
-                            .execute(
-                                "INSERT INTO pool_ids (product, pool) VALUES (?1, ?2)",
-                                [&p.id, &pool.id],
-                            )
-                            .map_err(|e| self.sql(e))?;
-                        let id = self.conn.last_insert_rowid() as u32;
-                        self.ids.pools.insert(name, id);
-                        id
-                    }
-                };
-            }
-        }
-        Ok(a)
     }
 
     /// Inserts sorted entries as chunks of [`CHUNK`] little-endian `u64`s.
@@ -1331,7 +1190,31 @@ impl Ledger for SqliteLedger {
             )
             .map_err(|e| self.sql(e))?;
         let run_id = self.conn.last_insert_rowid();
-        let ids = self.assign_ids(night, members, policies)?;
+        let ids = {
+            let (conn, path) = (&self.conn, &self.path);
+            let sql = |source| LedgerError::Sql {
+                path: path.clone(),
+                source,
+            };
+            self.ids.assign(
+                night,
+                members,
+                policies,
+                &mut |product| {
+                    conn.execute("INSERT INTO product_ids (product) VALUES (?1)", [product])
+                        .map_err(sql)?;
+                    Ok(conn.last_insert_rowid() as u32)
+                },
+                &mut |product, pool| {
+                    conn.execute(
+                        "INSERT INTO pool_ids (product, pool) VALUES (?1, ?2)",
+                        [product, pool],
+                    )
+                    .map_err(sql)?;
+                    Ok(conn.last_insert_rowid() as u32)
+                },
+            )?
+        };
         let loaded = std::mem::take(&mut self.loaded);
         let (parts, order) = partitioned(members.len(), |i| members[i].member_id, self.partitions);
         let groups: Vec<&[u32]> = order
@@ -1527,6 +1410,20 @@ impl Ledger for SqliteLedger {
             .map_err(|e| self.sql(e))
     }
 
+    fn runs(&mut self) -> Result<Vec<(i64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, out_dir FROM run WHERE out_dir IS NOT NULL AND run_id <= ?1 \
+                 ORDER BY run_id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([self.upto()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError> {
         self.writable()?;
         // Outside the run's transaction (committed above): a small one of its own.
@@ -1537,12 +1434,104 @@ impl Ledger for SqliteLedger {
     }
 }
 
+impl History for SqliteLedger {
+    fn pools(&mut self) -> Result<FxHashMap<u32, (String, String)>, LedgerError> {
+        Ok(self
+            .ids
+            .pools
+            .iter()
+            .map(|(name, &id)| (id, name.clone()))
+            .collect())
+    }
+
+    fn member(&mut self, member_id: &str) -> Result<StoredMember, LedgerError> {
+        let part = format::part_of(member_id, self.partitions);
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT members FROM member_state WHERE part = ?1",
+                [part],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let Some(text) = text else {
+            return Ok(StoredMember::default());
+        };
+        let damaged = |e: serde_json::Error| self.damaged(format!("member_state {part}: {e}"));
+        let m = format::members(&text).map_err(damaged)?;
+        match format::find(&m, member_id) {
+            Some(raw) => serde_json::from_str(raw.get()).map_err(damaged),
+            None => Ok(StoredMember::default()),
+        }
+    }
+
+    fn member_lines(&mut self, member_id: &str) -> Result<Vec<(i64, StoredLine)>, LedgerError> {
+        let part = format::part_of(member_id, self.partitions);
+        let mut lines = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT run_id, lines FROM run_lines WHERE part = ?1 ORDER BY run_id")
+            .map_err(|e| self.sql(e))?;
+        let mut rows = stmt.query([part]).map_err(|e| self.sql(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
+            let run: i64 = r.get(0).map_err(|e| self.sql(e))?;
+            let text = r
+                .get_ref(1)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(|e| self.sql(e))?;
+            let damaged =
+                |e: serde_json::Error| self.damaged(format!("run_lines {run} {part}: {e}"));
+            let m = format::members(text).map_err(damaged)?;
+            let ls = format::lines_of(&m, member_id).map_err(damaged)?;
+            lines.extend(ls.into_iter().map(|l| (run, l)));
+        }
+        Ok(lines)
+    }
+
+    fn run_rows(&mut self) -> Result<Vec<RunRow>, LedgerError> {
+        let shard: Option<Shard> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'shard'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .and_then(|s| Shard::parse(&s))
+            .filter(|s| !s.is_all());
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, started, run_date, lines, paid_lines, rejected_lines,
+                        claimed_cents, paid_basic_cents, deductible_cents,
+                        paid_supplementary_cents, member_pays_cents, inputs
+                 FROM run ORDER BY run_id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RunRow {
+                    run_id: r.get(0)?,
+                    started: r.get(1)?,
+                    run_date: r.get(2)?,
+                    counts: [r.get(3)?, r.get(4)?, r.get(5)?],
+                    cents: [r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?],
+                    inputs: r.get(11)?,
+                    shard,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adjudicate::{Adjudicated, PaidLine};
+    use crate::adjudicate::{Adjudicated, Effect, PaidLine, PoolKey, Used};
+    use crate::model::Cents;
     use crate::model::Date;
-    use crate::night::{code_key, flag, push_text, Line};
+    use crate::night::{code_key, flag, push_text, Line, Payment, Products};
     use std::collections::BTreeMap;
 
     const AGB: u32 = 12_345_678;

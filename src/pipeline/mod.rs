@@ -15,7 +15,7 @@ pub mod rerun;
 pub mod screen;
 
 use crate::error::Error;
-use crate::ledger::{Ledger, SqliteLedger};
+use crate::ledger::{Ledger, Location};
 use crate::model::Date;
 use crate::output::summary::{FileHash, Setup, Summary};
 use crate::policy::{self, PolicySet};
@@ -29,7 +29,8 @@ pub struct Settings {
     pub policies: Vec<PathBuf>,
     pub members: PathBuf,
     pub providers: Option<PathBuf>,
-    pub ledger: PathBuf,
+    /// The ledger: a SQLite file or a PostgreSQL URL.
+    pub ledger: Location,
     pub out: PathBuf,
     pub threads: usize,
     pub run_date: Date,
@@ -67,8 +68,8 @@ pub fn run(s: &Settings) -> Result<Report, Error> {
             s.out.display()
         ))
     })?;
-    let mut ledger = SqliteLedger::open(&s.ledger)?;
-    if let rerun::Start::NoOp(message) = rerun::check_out(s, &mut ledger)? {
+    let mut ledger = s.ledger.open(crate::shard::Shard::ALL)?;
+    if let rerun::Start::NoOp(message) = rerun::check_out(s, &mut *ledger)? {
         tracing::warn!("{message}");
         return Ok(Report {
             summary: None,
@@ -81,7 +82,16 @@ pub fn run(s: &Settings) -> Result<Report, Error> {
         .build()
         .map_err(|e| Error::io(format!("starting {} threads", s.threads), e))?;
     let progress = progress::Progress::new(s.progress);
-    pool.install(|| night(s, &policies, &providers, &mut ledger, &mut phase, &progress))
+    pool.install(|| {
+        night(
+            s,
+            &policies,
+            &providers,
+            &mut *ledger,
+            &mut phase,
+            &progress,
+        )
+    })
 }
 
 /// The stages of the night, on the run's thread pool.

@@ -1,0 +1,1098 @@
+//! The PostgreSQL ledger (`--ledger postgres://...`): the same [`Ledger`] calls as the SQLite
+//! one, with plain relational tables that the rest of an insurer's systems can query.
+//!
+//! - **One transaction per run**, from open to [`Ledger::commit`]; a run that dies (kill -9, a
+//!   lost connection) is rolled back by the server, so the ledger stays as it was.
+//! - **A lock per shard**: the run holds `pg_try_advisory_xact_lock(LOCK_SPACE, shard)` for its
+//!   transaction, so a second run of the same shard is refused (`Busy`) while the shards of a
+//!   night run side by side. A ledger's shard count is fixed by its first run (`meta.shards`):
+//!   the members are disjoint across its shards, so their runs never write the same rows.
+//! - **Batches**: tonight's keys are looked up with `unnest` over arrays, 50,000 at a time; the
+//!   run's lines and the changed members' counters are written with `COPY`.
+//! - **Tables**: `run` (one row per committed run, with its shard), `product_ids` and
+//!   `pool_ids` (ids in counters and lines), `accumulator` and `deductible` (each member's
+//!   current state, one row per counter), `processed_line` (every line a run paid or credited,
+//!   the key `(provider_agb, line_id)` unique; `credit_of` names the line a credit reversed).
+//!   A snapshot for `declaro explain` rebuilds a member's state from `processed_line` up to a
+//!   run, as the SQLite ledger does from `run_lines`.
+
+use super::format::{Counter, StoredLine, StoredMember};
+use super::ids::{Ids, Resolved};
+use super::{
+    Care, History, Ledger, LedgerError, LineKey, MemberQuery, RunChanges, RunRecord, RunRow,
+};
+use crate::adjudicate::MemberState;
+use crate::model::Total;
+use crate::night::Outcome;
+use crate::policy::PolicySet;
+use crate::shard::Shard;
+use postgres::{Client, NoTls, Row};
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::Path;
+
+/// The schema this code reads and writes (`meta.schema`).
+const SCHEMA_VERSION: &str = "pg1";
+/// The first key of declaro's advisory locks ("decl"); the second is the shard, 0 for setup.
+const LOCK_SPACE: i32 = 0x6465_636c;
+/// Keys per look-up statement.
+const BATCH: usize = 50_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key text PRIMARY KEY,
+    value text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run (
+    run_id bigserial PRIMARY KEY,
+    shard integer NOT NULL,
+    shards integer NOT NULL,
+    started text NOT NULL,
+    finished text NOT NULL,
+    run_date text NOT NULL,
+    inputs jsonb NOT NULL,
+    lines bigint NOT NULL,
+    paid_lines bigint NOT NULL,
+    rejected_lines bigint NOT NULL,
+    claimed_cents bigint NOT NULL,
+    paid_basic_cents bigint NOT NULL,
+    deductible_cents bigint NOT NULL,
+    paid_supplementary_cents bigint NOT NULL,
+    member_pays_cents bigint NOT NULL,
+    staged text,
+    out_dir text
+);
+CREATE TABLE IF NOT EXISTS product_ids (
+    id serial PRIMARY KEY,
+    product text NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS pool_ids (
+    id serial PRIMARY KEY,
+    product text NOT NULL,
+    pool text NOT NULL,
+    UNIQUE (product, pool)
+);
+CREATE TABLE IF NOT EXISTS accumulator (
+    member_id text NOT NULL,
+    pool_id integer NOT NULL,
+    bucket bigint NOT NULL,
+    units bigint NOT NULL,
+    cents bigint NOT NULL,
+    PRIMARY KEY (member_id, pool_id, bucket)
+);
+CREATE TABLE IF NOT EXISTS deductible (
+    member_id text NOT NULL,
+    year integer NOT NULL,
+    cents bigint NOT NULL,
+    PRIMARY KEY (member_id, year)
+);
+CREATE TABLE IF NOT EXISTS processed_line (
+    provider_agb bigint NOT NULL,
+    line_id text NOT NULL,
+    run_id bigint NOT NULL,
+    seq integer NOT NULL,
+    member_id text NOT NULL,
+    service_date integer NOT NULL,
+    code text NOT NULL,
+    quantity integer NOT NULL,
+    year integer NOT NULL,
+    claimed_cents bigint NOT NULL,
+    paid_basic_cents bigint NOT NULL,
+    deductible_cents bigint NOT NULL,
+    paid_supplementary_cents bigint NOT NULL,
+    member_pays_cents bigint NOT NULL,
+    products integer[] NOT NULL,
+    effects jsonb NOT NULL,
+    credit_of text,
+    diagnosis bigint,
+    PRIMARY KEY (provider_agb, line_id)
+);
+CREATE INDEX IF NOT EXISTS processed_line_member ON processed_line (member_id, run_id, seq);
+CREATE INDEX IF NOT EXISTS processed_line_credit ON processed_line (provider_agb, credit_of)
+    WHERE credit_of IS NOT NULL;
+";
+
+/// The columns of `processed_line` that make a [`StoredLine`], in its order.
+const LINE_COLUMNS: &str = "provider_agb, line_id, service_date, code, quantity, year, \
+    claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents, \
+    member_pays_cents, products, effects::text, credit_of";
+
+/// A PostgreSQL ledger: a run's (holding its transaction and its shard's lock from open to
+/// commit), a read-only snapshot for `explain`, or a reader for `declaro ledger`.
+pub struct PgLedger {
+    client: Client,
+    /// The URL as given, for a second connection that stores new ids.
+    url: String,
+    /// The URL without its password, for messages.
+    shown: String,
+    shard: Shard,
+    ids: Ids,
+    /// Counters of pools the policies no longer have, by member, written back unchanged.
+    kept: FxHashMap<Box<str>, Vec<Counter>>,
+    /// A snapshot's newest run (see [`PgLedger::snapshot`]); `None` for a run's own ledger.
+    upto: Option<i64>,
+    writable: bool,
+}
+
+/// Whether a `--ledger` value names a PostgreSQL database.
+pub fn is_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// A URL with its password replaced by `***`, for messages and logs.
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let tail = mask_query_password(tail);
+    match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
+            None => format!("{scheme}://{user}@{host}{tail}"),
+        },
+        None => format!("{scheme}://{authority}{tail}"),
+    }
+}
+
+/// `?password=...` in a URL's query, masked.
+fn mask_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some(("password", _)) => "password=***".to_string(),
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
+}
+
+impl PgLedger {
+    fn connect(url: &str) -> Result<(Client, String), LedgerError> {
+        let shown = shown_url(url);
+        let client = Client::connect(url, NoTls).map_err(|e| LedgerError::Unreachable {
+            url: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok((client, shown))
+    }
+
+    fn new(client: Client, url: &str, shown: String, shard: Shard, upto: Option<i64>) -> Self {
+        PgLedger {
+            client,
+            url: url.to_string(),
+            shown,
+            shard,
+            ids: Ids::default(),
+            kept: FxHashMap::default(),
+            upto,
+            writable: upto.is_none(),
+        }
+    }
+
+    /// Connects, creates the tables on a new database, begins the run's transaction and takes
+    /// the lock of `shard` (refused as `Busy` when another run holds it).
+    pub fn open(url: &str, shard: Shard) -> Result<PgLedger, LedgerError> {
+        let (client, shown) = PgLedger::connect(url)?;
+        let mut l = PgLedger::new(client, url, shown, shard, None);
+        l.set_up()?;
+        l.client.batch_execute("BEGIN").map_err(|e| l.pg(e))?;
+        let locked: bool = l
+            .client
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock($1, $2)",
+                &[&LOCK_SPACE, &(shard.index() as i32)],
+            )
+            .map_err(|e| l.pg(e))?
+            .get(0);
+        if !locked {
+            let _ = l.client.batch_execute("ROLLBACK");
+            return Err(LedgerError::Busy(format!("{} (shard {shard})", l.shown)));
+        }
+        l.read_ids()?;
+        l.finish_interrupted_publish()?;
+        Ok(l)
+    }
+
+    /// The ledger as it stood when run `upto` had committed, read-only (`declaro explain`):
+    /// lookups see runs up to `upto` only, and members' states are rebuilt from their lines.
+    pub fn snapshot(url: &str, upto: i64) -> Result<PgLedger, LedgerError> {
+        let mut l = PgLedger::reader(url)?;
+        l.upto = Some(upto);
+        Ok(l)
+    }
+
+    /// A read-only view of the newest committed state, without a lock.
+    pub fn reader(url: &str) -> Result<PgLedger, LedgerError> {
+        let (client, shown) = PgLedger::connect(url)?;
+        let mut l = PgLedger::new(client, url, shown, Shard::ALL, Some(i64::MAX));
+        l.client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .map_err(|e| l.pg(e))?;
+        match l.schema()? {
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(found) => {
+                return Err(LedgerError::Schema {
+                    path: l.shown.clone(),
+                    found,
+                })
+            }
+            None => {
+                return Err(LedgerError::Damaged(
+                    l.shown.clone(),
+                    "no declaro ledger in this database: no run has committed to it".into(),
+                ))
+            }
+        }
+        l.read_ids()?;
+        Ok(l)
+    }
+
+    /// Creates the tables of a new ledger and checks the schema and shard count, in a short
+    /// transaction of its own under the setup lock (shards may start at the same moment).
+    fn set_up(&mut self) -> Result<(), LedgerError> {
+        self.client.batch_execute("BEGIN").map_err(|e| self.pg(e))?;
+        self.client
+            .execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_SPACE])
+            .map_err(|e| self.pg(e))?;
+        let version = self.schema()?;
+        match version.as_deref() {
+            None => {
+                self.client.batch_execute(SCHEMA).map_err(|e| self.pg(e))?;
+                self.client
+                    .execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema', $1), ('shards', $2)",
+                        &[&SCHEMA_VERSION, &self.shard.count().to_string()],
+                    )
+                    .map_err(|e| self.pg(e))?;
+            }
+            Some(SCHEMA_VERSION) => {
+                let shards: String = self
+                    .client
+                    .query_one("SELECT value FROM meta WHERE key = 'shards'", &[])
+                    .map_err(|e| self.pg(e))?
+                    .get(0);
+                if shards != self.shard.count().to_string() {
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    return Err(LedgerError::Shards {
+                        ledger: self.shown.clone(),
+                        holds: shards,
+                        asked: self.shard.to_string(),
+                    });
+                }
+            }
+            Some(other) => {
+                let found = other.to_string();
+                let _ = self.client.batch_execute("ROLLBACK");
+                return Err(LedgerError::Schema {
+                    path: self.shown.clone(),
+                    found,
+                });
+            }
+        }
+        self.client.batch_execute("COMMIT").map_err(|e| self.pg(e))
+    }
+
+    /// `meta.schema`, or `None` in a database without declaro's tables.
+    fn schema(&mut self) -> Result<Option<String>, LedgerError> {
+        let has_meta: bool = self
+            .client
+            .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])
+            .map_err(|e| self.pg(e))?
+            .get(0);
+        if !has_meta {
+            return Ok(None);
+        }
+        let row = self
+            .client
+            .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])
+            .map_err(|e| self.pg(e))?;
+        Ok(Some(row.map_or_else(|| "(none)".into(), |r| r.get(0))))
+    }
+
+    fn read_ids(&mut self) -> Result<(), LedgerError> {
+        let mut ids = Ids::default();
+        for r in self
+            .client
+            .query("SELECT id, product FROM product_ids", &[])
+            .map_err(|e| self.pg(e))?
+        {
+            ids.products.insert(r.get(1), r.get::<_, i32>(0) as u32);
+        }
+        for r in self
+            .client
+            .query("SELECT id, product, pool FROM pool_ids", &[])
+            .map_err(|e| self.pg(e))?
+        {
+            ids.pools
+                .insert((r.get(1), r.get(2)), r.get::<_, i32>(0) as u32);
+        }
+        self.ids = ids;
+        Ok(())
+    }
+
+    fn pg(&self, source: postgres::Error) -> LedgerError {
+        LedgerError::Postgres {
+            url: self.shown.clone(),
+            source,
+        }
+    }
+
+    fn damaged(&self, what: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Damaged(self.shown.clone(), what.to_string())
+    }
+
+    fn upto(&self) -> i64 {
+        self.upto.unwrap_or(i64::MAX)
+    }
+
+    fn writable(&self) -> Result<(), LedgerError> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(self.damaged("a snapshot of the ledger is read-only"))
+        }
+    }
+
+    /// A run of this shard that committed but died before renaming its outputs: rename them
+    /// now (as the SQLite ledger does).
+    fn finish_interrupted_publish(&mut self) -> Result<(), LedgerError> {
+        let pending: Vec<(i64, String)> = self
+            .client
+            .query(
+                "SELECT run_id, staged FROM run WHERE staged IS NOT NULL AND shard = $1",
+                &[&(self.shard.index() as i32)],
+            )
+            .map_err(|e| self.pg(e))?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        for (run_id, staged) in pending {
+            let pairs: Vec<(String, String)> = serde_json::from_str(&staged).unwrap_or_default();
+            for (tmp, dest) in pairs {
+                if Path::new(&tmp).exists() {
+                    std::fs::rename(&tmp, &dest).map_err(|e| LedgerError::Io(dest.clone(), e))?;
+                }
+            }
+            tracing::warn!(run_id, "outputs of an interrupted run were put in place");
+            self.published(run_id)?;
+        }
+        Ok(())
+    }
+
+    /// A `processed_line` row (its [`LINE_COLUMNS`] from `at`) as a stored line.
+    fn stored_line(&self, r: &Row, at: usize) -> Result<StoredLine, LedgerError> {
+        let effects: String = r.get(at + 12);
+        let effects: Vec<Counter> = serde_json::from_str(&effects)
+            .map_err(|e| self.damaged(format!("processed_line effects: {e}")))?;
+        let products: Vec<i32> = r.get(at + 11);
+        Ok(StoredLine(
+            r.get::<_, i64>(at) as u32,
+            r.get(at + 1),
+            r.get::<_, i32>(at + 2) as u32,
+            r.get(at + 3),
+            r.get::<_, i32>(at + 4) as u32,
+            r.get::<_, i32>(at + 5) as u32,
+            r.get(at + 6),
+            r.get(at + 7),
+            r.get(at + 8),
+            r.get(at + 9),
+            r.get(at + 10),
+            products.into_iter().map(|p| p as u32).collect(),
+            effects,
+            r.get(at + 13),
+        ))
+    }
+
+    /// Members' states rebuilt from their lines of runs up to `upto` (a snapshot's `load`).
+    fn rebuild(
+        &mut self,
+        members: &[MemberQuery<'_>],
+        policies: &PolicySet,
+    ) -> Result<Vec<MemberState>, LedgerError> {
+        let resolved = self.ids.resolve(policies);
+        let mut states: Vec<MemberState> = (0..members.len()).map(|_| Default::default()).collect();
+        let index: FxHashMap<&str, usize> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.member_id, i))
+            .collect();
+        for chunk in members.chunks(BATCH) {
+            let ids: Vec<&str> = chunk.iter().map(|m| m.member_id).collect();
+            let q = format!(
+                "SELECT member_id, {LINE_COLUMNS} FROM processed_line \
+                 WHERE member_id = ANY($1) AND run_id <= $2 ORDER BY run_id, seq"
+            );
+            let rows = self
+                .client
+                .query(&q, &[&ids, &self.upto()])
+                .map_err(|e| self.pg(e))?;
+            for r in &rows {
+                let member: &str = r.get(0);
+                let Some(&i) = index.get(member) else {
+                    continue;
+                };
+                let l = self.stored_line(r, 1)?;
+                let (agb, id) = (l.provider_agb(), l.line_id().to_owned());
+                let credit_of = l.credit_of().map(str::to_owned);
+                let prior = resolved.prior(l, false);
+                states[i].apply_stored(agb, &id, prior, credit_of.as_deref());
+            }
+        }
+        Ok(states)
+    }
+
+    /// Tonight's members' earlier paid lines that their credits name, marked credited when a
+    /// committed credit reversed them.
+    fn load_priors(
+        &mut self,
+        members: &[MemberQuery<'_>],
+        resolved: &Resolved,
+        states: &mut [MemberState],
+    ) -> Result<(), LedgerError> {
+        let credits: Vec<(usize, LineKey<'_>)> = members
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| m.credits.iter().map(move |&k| (i, k)))
+            .collect();
+        let q = format!(
+            "SELECT k.i, EXISTS (SELECT 1 FROM processed_line c WHERE c.provider_agb = \
+             p.provider_agb AND c.credit_of = p.line_id AND c.member_id = p.member_id AND \
+             c.run_id <= $5), {} FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[]) \
+             AS k(member, agb, id, i) JOIN processed_line p ON p.provider_agb = k.agb AND \
+             p.line_id = k.id AND p.member_id = k.member WHERE p.credit_of IS NULL AND \
+             p.run_id <= $5",
+            LINE_COLUMNS
+                .split(", ")
+                .map(|c| format!("p.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for (n, chunk) in credits.chunks(BATCH).enumerate() {
+            let member: Vec<&str> = chunk.iter().map(|c| members[c.0].member_id).collect();
+            let agb: Vec<i64> = chunk.iter().map(|c| i64::from(c.1 .0)).collect();
+            let id: Vec<&str> = chunk.iter().map(|c| c.1 .1).collect();
+            let at: Vec<i32> = (0..chunk.len()).map(|i| (n * BATCH + i) as i32).collect();
+            let rows = self
+                .client
+                .query(&q, &[&member, &agb, &id, &at, &self.upto()])
+                .map_err(|e| self.pg(e))?;
+            for r in &rows {
+                let c = r.get::<_, i32>(0) as usize;
+                let credited: bool = r.get(1);
+                let line = self.stored_line(r, 2)?;
+                let (m, (agb, related)) = credits[c];
+                states[m]
+                    .priors
+                    .insert((agb, related.into()), resolved.prior(line, credited));
+            }
+        }
+        Ok(())
+    }
+
+    /// A second connection, outside the run's transaction, that stores a new product or pool
+    /// id at once: shards that start together then never wait on each other's transactions.
+    fn new_id(
+        &self,
+        side: &RefCell<Option<Client>>,
+        sql: &str,
+        names: &[&str],
+    ) -> Result<u32, LedgerError> {
+        let mut side = side.borrow_mut();
+        if side.is_none() {
+            *side = Some(PgLedger::connect(&self.url)?.0);
+        }
+        let c = side
+            .as_mut()
+            .ok_or_else(|| self.damaged("no second connection"))?;
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = names
+            .iter()
+            .map(|n| n as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let insert = format!("INSERT INTO {sql} ON CONFLICT DO NOTHING");
+        c.execute(&insert, &params).map_err(|e| self.pg(e))?;
+        let select = match names.len() {
+            1 => "SELECT id FROM product_ids WHERE product = $1",
+            _ => "SELECT id FROM pool_ids WHERE product = $1 AND pool = $2",
+        };
+        let id: i32 = c.query_one(select, &params).map_err(|e| self.pg(e))?.get(0);
+        Ok(id as u32)
+    }
+
+    /// Streams rows into `COPY table (columns) FROM STDIN` (text format).
+    fn copy_in(&mut self, table: &str, columns: &str, rows: &[u8]) -> Result<(), LedgerError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let q = format!("COPY {table} ({columns}) FROM STDIN");
+        let shown = self.shown.clone();
+        let pg = |source| LedgerError::Postgres {
+            url: shown.clone(),
+            source,
+        };
+        let mut w = self.client.copy_in(&q).map_err(pg)?;
+        w.write_all(rows)
+            .map_err(|e| LedgerError::Io(shown.clone(), e))?;
+        w.finish().map_err(pg)?;
+        Ok(())
+    }
+
+    /// Deletes the rows of `members` from a table of member state.
+    fn delete_members(&mut self, table: &str, members: &[&str]) -> Result<(), LedgerError> {
+        let q = format!("DELETE FROM {table} WHERE member_id = ANY($1)");
+        for chunk in members.chunks(BATCH) {
+            self.client.execute(&q, &[&chunk]).map_err(|e| self.pg(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends a text field in `COPY`'s text format (backslash escapes).
+fn copy_text(out: &mut Vec<u8>, s: &str) {
+    for &b in s.as_bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Appends an integer field and the separator after it.
+fn copy_int(out: &mut Vec<u8>, i: impl itoa::Integer, last: bool) {
+    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+    out.push(if last { b'\n' } else { b'\t' });
+}
+
+impl Ledger for PgLedger {
+    fn processed(&mut self, keys: &[LineKey<'_>]) -> Result<Vec<bool>, LedgerError> {
+        let mut out = vec![false; keys.len()];
+        let q = "SELECT k.i FROM unnest($1::bigint[], $2::text[], $3::int[]) AS k(agb, id, i) \
+                 WHERE EXISTS (SELECT 1 FROM processed_line p WHERE p.provider_agb = k.agb \
+                 AND p.line_id = k.id AND p.run_id <= $4)";
+        for (n, chunk) in keys.chunks(BATCH).enumerate() {
+            let agb: Vec<i64> = chunk.iter().map(|k| i64::from(k.0)).collect();
+            let id: Vec<&str> = chunk.iter().map(|k| k.1).collect();
+            let at: Vec<i32> = (0..chunk.len()).map(|i| (n * BATCH + i) as i32).collect();
+            for r in self
+                .client
+                .query(q, &[&agb, &id, &at, &self.upto()])
+                .map_err(|e| self.pg(e))?
+            {
+                out[r.get::<_, i32>(0) as usize] = true;
+            }
+        }
+        Ok(out)
+    }
+
+    fn paid_care<'q>(
+        &mut self,
+        n: usize,
+        care: &(dyn Fn(usize) -> Care<'q> + Sync + 'q),
+    ) -> Result<Vec<Option<String>>, LedgerError> {
+        let mut out: Vec<Option<String>> = vec![None; n];
+        let q = "SELECT k.i, p.line_id FROM unnest($1::text[], $2::bigint[], $3::int[], \
+                 $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::int[]) AS k(member, \
+                 agb, date, code, qty, claimed, diagnosis, i) JOIN processed_line p ON \
+                 p.member_id = k.member AND p.provider_agb = k.agb AND p.service_date = k.date \
+                 AND p.code = k.code AND p.quantity = k.qty AND p.claimed_cents = k.claimed AND \
+                 p.diagnosis IS NOT DISTINCT FROM k.diagnosis WHERE p.credit_of IS NULL AND \
+                 p.run_id <= $9 AND NOT EXISTS (SELECT 1 FROM processed_line c WHERE \
+                 c.provider_agb = p.provider_agb AND c.credit_of = p.line_id AND c.member_id = \
+                 p.member_id AND c.run_id <= $9)";
+        let mut start = 0;
+        while start < n {
+            let end = (start + BATCH).min(n);
+            let cares: Vec<Care<'q>> = (start..end).map(care).collect();
+            let member: Vec<&str> = cares.iter().map(|c| c.member_id).collect();
+            let agb: Vec<i64> = cares.iter().map(|c| i64::from(c.provider_agb)).collect();
+            let date: Vec<i32> = cares.iter().map(|c| c.service_date as i32).collect();
+            let code: Vec<&str> = cares.iter().map(|c| c.code).collect();
+            let qty: Vec<i32> = cares.iter().map(|c| i32::from(c.quantity)).collect();
+            let claimed: Vec<i64> = cares.iter().map(|c| c.claimed).collect();
+            let diagnosis: Vec<Option<i64>> =
+                cares.iter().map(|c| c.diagnosis.map(i64::from)).collect();
+            let at: Vec<i32> = (start..end).map(|i| i as i32).collect();
+            let rows = self
+                .client
+                .query(
+                    q,
+                    &[
+                        &member,
+                        &agb,
+                        &date,
+                        &code,
+                        &qty,
+                        &claimed,
+                        &diagnosis,
+                        &at,
+                        &self.upto(),
+                    ],
+                )
+                .map_err(|e| self.pg(e))?;
+            for r in rows {
+                let i = r.get::<_, i32>(0) as usize;
+                let id: String = r.get(1);
+                // The earliest line id (by bytes) of the same care, as the SQLite ledger picks.
+                let slot = &mut out[i];
+                if slot.as_deref().is_none_or(|s| id.as_str() < s) {
+                    *slot = Some(id);
+                }
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn load(
+        &mut self,
+        members: &[MemberQuery<'_>],
+        policies: &PolicySet,
+    ) -> Result<Vec<MemberState>, LedgerError> {
+        if self.upto.is_some() {
+            return self.rebuild(members, policies);
+        }
+        self.kept.clear();
+        let resolved = self.ids.resolve(policies);
+        let index: FxHashMap<&str, usize> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.member_id, i))
+            .collect();
+        let mut stored: Vec<StoredMember> = vec![StoredMember::default(); members.len()];
+        for chunk in members.chunks(BATCH) {
+            let ids: Vec<&str> = chunk.iter().map(|m| m.member_id).collect();
+            for r in self
+                .client
+                .query(
+                    "SELECT member_id, pool_id, bucket, units, cents FROM accumulator \
+                     WHERE member_id = ANY($1)",
+                    &[&ids],
+                )
+                .map_err(|e| self.pg(e))?
+            {
+                if let Some(&i) = index.get(r.get::<_, &str>(0)) {
+                    stored[i].0.push(Counter(
+                        r.get::<_, i32>(1) as u32,
+                        r.get::<_, i64>(2) as u32,
+                        r.get::<_, i64>(3) as u32,
+                        r.get(4),
+                    ));
+                }
+            }
+            for r in self
+                .client
+                .query(
+                    "SELECT member_id, year, cents FROM deductible WHERE member_id = ANY($1)",
+                    &[&ids],
+                )
+                .map_err(|e| self.pg(e))?
+            {
+                if let Some(&i) = index.get(r.get::<_, &str>(0)) {
+                    stored[i].1.push((r.get::<_, i32>(1) as u32, r.get(2)));
+                }
+            }
+        }
+        let mut states = Vec::with_capacity(members.len());
+        for (m, mut s) in members.iter().zip(stored) {
+            s.0.sort_unstable();
+            let (acc, kept) = resolved.accumulators(s);
+            if !kept.is_empty() {
+                self.kept.insert(m.member_id.into(), kept);
+            }
+            states.push(MemberState {
+                acc,
+                ..Default::default()
+            });
+        }
+        self.load_priors(members, &resolved, &mut states)?;
+        Ok(states)
+    }
+
+    fn record(&mut self, run: &RunChanges<'_>) -> Result<i64, LedgerError> {
+        let RunChanges {
+            started,
+            night,
+            members,
+            policies,
+        } = *run;
+        self.writable()?;
+        // The row is completed by `commit`; inside the transaction nobody else sees it.
+        let run_id: i64 = self
+            .client
+            .query_one(
+                "INSERT INTO run (shard, shards, started, finished, run_date, inputs, lines,
+                    paid_lines, rejected_lines, claimed_cents, paid_basic_cents,
+                    deductible_cents, paid_supplementary_cents, member_pays_cents)
+                 VALUES ($1, $2, $3, $3, '', '[]', 0, 0, 0, 0, 0, 0, 0, 0) RETURNING run_id",
+                &[
+                    &(self.shard.index() as i32),
+                    &(self.shard.count() as i32),
+                    &started,
+                ],
+            )
+            .map_err(|e| self.pg(e))?
+            .get(0);
+        let side = RefCell::new(None);
+        let mut ids = std::mem::take(&mut self.ids);
+        let assigned = ids.assign(
+            night,
+            members,
+            policies,
+            &mut |product| self.new_id(&side, "product_ids (product) VALUES ($1)", &[product]),
+            &mut |product, pool| {
+                let sql = "pool_ids (product, pool) VALUES ($1, $2)";
+                self.new_id(&side, sql, &[product, pool])
+            },
+        );
+        self.ids = ids;
+        let assigned = assigned?;
+        drop(side);
+
+        let (mut lines, mut accs, mut deds) = (Vec::new(), Vec::new(), Vec::new());
+        let mut seq: i64 = 0;
+        let mut member_ids: Vec<&str> = Vec::with_capacity(members.len());
+        for m in members {
+            member_ids.push(m.member_id);
+            let mut counters: Vec<Counter> = m
+                .acc
+                .pools
+                .iter()
+                .map(|(k, u)| assigned.counter(*k, u.units, u.euros))
+                .collect();
+            counters.extend(self.kept.get(m.member_id).into_iter().flatten());
+            counters.sort_unstable();
+            for c in &counters {
+                copy_text(&mut accs, m.member_id);
+                accs.push(b'\t');
+                copy_int(&mut accs, c.0, false);
+                copy_int(&mut accs, c.1, false);
+                copy_int(&mut accs, c.2, false);
+                copy_int(&mut accs, c.3, true);
+            }
+            for (year, cents) in &m.acc.deductible {
+                copy_text(&mut deds, m.member_id);
+                deds.push(b'\t');
+                copy_int(&mut deds, *year, false);
+                copy_int(&mut deds, cents.0, true);
+            }
+            for paid in &m.adjudicated.paid {
+                let line = &night.lines[paid.seq as usize];
+                let Outcome::Paid(p) = night.outcomes[paid.seq as usize] else {
+                    continue;
+                };
+                let claimed = line.signed_amount();
+                copy_int(&mut lines, line.provider_agb, false);
+                copy_text(&mut lines, night.line_id(line));
+                lines.push(b'\t');
+                copy_int(&mut lines, run_id, false);
+                copy_int(&mut lines, seq, false);
+                seq += 1;
+                copy_text(&mut lines, m.member_id);
+                lines.push(b'\t');
+                copy_int(&mut lines, line.service_date.as_u32(), false);
+                copy_text(&mut lines, night.code(line).1);
+                lines.push(b'\t');
+                copy_int(&mut lines, line.quantity, false);
+                copy_int(&mut lines, p.year, false);
+                for a in [
+                    claimed.0,
+                    p.paid_basic.0,
+                    p.deductible.0,
+                    p.paid_supplementary.0,
+                    p.member_pays(claimed).0,
+                ] {
+                    copy_int(&mut lines, a, false);
+                }
+                lines.push(b'{');
+                for (i, product) in p.products.iter().enumerate() {
+                    if i > 0 {
+                        lines.push(b',');
+                    }
+                    lines.extend_from_slice(
+                        itoa::Buffer::new()
+                            .format(assigned.products[product])
+                            .as_bytes(),
+                    );
+                }
+                lines.extend_from_slice(b"}\t[");
+                for (i, e) in m.adjudicated.effects_of(paid).iter().enumerate() {
+                    if i > 0 {
+                        lines.push(b',');
+                    }
+                    let c = assigned.counter(e.key, e.units, e.euros);
+                    super::format::push_counter(&mut lines, c);
+                }
+                lines.extend_from_slice(b"]\t");
+                if line.credit() {
+                    copy_text(&mut lines, night.related_line_id(line));
+                } else {
+                    lines.extend_from_slice(b"\\N");
+                }
+                lines.push(b'\t');
+                match night.diagnosis(line) {
+                    Some(d) => copy_int(&mut lines, d, true),
+                    None => lines.extend_from_slice(b"\\N\n"),
+                }
+            }
+        }
+        self.copy_in(
+            "processed_line",
+            "provider_agb, line_id, run_id, seq, member_id, service_date, code, quantity, \
+             year, claimed_cents, paid_basic_cents, deductible_cents, \
+             paid_supplementary_cents, member_pays_cents, products, effects, credit_of, \
+             diagnosis",
+            &lines,
+        )?;
+        drop(lines);
+        self.delete_members("accumulator", &member_ids)?;
+        self.delete_members("deductible", &member_ids)?;
+        self.copy_in(
+            "accumulator",
+            "member_id, pool_id, bucket, units, cents",
+            &accs,
+        )?;
+        self.copy_in("deductible", "member_id, year, cents", &deds)?;
+        self.kept.clear();
+        Ok(run_id)
+    }
+
+    fn run_of_input(&mut self, sha256: &str) -> Result<Option<i64>, LedgerError> {
+        if sha256.is_empty() {
+            return Ok(None);
+        }
+        let row = self
+            .client
+            .query_opt(
+                "SELECT run_id FROM run, jsonb_array_elements(run.inputs) AS f
+                 WHERE f->>'sha256' = $1 AND f->>'refused' IS NULL AND run_id <= $2
+                   AND shard = $3
+                 ORDER BY run_id LIMIT 1",
+                &[&sha256, &self.upto(), &(self.shard.index() as i32)],
+            )
+            .map_err(|e| self.pg(e))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn run_of_outputs(&mut self, out_dir: &str) -> Result<Option<i64>, LedgerError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT max(run_id) FROM run WHERE out_dir = $1",
+                &[&out_dir],
+            )
+            .map_err(|e| self.pg(e))?;
+        Ok(row.get(0))
+    }
+
+    fn commit(
+        &mut self,
+        run_id: i64,
+        run: &RunRecord,
+        before_commit: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> Result<(), LedgerError> {
+        self.writable()?;
+        let cents = |t: Total| {
+            t.to_i64()
+                .ok_or_else(|| LedgerError::Overflow(self.shown.clone(), t.to_string()))
+        };
+        let sums = [
+            cents(run.sums.claimed)?,
+            cents(run.sums.paid_basic)?,
+            cents(run.sums.deductible)?,
+            cents(run.sums.paid_supplementary)?,
+            cents(run.sums.member_pays)?,
+        ];
+        let counts = [
+            run.lines as i64,
+            run.paid_lines as i64,
+            run.rejected_lines as i64,
+        ];
+        self.client
+            .execute(
+                "UPDATE run SET finished = to_char(now() AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), run_date = $2, inputs = $3::text::jsonb,
+                    lines = $4, paid_lines = $5, rejected_lines = $6, claimed_cents = $7,
+                    paid_basic_cents = $8, deductible_cents = $9,
+                    paid_supplementary_cents = $10, member_pays_cents = $11, staged = $12,
+                    out_dir = $13
+                 WHERE run_id = $1",
+                &[
+                    &run_id,
+                    &run.run_date,
+                    &run.inputs,
+                    &counts[0],
+                    &counts[1],
+                    &counts[2],
+                    &sums[0],
+                    &sums[1],
+                    &sums[2],
+                    &sums[3],
+                    &sums[4],
+                    &run.staged,
+                    &run.out_dir,
+                ],
+            )
+            .map_err(|e| self.pg(e))?;
+        // The outputs must be on disk before the ledger says the run happened.
+        before_commit().map_err(|e| LedgerError::Io("outputs".into(), e))?;
+        self.client.batch_execute("COMMIT").map_err(|e| self.pg(e))
+    }
+
+    fn roll_back(&mut self) -> Result<(), LedgerError> {
+        self.client
+            .batch_execute("ROLLBACK")
+            .map_err(|e| self.pg(e))
+    }
+
+    fn last_run(&mut self) -> Result<i64, LedgerError> {
+        if self.schema()?.is_none() {
+            return Ok(0);
+        }
+        let row = self
+            .client
+            .query_one(
+                "SELECT coalesce(max(run_id), 0)::bigint FROM run WHERE run_id <= $1",
+                &[&self.upto()],
+            )
+            .map_err(|e| self.pg(e))?;
+        Ok(row.get(0))
+    }
+
+    fn published(&mut self, run_id: i64) -> Result<(), LedgerError> {
+        self.writable()?;
+        self.client
+            .execute("UPDATE run SET staged = NULL WHERE run_id = $1", &[&run_id])
+            .map_err(|e| self.pg(e))?;
+        Ok(())
+    }
+
+    fn runs(&mut self) -> Result<Vec<(i64, String)>, LedgerError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT run_id, out_dir FROM run WHERE out_dir IS NOT NULL AND run_id <= $1 \
+                 ORDER BY run_id",
+                &[&self.upto()],
+            )
+            .map_err(|e| self.pg(e))?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+impl History for PgLedger {
+    fn pools(&mut self) -> Result<FxHashMap<u32, (String, String)>, LedgerError> {
+        Ok(self
+            .ids
+            .pools
+            .iter()
+            .map(|(name, &id)| (id, name.clone()))
+            .collect())
+    }
+
+    fn member(&mut self, member_id: &str) -> Result<StoredMember, LedgerError> {
+        let mut s = StoredMember::default();
+        for r in self
+            .client
+            .query(
+                "SELECT pool_id, bucket, units, cents FROM accumulator WHERE member_id = $1",
+                &[&member_id],
+            )
+            .map_err(|e| self.pg(e))?
+        {
+            s.0.push(Counter(
+                r.get::<_, i32>(0) as u32,
+                r.get::<_, i64>(1) as u32,
+                r.get::<_, i64>(2) as u32,
+                r.get(3),
+            ));
+        }
+        for r in self
+            .client
+            .query(
+                "SELECT year, cents FROM deductible WHERE member_id = $1",
+                &[&member_id],
+            )
+            .map_err(|e| self.pg(e))?
+        {
+            s.1.push((r.get::<_, i32>(0) as u32, r.get(1)));
+        }
+        Ok(s)
+    }
+
+    fn member_lines(&mut self, member_id: &str) -> Result<Vec<(i64, StoredLine)>, LedgerError> {
+        let q = format!(
+            "SELECT run_id, {LINE_COLUMNS} FROM processed_line WHERE member_id = $1 \
+             ORDER BY run_id, seq"
+        );
+        let rows = self
+            .client
+            .query(&q, &[&member_id])
+            .map_err(|e| self.pg(e))?;
+        rows.iter()
+            .map(|r| Ok((r.get(0), self.stored_line(r, 1)?)))
+            .collect()
+    }
+
+    fn run_rows(&mut self) -> Result<Vec<RunRow>, LedgerError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT run_id, started, run_date, lines, paid_lines, rejected_lines,
+                    claimed_cents, paid_basic_cents, deductible_cents, paid_supplementary_cents,
+                    member_pays_cents, inputs::text, shard, shards
+                 FROM run ORDER BY run_id",
+                &[],
+            )
+            .map_err(|e| self.pg(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RunRow {
+                run_id: r.get(0),
+                started: r.get(1),
+                run_date: r.get(2),
+                counts: [r.get(3), r.get(4), r.get(5)],
+                cents: [r.get(6), r.get(7), r.get(8), r.get(9), r.get(10)],
+                inputs: r.get(11),
+                shard: Shard::new(r.get::<_, i32>(12) as u32, r.get::<_, i32>(13) as u32)
+                    .filter(|s| !s.is_all()),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            shown_url("postgres://claims:s3cret@db.example:5432/ledger"),
+            "postgres://claims:***@db.example:5432/ledger"
+        );
+        assert_eq!(
+            shown_url("postgresql://claims@db/ledger?sslmode=disable&password=x"),
+            "postgresql://claims@db/ledger?sslmode=disable&password=***"
+        );
+        assert_eq!(shown_url("postgres://db/ledger"), "postgres://db/ledger");
+        assert!(is_url("postgres://db/x") && is_url("postgresql://db/x"));
+        assert!(!is_url("ledger.db") && !is_url("./postgres://x"));
+    }
+
+    #[test]
+    fn copy_text_escapes_what_the_text_format_needs() {
+        let mut out = Vec::new();
+        copy_text(&mut out, "a\tb\\c\nd\re");
+        assert_eq!(out, b"a\\tb\\\\c\\nd\\re");
+    }
+}
