@@ -29,7 +29,7 @@ fn show_m001(dir: &Dir) -> String {
 }
 
 fn ledger(dir: &Dir) -> String {
-    dir.join("ledger.db").display().to_string()
+    dir.ledger().arg()
 }
 
 /// The 10th column of rejection rows without `file` and `record`: the reasons.
@@ -68,9 +68,7 @@ const CREDIT_ROW: &str =
     "F1,C-05,12345678,M001,2009-02-03,1000,1,2009,-30.00,0.00,0.00,-27.50,-2.50,dsw-2009-av-standaard,";
 const CREDIT: &str = "F1 C-05 12345678 M001 1970-04-12 2009-02-03 1000 30.00 C S-05";
 
-#[test]
-fn a_credit_in_the_same_run_reverses_the_line_and_frees_its_session() {
-    let n = Dir::new("credit-same-run");
+fn a_credit_in_the_same_run_reverses_the_line_and_frees_its_session(n: Dir) {
     let rows = [sessions(1, 18), table(&[CREDIT]), sessions(19, 20)].concat();
     let f = claims(&n, "night.csv", rows);
     run(&n, "o", &[&f]);
@@ -92,9 +90,7 @@ fn a_credit_in_the_same_run_reverses_the_line_and_frees_its_session() {
     assert_eq!(s["reconciliation"]["balanced"], true);
 }
 
-#[test]
-fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate() {
-    let n = Dir::new("credit-later-run");
+fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate(n: Dir) {
     let f1 = claims(&n, "n1.csv", sessions(1, 18));
     run(&n, "o1", &[&f1]);
     let f2 = claims(&n, "n2.csv", [table(&[CREDIT]), sessions(19, 20)].concat());
@@ -139,9 +135,7 @@ fn a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate() {
 
 /// Deductible 2024 is 385.00 (M030: born 1978, zvw from 2024). A medicine of 100.00 charges
 /// 100.00; its credit gives it back; a later medicine of 400.00 is charged the full 385.00.
-#[test]
-fn a_credit_gives_the_deductible_back() {
-    let n = Dir::new("credit-deductible");
+fn a_credit_gives_the_deductible_back(n: Dir) {
     let rows = table(&[
         "P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -",
         "P CP-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 C P-1",
@@ -206,9 +200,7 @@ fn periods_policy() -> String {
 }
 
 /// The same lines in one run and spread over three nights (one per year) give the same rows.
-#[test]
-fn every_limit_period_continues_across_runs() {
-    let n = Dir::new("limit-periods");
+fn every_limit_period_continues_across_runs(n: Dir) {
     let pdir = n.create_dir("policies");
     std::fs::copy(
         root().join("fixtures/policies/zvw.toml"),
@@ -224,10 +216,12 @@ fn every_limit_period_continues_across_runs() {
             "T1 111222333 1980-01-01 test-periods 2024-01-01 -",
         ]),
     );
-    let run_on = |out: &str, f: &str| {
+    let split_ledger = n.ledger().empty(&n, "split");
+    let run_on = |out: &str, f: &str, ledger: &str| {
         let run = night(&n)
             .policy(&pdir)
             .members(&members)
+            .ledger(ledger)
             .run_date("2026-12-31");
         run.out(out).input(f).ok();
     };
@@ -273,15 +267,14 @@ fn every_limit_period_continues_across_runs() {
     .map(line)
     .to_vec();
     let all = claims(&n, "all.csv", [&y2024[..], &y2025, &y2026].concat());
-    run_on("once", &all);
+    run_on("once", &all, &n.ledger().arg());
     let once = n.paid("once");
     let once_rej = n.rejected("once");
-    std::fs::remove_file(n.join("ledger.db")).unwrap();
     let mut split = Vec::new();
     let mut split_rej = Vec::new();
     for (name, rows) in [("a", &y2024), ("b", &y2025), ("c", &y2026)] {
         let f = claims(&n, &format!("{name}.csv"), rows.clone());
-        run_on(name, &f);
+        run_on(name, &f, &split_ledger.arg());
         split.extend(n.paid(name));
         split_rej.extend(n.rejected(name));
     }
@@ -349,21 +342,12 @@ fn big_night(n: &Dir, lines: usize) -> String {
     n.create("big.csv", s)
 }
 
-fn run_table_rows(ledger: &str) -> usize {
-    let c = rusqlite::Connection::open(ledger).unwrap();
-    c.query_row("SELECT count(*) FROM run", [], |r| r.get::<_, i64>(0))
-        .unwrap() as usize
-}
-
 /// kill -9 at several moments: the ledger keeps only the earlier run; the run done again gives
 /// byte-identical outputs to an uninterrupted run on a copy of the ledger.
-#[test]
-fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
-    let n = Dir::new("ledger");
+fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was(n: Dir) {
     let small = claims(&n, "small.csv", sessions(1, 5));
     run(&n, "first", &[&small]);
-    let copy = n.join("copy.db");
-    std::fs::copy(ledger(&n), &copy).unwrap();
+    let copy = n.ledger().copy(&n, "copy");
     let big = big_night(&n, 200_000);
     // Each attempt into an output directory of its own; at least two kills must land mid-run
     // (before the commit) for the test to mean anything.
@@ -382,12 +366,12 @@ fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
         let status = child.wait().unwrap();
         if status.success() {
             // Finished before the kill: undo by restoring the copy and try the next moment.
-            std::fs::copy(&copy, ledger(&n)).unwrap();
+            n.ledger().restore(&copy);
             continue;
         }
         mid_run += 1;
         assert_eq!(
-            run_table_rows(&ledger(&n)),
+            n.ledger().runs(),
             1,
             "killed after {delay_ms} ms: ledger changed"
         );
@@ -401,7 +385,7 @@ fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
         "only {mid_run} kills landed before the run ended"
     );
     run(&n, "again", &[&big]);
-    night(&n).ledger(&copy).out("clean").input(&big).ok();
+    night(&n).ledger(copy.arg()).out("clean").input(&big).ok();
     for f in ["remittance.csv", "rejections.csv"] {
         assert!(
             read(n.join("again").join(f)) == read(n.join("clean").join(f)),
@@ -420,9 +404,7 @@ fn a_run_killed_at_any_moment_leaves_the_ledger_as_it_was() {
 }
 
 /// Two runs on one ledger at once: the second waits or is refused (exit 3); never both half.
-#[test]
-fn concurrent_runs_do_not_corrupt_the_ledger() {
-    let n = Dir::new("ledger");
+fn concurrent_runs_do_not_corrupt_the_ledger(n: Dir) {
     let big = big_night(&n, 100_000);
     let small = claims(&n, "small.csv", sessions(1, 5));
     let mut first = night(&n)
@@ -444,10 +426,7 @@ fn concurrent_runs_do_not_corrupt_the_ledger() {
         Some(0) => {}
         other => panic!("second run: {other:?} {}", stderr(&second)),
     }
-    let c = rusqlite::Connection::open(ledger(&n)).unwrap();
-    let lines: i64 = c
-        .query_row("SELECT count(*) FROM processed_line", [], |r| r.get(0))
-        .unwrap();
+    let lines = n.ledger().processed_lines();
     let expected = 100_000 + if second.status.success() { 5 } else { 0 };
     assert_eq!(lines, expected);
 }
@@ -500,9 +479,7 @@ fn the_ledger_stores_no_bsn_or_birth_date() {
 /// Regression: a credit in an earlier input file than the line it reverses (dated after it, so
 /// adjudicated after it) must still mark that line as credited in the ledger; a second credit
 /// of it in a later run is then `DUPLICATE`, not a second reversal.
-#[test]
-fn a_credit_listed_before_its_line_still_marks_it_credited() {
-    let n = Dir::new("ledger");
+fn a_credit_listed_before_its_line_still_marks_it_credited(n: Dir) {
     let credit_rows = table(&["F1 C-01 12345678 M001 1970-04-12 2009-01-20 1000 30.00 C S-01"]);
     let credit = claims(&n, "a.csv", credit_rows);
     let debit = claims(&n, "b.csv", sessions(1, 1));
@@ -542,9 +519,7 @@ fn a_credit_listed_before_its_line_still_marks_it_credited() {
 ///   left to charge to the deductible (385.00 charged).
 /// - After night 3: M001 `fysio-manueel` 2009 = 18 sessions, 18 x 27.50 = 495.00; M030's
 ///   deductible 2024 = 385.00; 11 + 12 + 3 = 26 lines in the ledger (paid lines and credits).
-#[test]
-fn three_nights_carry_credits_limits_and_the_deductible() {
-    let n = Dir::new("ledger");
+fn three_nights_carry_credits_limits_and_the_deductible(n: Dir) {
     let rows = [
         sessions(1, 10),
         table(&["P P-1 56789012 M030 1978-08-08 2024-02-01 PHARMA 100.00 - -"]),
@@ -622,48 +597,32 @@ fn three_nights_carry_credits_limits_and_the_deductible() {
         "{rej:?}"
     );
 
-    // The views show the state the three nights left.
-    let c = rusqlite::Connection::open(ledger(&n)).unwrap();
-    let acc: (i64, i64) = c
-        .query_row(
-            "SELECT units, cents FROM accumulator WHERE member_id = 'M001'
-             AND product = 'dsw-2009-av-standaard' AND pool = 'fysio-manueel' AND bucket = 2009",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(acc, (18, 49_500));
-    let ded: i64 = c
-        .query_row(
-            "SELECT cents FROM deductible WHERE member_id = 'M030' AND year = 2024",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(ded, 38_500);
-    let lines: i64 = c
-        .query_row("SELECT count(*) FROM processed_line", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(lines, 26);
-    let mut stmt = c
-        .prepare(
-            "SELECT line_id, credited_by FROM processed_line WHERE credited_by IS NOT NULL
-             ORDER BY line_id",
-        )
-        .unwrap();
-    let credited: Vec<(String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    // The tables (SQLite: its views) show the state the three nights left.
+    let l = n.ledger();
+    let acc = l.rows(
+        "SELECT units, cents FROM accumulator WHERE member_id = 'M001'
+         AND product = 'dsw-2009-av-standaard' AND pool = 'fysio-manueel' AND bucket = 2009",
+        "SELECT units::text, cents::text FROM accumulator a JOIN pool_ids p ON p.id = a.pool_id
+         WHERE member_id = 'M001' AND p.product = 'dsw-2009-av-standaard'
+         AND p.pool = 'fysio-manueel' AND bucket = 2009",
+    );
+    assert_eq!(acc, [["18", "49500"]]);
+    let ded = l.rows(
+        "SELECT cents FROM deductible WHERE member_id = 'M030' AND year = 2024",
+        "SELECT cents::text FROM deductible WHERE member_id = 'M030' AND year = 2024",
+    );
+    assert_eq!(ded, [["38500"]]);
+    assert_eq!(l.processed_lines(), 26);
+    let credited = l.rows(
+        "SELECT line_id, credited_by FROM processed_line WHERE credited_by IS NOT NULL
+         ORDER BY line_id",
+        "SELECT p.line_id, c.line_id FROM processed_line p JOIN processed_line c
+         ON c.provider_agb = p.provider_agb AND c.credit_of = p.line_id
+         AND c.member_id = p.member_id ORDER BY p.line_id COLLATE \"C\"",
+    );
     assert_eq!(
         credited,
-        [
-            pair("P-1", "CP-1"),
-            pair("S-05", "C-05"),
-            pair("S-06", "C-06")
-        ]
+        [["P-1", "CP-1"], ["S-05", "C-05"], ["S-06", "C-06"]]
     );
 
     let text = show_m001(&n);
@@ -705,27 +664,12 @@ fn a_ledger_of_the_old_schema_is_refused_with_exit_3() {
 
 /// A dry run writes its outputs as a real run would, and leaves the ledger's runs, lines and
 /// counters as they were: the same night run for real afterwards pays the same.
-#[test]
-fn a_dry_run_writes_the_outputs_and_commits_nothing() {
-    let n = Dir::new("ledger");
+fn a_dry_run_writes_the_outputs_and_commits_nothing(n: Dir) {
     let f = claims(&n, "n.csv", sessions(1, 3));
     run(&n, "real1", &["fixtures/claims/2024-basic.csv"]);
-    let dump = |ledger: &str| -> Vec<String> {
-        let c = rusqlite::Connection::open(ledger).unwrap();
-        let mut out = Vec::new();
-        for q in [
-            "SELECT CAST(count(*) AS TEXT) FROM run",
-            "SELECT CAST(count(*) AS TEXT) FROM processed_line",
-            "SELECT coalesce(group_concat(member_id || product || pool || bucket || units || cents), '') FROM accumulator",
-            "SELECT coalesce(group_concat(member_id || year || cents), '') FROM deductible",
-        ] {
-            out.push(c.query_row(q, [], |r| r.get::<_, String>(0)).unwrap());
-        }
-        out
-    };
-    let before = dump(&ledger(&n));
+    let before = n.ledger().dump();
     night(&n).out("dry").arg("--dry-run").input(&f).ok();
-    assert_eq!(dump(&ledger(&n)), before, "a dry run changed the ledger");
+    assert_eq!(n.ledger().dump(), before, "a dry run changed the ledger");
     let s = summary(&n.join("dry"));
     assert_eq!(s["dry_run"], true);
     let dry = read(n.join("dry").join("remittance.csv"));
@@ -738,14 +682,12 @@ fn a_dry_run_writes_the_outputs_and_commits_nothing() {
 /// Killed after the ledger committed and before the outputs were renamed into place: the next
 /// run on that ledger finishes the renames, finds every input processed and does nothing, and
 /// the outputs are those of an uninterrupted run.
-#[test]
-fn a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_more() {
-    let n = Dir::new("ledger");
+fn a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_more(n: Dir) {
     let f = claims(&n, "n.csv", sessions(1, 4));
     let crash = night(&n).out("o").env("DECLARO_CRASH_AT", "after-commit");
     let o = crash.input(&f).run();
     assert!(!o.status.success(), "the run was to die after its commit");
-    assert_eq!(run_table_rows(&ledger(&n)), 1, "the run had committed");
+    assert_eq!(n.ledger().runs(), 1, "the run had committed");
     assert!(!n.join("o").join("remittance.csv").exists());
     assert!(n.join("o").join(".remittance.csv.tmp").exists());
     let o = run(&n, "o", &[&f]);
@@ -754,7 +696,7 @@ fn a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_mor
         "{}",
         stderr(&o)
     );
-    assert_eq!(run_table_rows(&ledger(&n)), 1);
+    assert_eq!(n.ledger().runs(), 1);
     // The same night on a new ledger, uninterrupted, gives the same rows.
     let clean = Dir::new("ledger");
     run(&clean, "o", &[&f]);
@@ -776,9 +718,7 @@ fn a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_mor
 /// quantity and amount) declared again under another line id, in the same night or after an
 /// earlier run paid it, pays nothing. A credit frees the care (credit and declare again is how
 /// a provider corrects), and another amount is another care. M001, DSW AV-Standaard 2009.
-#[test]
-fn the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses_it() {
-    let n = Dir::new("ledger");
+fn the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses_it(n: Dir) {
     // line_id, service date, amount, the line it credits (`-` for a debit).
     let night_of = |rows: &[&str]| -> Vec<Vec<String>> {
         rows.iter()
@@ -848,4 +788,18 @@ fn the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses
     );
     let s = n.summary("c");
     assert_eq!(s["rejected_by_reason"]["DUPLICATE_CARE"], 1);
+}
+
+both_backends! {
+    a_credit_in_the_same_run_reverses_the_line_and_frees_its_session,
+    a_credit_in_a_later_run_frees_a_session_and_a_second_credit_is_duplicate,
+    a_credit_gives_the_deductible_back,
+    every_limit_period_continues_across_runs,
+    a_run_killed_at_any_moment_leaves_the_ledger_as_it_was,
+    concurrent_runs_do_not_corrupt_the_ledger,
+    a_credit_listed_before_its_line_still_marks_it_credited,
+    three_nights_carry_credits_limits_and_the_deductible,
+    a_dry_run_writes_the_outputs_and_commits_nothing,
+    a_run_killed_after_its_commit_is_finished_by_the_retry_which_does_nothing_more,
+    the_same_care_under_another_line_id_is_duplicate_care_until_a_credit_reverses_it,
 }

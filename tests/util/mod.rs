@@ -16,6 +16,7 @@
 //!   a run.
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod claims;
 
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ pub fn root() -> PathBuf {
 
 /// A temporary directory of one test: its input files, outputs and ledger.
 pub struct Dir {
+    /// Dropped before the directory: a PostgreSQL test database is removed first.
+    ledger: backend::Ledger,
     dir: tempfile::TempDir,
 }
 
@@ -44,7 +47,22 @@ impl Dir {
             .prefix(&format!("declaro-{name}-"))
             .tempdir()
             .unwrap();
-        Dir { dir }
+        let ledger = backend::Ledger::Sqlite(dir.path().join("ledger.db"));
+        Dir { ledger, dir }
+    }
+
+    /// [`Dir::new`] whose ledger is a new database on the PostgreSQL test server; `None`
+    /// (after saying SKIPPED) without one.
+    pub fn on_postgres(name: &str) -> Option<Dir> {
+        let server = backend::postgres_server(name)?;
+        let mut d = Dir::new(name);
+        d.ledger = backend::Ledger::new_postgres(&server, name);
+        Some(d)
+    }
+
+    /// The directory's ledger: `ledger.db` in it, or its PostgreSQL database.
+    pub fn ledger(&self) -> &backend::Ledger {
+        &self.ledger
     }
 
     pub fn path(&self) -> &Path {
@@ -124,7 +142,7 @@ impl Dir {
     /// `declaro process` with the usual flags (see [`Process`]), into `out` of the directory.
     pub fn process(&self) -> Process {
         Process::new(self.join("out"))
-            .ledger(self.join("ledger.db"))
+            .ledger(self.ledger.arg())
             .of_dir(self.path())
     }
 
