@@ -3,12 +3,12 @@
 
 mod util;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use util::claims::WITH_CREDITS;
 use util::*;
 
 /// The fixture night of the README, committed to a ledger in `dir`.
-fn fixture_night(dir: &Dir) -> (PathBuf, PathBuf) {
+fn fixture_night(dir: &Dir) -> (PathBuf, String) {
     let inputs = [
         "2009-dsw-standaard",
         "2009-dsw-top",
@@ -19,7 +19,7 @@ fn fixture_night(dir: &Dir) -> (PathBuf, PathBuf) {
     ]
     .map(|f| format!("fixtures/claims/{f}.csv"));
     dir.process().quiet().inputs(inputs).ok();
-    (dir.join("out"), dir.join("ledger.db"))
+    (dir.join("out"), dir.ledger().arg())
 }
 
 /// The product fixtures (one member per product, fixtures/products).
@@ -37,7 +37,7 @@ fn products_night(dir: &Dir) -> PathBuf {
 }
 
 /// `declaro explain --json` of one line; it must succeed.
-fn explain(ledger: &Path, line: &str, extra: &[&str]) -> Value {
+fn explain(ledger: impl AsRef<std::ffi::OsStr>, line: &str, extra: &[&str]) -> Value {
     let stdout = declaro()
         .args(["explain", "--json", "--ledger"])
         .arg(ledger)
@@ -252,10 +252,8 @@ fn the_deductible_and_a_layered_payment_are_traced_layer_by_layer() {
 ///
 /// Explaining P-1 after night 2 still shows the ledger as night 1 saw it (0.00 before, 100.00
 /// after), not as it is now.
-#[test]
-fn a_credit_of_a_later_night_and_the_earlier_night_as_it_was() {
-    let dir = Dir::new("explain");
-    let ledger = dir.join("l.db");
+fn a_credit_of_a_later_night_and_the_earlier_night_as_it_was(dir: Dir) {
+    let ledger = dir.ledger().arg();
     let night = |name: &str, rows: &[&str]| {
         let f = dir.create_csv(&format!("{name}.csv"), WITH_CREDITS, table(rows));
         let run = dir.process().quiet().ledger(&ledger).out(name);
@@ -385,9 +383,7 @@ fn a_dry_run_is_explained_by_its_out_and_a_changed_file_refuses_the_replay() {
 
 /// Every line of the fixture night, paid or rejected, is explained, and each replay agrees
 /// with its row (explain fails when it does not).
-#[test]
-fn every_line_of_the_fixture_night_is_explained_in_agreement_with_its_row() {
-    let dir = Dir::new("explain");
+fn every_line_of_the_fixture_night_is_explained_in_agreement_with_its_row(dir: Dir) {
     let (out, ledger) = fixture_night(&dir);
     let mut n = 0;
     for name in ["remittance.csv", "rejections.csv"] {
@@ -410,4 +406,9 @@ fn every_line_of_the_fixture_night_is_explained_in_agreement_with_its_row() {
         }
     }
     assert!(n > 300, "{n} lines");
+}
+
+both_backends! {
+    a_credit_of_a_later_night_and_the_earlier_night_as_it_was,
+    every_line_of_the_fixture_night_is_explained_in_agreement_with_its_row,
 }
