@@ -554,6 +554,12 @@ impl PgLedger {
     }
 }
 
+/// Logs how long a step of the ledger took (`RUST_LOG=declaro::phase=debug`).
+fn step(step: &str, started: std::time::Instant, n: usize) {
+    let seconds = format!("{:.3}", started.elapsed().as_secs_f64());
+    tracing::debug!(target: "declaro::phase", step, n, seconds, "ledger step done");
+}
+
 /// Appends a text field in `COPY`'s text format (backslash escapes).
 fn copy_text(out: &mut Vec<u8>, s: &str) {
     for &b in s.as_bytes() {
@@ -845,6 +851,7 @@ impl Ledger for PgLedger {
                 }
             }
         }
+        let t0 = std::time::Instant::now();
         self.copy_in(
             "processed_line",
             "provider_agb, line_id, run_id, seq, member_id, service_date, code, quantity, \
@@ -854,6 +861,8 @@ impl Ledger for PgLedger {
             &lines,
         )?;
         drop(lines);
+        step("ledger copy lines", t0, seq as usize);
+        let t0 = std::time::Instant::now();
         self.delete_members("accumulator", &member_ids)?;
         self.delete_members("deductible", &member_ids)?;
         self.copy_in(
@@ -862,6 +871,7 @@ impl Ledger for PgLedger {
             &accs,
         )?;
         self.copy_in("deductible", "member_id, year, cents", &deds)?;
+        step("ledger rewrite member state", t0, member_ids.len());
         self.kept.clear();
         Ok(run_id)
     }
