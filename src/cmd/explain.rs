@@ -153,6 +153,7 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
         inputs: setup.inputs.iter().map(PathBuf::from).collect(),
         ei_return: None,
         dry_run: true,
+        shard: crate::shard::Shard::ALL,
     };
     let policies = policy::load(&s.policies)?;
     let providers = match &s.providers {
@@ -344,7 +345,7 @@ fn result_of(r: &Replayed, policies: &PolicySet, row: &Row) -> Verdict {
     match r.outcome {
         Outcome::Paid(p) => paid(&p, r.line.signed_amount(), policies),
         Outcome::Rejected(reason, _) => rejected(reason, row.get("message")),
-        Outcome::Pending => Verdict::Rejected {
+        Outcome::Pending | Outcome::OtherShard => Verdict::Rejected {
             reason: "(undecided)".into(),
             vektis: String::new(),
             message: String::new(),

@@ -80,6 +80,9 @@ impl Figures {
     ) -> Figures {
         let mut f = Figures::default();
         for (line, outcome) in lines.iter().zip(outcomes) {
+            if *outcome == Outcome::OtherShard {
+                continue;
+            }
             // A line whose AGB could not be read names no provider (AGB 0).
             let mut none = (0, 0);
             let p = match line.provider_agb {
@@ -116,7 +119,7 @@ impl Figures {
                         f.paid_bands[band(pay.paid_basic + pay.paid_supplementary)] += 1;
                     }
                 }
-                Outcome::Pending => {}
+                Outcome::Pending | Outcome::OtherShard => {}
             }
         }
         f

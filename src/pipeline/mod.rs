@@ -20,6 +20,7 @@ use crate::model::Date;
 use crate::output::summary::{FileHash, Setup, Summary};
 use crate::policy::{self, PolicySet};
 use crate::registers::{self, Providers};
+use crate::shard::Shard;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -41,6 +42,8 @@ pub struct Settings {
     pub ei_return: Option<PathBuf>,
     /// Write the outputs but commit nothing to the ledger (`--dry-run`).
     pub dry_run: bool,
+    /// The members whose lines this run adjudicates (`--shard I/N`; [`Shard::ALL`]: all).
+    pub shard: Shard,
 }
 
 /// What a finished run reports to `main`.
@@ -126,6 +129,7 @@ fn night(
     screen::identify(&mut night, &members);
     let codes = crate::adjudicate::CodeTable::new(policies, &night.codes);
     screen::screen(&mut night, &members, s.run_date, ledger)?;
+    let others = screen::set_aside(&mut night, &members, s.shard);
     phase.done("screen");
     let groups = group::group(&night);
     phase.done("group");
@@ -153,7 +157,14 @@ fn night(
         (&started_at, progress),
     )?;
     phase.done("write outputs");
-    let summary = reconcile::reconcile(s, &night, policies, &published, (&tally, setup), started)?;
+    let summary = reconcile::reconcile(
+        s,
+        &night,
+        policies,
+        &published,
+        (&tally, setup, others),
+        started,
+    )?;
     phase.done("reconcile (outputs read back)");
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
     let run_id = (!s.dry_run).then_some(published.run_id);
