@@ -198,7 +198,7 @@ fn assert_merges_into(
     let mut given: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
     given.rotate_left(1);
     merge(dir, &merged, &given, code);
-    for f in ["remittance.csv", "rejections.csv"] {
+    for f in ["remittance.csv", "rejections.csv", "report.html"] {
         let (a, m) = (
             std::fs::read(all.join(f)).unwrap(),
             std::fs::read(merged.join(f)).unwrap(),

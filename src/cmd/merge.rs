@@ -1,6 +1,7 @@
 //! `declaro merge --out DIR SHARD_OUT...`: the outputs of the N shard runs of one night
-//! (`process --shard I/N`) joined into the night's `remittance.csv`, `rejections.csv` and
-//! `summary.json`, as the unsharded run writes them.
+//! (`process --shard I/N`) joined into the night's `remittance.csv`, `rejections.csv`,
+//! `summary.json` and `report.html`, as the unsharded run writes them (the report from the
+//! figures each shard's summary carries).
 //!
 //! The shards must be the N shards of one night: one summary per index 1..N, all of the same
 //! N, the same run date, dry-run-ness, setup (policy files, registers, inputs) and input files
@@ -12,6 +13,7 @@
 
 use crate::error::Error;
 use crate::model::Total;
+use crate::output::report::Figures;
 use crate::output::summary::{
     BenefitPaid, FileSummary, MergedFrom, Reconciliation, Setup, Summary, Timing, Totals,
 };
@@ -55,6 +57,12 @@ pub fn merge(req: &Request) -> Result<Summary, Error> {
     let rejections = Rows::read(&runs, "rejections.csv", &REJECTIONS_HEADER, &files)?;
     nothing_lost(&files, &remittance, &rejections)?;
     let summary = merged_summary(&runs, &remittance, &rejections)?;
+    // The night's report from the shards' figures added up (none when a summary has none).
+    let report = runs
+        .iter()
+        .map(|r| Figures::from_json(&r.json["shard"]["report_figures"]))
+        .try_fold(Figures::default(), |all, f| Some(all.merge(f?)))
+        .map(|figures| crate::output::report::render(&summary, &figures));
 
     crate::output::create_private_dir(&req.out).map_err(|e| {
         Error::Usage(format!(
@@ -75,6 +83,12 @@ pub fn merge(req: &Request) -> Result<Summary, Error> {
             for row in &rows.order {
                 w.write_all(rows.bytes(row))?;
             }
+            synced.push(f.finish(w)?);
+            staged.push(f);
+        }
+        if let Some(page) = &report {
+            let (f, mut w) = Staged::create(&req.out.join("report.html"))?;
+            w.write_all(page.as_bytes())?;
             synced.push(f.finish(w)?);
             staged.push(f);
         }

@@ -159,7 +159,7 @@ pub struct Summary {
 
 /// A shard run's place in the night (`process --shard I/N`): `lines_of_night` =
 /// `lines` + `lines_of_other_shards`.
-#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShardSummary {
     pub index: u32,
     pub count: u32,
@@ -167,6 +167,9 @@ pub struct ShardSummary {
     pub lines_of_night: u64,
     /// The lines that belong to other shards, set aside by this run.
     pub lines_of_other_shards: u64,
+    /// What `report.html` counts from the shard's lines ([`super::report::Figures`]), for
+    /// `declaro merge` to draw the night's report.
+    pub report_figures: serde_json::Value,
 }
 
 /// One shard run that `declaro merge` merged.

@@ -157,7 +157,7 @@ fn night(
         (&started_at, progress),
     )?;
     phase.done("write outputs");
-    let summary = reconcile::reconcile(
+    let mut summary = reconcile::reconcile(
         s,
         &night,
         policies,
@@ -168,10 +168,11 @@ fn night(
     phase.done("reconcile (outputs read back)");
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
     let run_id = (!s.dry_run).then_some(published.run_id);
-    let report = crate::output::report::render(
-        &summary,
-        &crate::output::report::Figures::of(&night, policies),
-    );
+    let figures = crate::output::report::Figures::of(&night, policies);
+    if let Some(shard) = &mut summary.shard {
+        shard.report_figures = figures.to_json();
+    }
+    let report = crate::output::report::render(&summary, &figures);
     phase.done("report");
     publish::commit(s, &night, published, &summary, &report, ledger)?;
     progress.finish();

@@ -89,6 +89,7 @@ pub fn reconcile(
             count: s.shard.count(),
             lines_of_night,
             lines_of_other_shards: others,
+            report_figures: serde_json::Value::Null,
         }),
         outcomes: [
             ("paid", tally.paid_lines),
