@@ -68,6 +68,7 @@ fn bench_pipeline(c: &mut Criterion) {
         inputs: vec![shown.clone().into()],
         ei_return: None,
         dry_run: false,
+        shard: declaro::shard::Shard::ALL,
     };
     let out = dir.path().join("stages");
     let stage_settings = run_settings(out.clone());

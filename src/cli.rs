@@ -3,6 +3,7 @@
 use crate::cmd::process::Settings;
 use crate::ledger::Location;
 use crate::model::Date;
+use crate::shard::Shard;
 use crate::Error;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -76,6 +77,17 @@ pub enum Command {
         /// Also write the comparison as a self-contained HTML page (like report.html) to FILE.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+    },
+    /// Join the outputs of the N shard runs of one night (`process --shard I/N`) into the
+    /// night's remittance.csv, rejections.csv and summary.json, as the unsharded run writes
+    /// them; refuses shards of different nights, a missing or a repeated shard.
+    Merge {
+        /// The merged outputs' directory (new, or without outputs).
+        #[arg(long)]
+        out: PathBuf,
+        /// The output directories of the shard runs, one per shard, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
     },
     /// Validate policy files and report errors with file and line.
     CheckPolicy {
@@ -157,6 +169,11 @@ pub struct ProcessArgs {
     /// The whole run, outputs written, but nothing committed to the ledger (what-if runs).
     #[arg(long)]
     pub dry_run: bool,
+    /// Adjudicate only shard I of N: the lines of the members whose stable hash falls in it
+    /// (unknown members and unreadable lines are shard 1's); `declaro merge` joins the N
+    /// shards' outputs into the night's [default: 1/1, the whole night].
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Declaration files (CSV, XML, Vektis PM304 or MZ301), processed in this order. Paths are
     /// taken as the operating system gives them (a name need not be UTF-8).
     #[arg(required = true)]
@@ -177,6 +194,21 @@ impl ProcessArgs {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let shard = match &self.shard {
+            None => Shard::ALL,
+            Some(s) => Shard::parse(s).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--shard {s:?} is not I/N with 1 <= I <= N (such as 2/4)"
+                ))
+            })?,
+        };
+        if self.ei_return.is_some() && !shard.is_all() {
+            return Err(Error::Usage(format!(
+                "--ei-return cannot be used with --shard {shard}: a return file answers every \
+                 line of its input and a shard holds only its members' lines, and `declaro \
+                 merge` does not write return files; run a night that needs them unsharded"
+            )));
+        }
         Ok(Settings {
             policies: self.policy.clone(),
             members: self.members.clone(),
@@ -194,6 +226,7 @@ impl ProcessArgs {
             inputs: self.inputs.clone(),
             ei_return: self.ei_return.clone(),
             dry_run: self.dry_run,
+            shard,
         })
     }
 }

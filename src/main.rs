@@ -177,6 +177,36 @@ fn main() -> std::process::ExitCode {
             }
             Err(f) => fail(f),
         },
+        Command::Merge { out, shards } => {
+            let req = cmd::merge::Request {
+                out: out.clone(),
+                shards,
+            };
+            match cmd::merge::merge(&req) {
+                Ok(summary) => {
+                    let refused = summary
+                        .input_files
+                        .iter()
+                        .filter(|f| f.refused.is_some())
+                        .count();
+                    eprintln!(
+                        "declaro: merged {} shards into {}: {} lines, {} paid, {} rejected",
+                        summary.merged_from.len(),
+                        out.display(),
+                        summary.lines,
+                        summary.outcomes.get("paid").copied().unwrap_or(0),
+                        summary.outcomes.get("rejected").copied().unwrap_or(0)
+                    );
+                    if refused > 0 {
+                        eprintln!("declaro: {refused} input file(s) refused; see summary.json");
+                        ExitStatus::FilesRefused
+                    } else {
+                        ExitStatus::Success
+                    }
+                }
+                Err(f) => fail(f),
+            }
+        }
         Command::CheckPolicy { paths } => match cmd::check_policy::run(&paths) {
             Ok(out) => {
                 print!("{out}");

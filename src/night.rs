@@ -254,6 +254,9 @@ pub enum Outcome {
     Pending,
     Rejected(Reason, Detail),
     Paid(Payment),
+    /// A line of another shard's member (`process --shard I/N`): screened with the whole
+    /// night, then set aside. It is not adjudicated, written or recorded by this run.
+    OtherShard,
 }
 
 /// A line rejected while reading: its message and the identifying fields as written.

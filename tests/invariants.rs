@@ -274,6 +274,7 @@ fn settings(dir: &Path, inputs: Vec<String>, threads: usize, out: &str) -> Setti
         inputs: inputs.into_iter().map(Into::into).collect(),
         ei_return: None,
         dry_run: false,
+        shard: declaro::shard::Shard::ALL,
     }
 }
 

@@ -20,6 +20,7 @@ use crate::pipeline::replay::{self, Replayed, Stage};
 use crate::pipeline::{rerun, Settings};
 use crate::policy::{self, PolicySet};
 use crate::registers::{self, Providers};
+use crate::shard::Shard;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -135,6 +136,15 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
         .iter()
         .map(|f| f["sha256"].as_str().unwrap_or("").to_string())
         .collect();
+    // A shard's run is replayed as that shard: its inputs processed per shard.
+    let shard = match &summary["shard"] {
+        serde_json::Value::Null => Shard::ALL,
+        v => v["index"]
+            .as_u64()
+            .zip(v["count"].as_u64())
+            .and_then(|(i, n)| Shard::new(i as u32, n as u32))
+            .ok_or_else(|| Error::Usage(format!("{}/summary.json: a bad shard", out.display())))?,
+    };
     let run_date = Date::parse(summary["run_date"].as_str().unwrap_or(""))
         .ok_or_else(|| Error::Usage(format!("{}/summary.json: no run_date", out.display())))?;
     let s = Settings {
@@ -153,13 +163,14 @@ pub fn explain(req: &Request) -> Result<Explanation, Error> {
         inputs: setup.inputs.iter().map(PathBuf::from).collect(),
         ei_return: None,
         dry_run: true,
+        shard,
     };
     let policies = policy::load(&s.policies)?;
     let providers = match &s.providers {
         Some(p) => registers::load_providers(p, &policies)?,
         None => Providers::default(),
     };
-    let mut ledger = req.ledger.snapshot(setup.ledger_after_run)?;
+    let mut ledger = req.ledger.snapshot(setup.ledger_after_run, shard)?;
     let record: u32 = row
         .get("record")
         .parse()
@@ -229,7 +240,7 @@ fn locate(req: &Request, agb: u32, line_id: &str) -> Result<(Option<i64>, PathBu
         let shown = file.display();
         return Err(Error::Usage(format!("ledger {shown} does not exist")));
     }
-    let runs = req.ledger.snapshot(i64::MAX)?.runs()?;
+    let runs = req.ledger.snapshot(i64::MAX, Shard::ALL)?.runs()?;
     if let Some(want) = req.run.filter(|w| !runs.iter().any(|(r, _)| r == w)) {
         let ids: Vec<String> = runs.iter().map(|(r, _)| r.to_string()).collect();
         return Err(Error::Usage(format!(
@@ -344,7 +355,7 @@ fn result_of(r: &Replayed, policies: &PolicySet, row: &Row) -> Verdict {
     match r.outcome {
         Outcome::Paid(p) => paid(&p, r.line.signed_amount(), policies),
         Outcome::Rejected(reason, _) => rejected(reason, row.get("message")),
-        Outcome::Pending => Verdict::Rejected {
+        Outcome::Pending | Outcome::OtherShard => Verdict::Rejected {
             reason: "(undecided)".into(),
             vektis: String::new(),
             message: String::new(),

@@ -5,4 +5,5 @@ pub mod diff;
 pub mod explain;
 pub mod generate;
 pub mod ledger;
+pub mod merge;
 pub mod process;

@@ -54,16 +54,25 @@ pub enum LedgerError {
     /// The database could not be reached (a configuration error).
     #[error("ledger {url}: cannot connect: {reason}")]
     Unreachable { url: String, reason: String },
-    /// A run of another shard than the ledger's.
+    /// A run of another shard count than the ledger's.
     #[error(
-        "ledger {ledger} holds {holds}; this run is shard {asked}: give each shard count a \
-         ledger of its own (for SQLite, one file per shard)"
+        "ledger {ledger} holds {holds}; this run is shard {asked}: a ledger's shard count is \
+         fixed by its first run (the shards of a night share one ledger); give another count a \
+         ledger of its own"
     )]
     Shards {
         ledger: String,
         holds: String,
         asked: String,
     },
+}
+
+/// How a refusal names the shard count a ledger holds.
+fn holds_shards(count: &str) -> String {
+    match count {
+        "1" => "the whole night (1 shard)".to_string(),
+        n => format!("{n} shards"),
+    }
 }
 
 /// Where the ledger is: a SQLite file, or a PostgreSQL database (`postgres://...`).
@@ -106,11 +115,12 @@ impl Location {
         })
     }
 
-    /// The ledger as it stood after run `upto`, read-only (see [`SqliteLedger::snapshot`]).
-    pub fn snapshot(&self, upto: i64) -> Result<Box<dyn Ledger + Send>, LedgerError> {
+    /// The ledger as a run of `shard` saw it after run `upto`, read-only (see
+    /// [`SqliteLedger::snapshot`]).
+    pub fn snapshot(&self, upto: i64, shard: Shard) -> Result<Box<dyn Ledger + Send>, LedgerError> {
         Ok(match self {
-            Location::Sqlite(p) => Box::new(SqliteLedger::snapshot(p, upto)?),
-            Location::Postgres(url) => Box::new(PgLedger::snapshot(url, upto)?),
+            Location::Sqlite(p) => Box::new(SqliteLedger::snapshot_of(p, upto, shard)?),
+            Location::Postgres(url) => Box::new(PgLedger::snapshot(url, upto, shard)?),
         })
     }
 

@@ -204,14 +204,23 @@ impl PgLedger {
         let mut l = PgLedger::new(client, url, shown, shard, None);
         l.set_up()?;
         l.client.batch_execute("BEGIN").map_err(|e| l.pg(e))?;
-        let locked: bool = l
-            .client
-            .query_one(
-                "SELECT pg_try_advisory_xact_lock($1, $2)",
-                &[&LOCK_SPACE, &(shard.index() as i32)],
-            )
-            .map_err(|e| l.pg(e))?
-            .get(0);
+        // As the SQLite ledger's busy timeout: wait up to two seconds for a run that holds the
+        // shard to finish, then refuse.
+        let waited = std::time::Instant::now();
+        let locked = loop {
+            let locked: bool = l
+                .client
+                .query_one(
+                    "SELECT pg_try_advisory_xact_lock($1, $2)",
+                    &[&LOCK_SPACE, &(shard.index() as i32)],
+                )
+                .map_err(|e| l.pg(e))?
+                .get(0);
+            if locked || waited.elapsed() > std::time::Duration::from_secs(2) {
+                break locked;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
         if !locked {
             let _ = l.client.batch_execute("ROLLBACK");
             return Err(LedgerError::Busy(format!("{} (shard {shard})", l.shown)));
@@ -223,9 +232,11 @@ impl PgLedger {
 
     /// The ledger as it stood when run `upto` had committed, read-only (`declaro explain`):
     /// lookups see runs up to `upto` only, and members' states are rebuilt from their lines.
-    pub fn snapshot(url: &str, upto: i64) -> Result<PgLedger, LedgerError> {
+    /// `shard` is the run's: its inputs count as processed per shard.
+    pub fn snapshot(url: &str, upto: i64, shard: Shard) -> Result<PgLedger, LedgerError> {
         let mut l = PgLedger::reader(url)?;
         l.upto = Some(upto);
+        l.shard = shard;
         Ok(l)
     }
 
@@ -283,7 +294,7 @@ impl PgLedger {
                     let _ = self.client.batch_execute("ROLLBACK");
                     return Err(LedgerError::Shards {
                         ledger: self.shown.clone(),
-                        holds: shards,
+                        holds: super::holds_shards(&shards),
                         asked: self.shard.to_string(),
                     });
                 }
@@ -765,6 +776,9 @@ impl Ledger for PgLedger {
         drop(side);
 
         let (mut lines, mut accs, mut deds) = (Vec::new(), Vec::new(), Vec::new());
+        // Each line's key and its row's bytes in `lines`: the rows go to COPY in key order, so
+        // the primary key grows at its right edge instead of at random pages.
+        let mut order: Vec<(u32, &str, usize, usize)> = Vec::new();
         let mut seq: i64 = 0;
         let mut member_ids: Vec<&str> = Vec::with_capacity(members.len());
         for m in members {
@@ -797,6 +811,7 @@ impl Ledger for PgLedger {
                     continue;
                 };
                 let claimed = line.signed_amount();
+                let start = lines.len();
                 copy_int(&mut lines, line.provider_agb, false);
                 copy_text(&mut lines, night.line_id(line));
                 lines.push(b'\t');
@@ -849,9 +864,17 @@ impl Ledger for PgLedger {
                     Some(d) => copy_int(&mut lines, d, true),
                     None => lines.extend_from_slice(b"\\N\n"),
                 }
+                order.push((line.provider_agb, night.line_id(line), start, lines.len()));
             }
         }
         let t0 = std::time::Instant::now();
+        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut sorted = Vec::with_capacity(lines.len());
+        for &(_, _, start, end) in &order {
+            sorted.extend_from_slice(&lines[start..end]);
+        }
+        drop(order);
+        let lines = sorted;
         self.copy_in(
             "processed_line",
             "provider_agb, line_id, run_id, seq, member_id, service_date, code, quantity, \

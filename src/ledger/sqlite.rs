@@ -49,7 +49,8 @@ CREATE TABLE run (
     paid_supplementary_cents INTEGER NOT NULL,
     member_pays_cents INTEGER NOT NULL,
     staged TEXT,
-    out_dir TEXT
+    out_dir TEXT,
+    shard INTEGER
 );
 CREATE TABLE product_ids (
     id INTEGER PRIMARY KEY,
@@ -168,6 +169,15 @@ pub(crate) fn schema_of(conn: &Connection) -> rusqlite::Result<Schema> {
     }
 }
 
+/// Whether `table` has the column `column`.
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        [table, column],
+        |r| r.get(0),
+    )
+}
+
 /// The ids of `product_ids` and `pool_ids`.
 fn read_ids(conn: &Connection) -> rusqlite::Result<Ids> {
     let mut ids = Ids::default();
@@ -212,6 +222,10 @@ pub struct SqliteLedger {
     /// A read-only view of the ledger as it stood after this run (see
     /// [`SqliteLedger::snapshot`]); `None` for a run's own ledger.
     upto: Option<i64>,
+    /// The run's shard (a snapshot's: all).
+    shard: Shard,
+    /// Whether `run` has the `shard` column (a snapshot of an older ledger may lack it).
+    shard_column: bool,
 }
 
 impl SqliteLedger {
@@ -220,35 +234,37 @@ impl SqliteLedger {
         SqliteLedger::open_shard(path, Shard::ALL)
     }
 
-    /// [`SqliteLedger::open`] for a run of `shard`. A SQLite ledger holds one shard, named in
-    /// `meta.shard` by its first run (absent: the whole night); a run of another is refused.
+    /// [`SqliteLedger::open`] for a run of `shard`. The shards of a night share one ledger
+    /// (their runs take turns: the file is locked by a run). Its shard count is fixed by its
+    /// first run (`meta.shards`; absent: 1); a run of another count is refused. Each run
+    /// records its shard (`run.shard`), so an input counts as processed per shard.
     pub fn open_shard(path: &Path, shard: Shard) -> Result<SqliteLedger, LedgerError> {
-        let ledger = SqliteLedger::open_with(path, format::NEW_PARTITIONS)?;
+        let ledger = SqliteLedger::open_with(path, format::NEW_PARTITIONS, shard)?;
         let sql = |e| ledger.sql(e);
         let holds: Option<String> = ledger
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'shard'", [], |r| {
+            .query_row("SELECT value FROM meta WHERE key = 'shards'", [], |r| {
                 r.get(0)
             })
             .optional()
             .map_err(sql)?;
-        let has_runs = !ledger.is_empty("run")?;
+        let count = shard.count().to_string();
         match holds {
-            Some(h) if h == shard.to_string() => {}
+            Some(h) if h == count => {}
             None if shard.is_all() => {}
-            None if !has_runs => {
+            None if ledger.is_empty("run")? => {
                 ledger
                     .conn
                     .execute(
-                        "INSERT INTO meta (key, value) VALUES ('shard', ?1)",
-                        [shard.to_string()],
+                        "INSERT INTO meta (key, value) VALUES ('shards', ?1)",
+                        [&count],
                     )
                     .map_err(sql)?;
             }
             h => {
                 return Err(LedgerError::Shards {
                     ledger: ledger.path.clone(),
-                    holds: h.map_or("the whole night".into(), |h| format!("shard {h}")),
+                    holds: super::holds_shards(h.as_deref().unwrap_or("1")),
                     asked: shard.to_string(),
                 })
             }
@@ -276,7 +292,7 @@ impl SqliteLedger {
     }
 
     /// [`SqliteLedger::open`], creating a new ledger with `partitions` partitions.
-    fn open_with(path: &Path, partitions: u32) -> Result<SqliteLedger, LedgerError> {
+    fn open_with(path: &Path, partitions: u32, shard: Shard) -> Result<SqliteLedger, LedgerError> {
         let shown = path.display().to_string();
         if !path.exists() {
             crate::output::create_private(path).map_err(|e| LedgerError::Io(shown.clone(), e))?;
@@ -329,6 +345,11 @@ impl SqliteLedger {
             conn.execute_batch("ALTER TABLE run ADD COLUMN out_dir TEXT")
                 .map_err(sql)?;
         }
+        // Schema 2 ledgers written before runs recorded their shard: every run was of 1/1.
+        if !has_column(&conn, "run", "shard").map_err(sql)? {
+            conn.execute_batch("ALTER TABLE run ADD COLUMN shard INTEGER")
+                .map_err(sql)?;
+        }
         // Schema 2 ledgers written before paid lines' care was kept: their lines are simply
         // not found as the same care.
         conn.execute_batch(
@@ -344,6 +365,8 @@ impl SqliteLedger {
             ids,
             loaded: Loaded::default(),
             upto: None,
+            shard,
+            shard_column: true,
         };
         ledger.finish_interrupted_publish()?;
         Ok(ledger)
@@ -354,6 +377,11 @@ impl SqliteLedger {
     /// up to `upto` only, and a member's state is rebuilt from the lines those runs paid and
     /// credited, in run order, instead of read from `member_state`, which holds the newest.
     pub fn snapshot(path: &Path, upto: i64) -> Result<SqliteLedger, LedgerError> {
+        SqliteLedger::snapshot_of(path, upto, Shard::ALL)
+    }
+
+    /// [`SqliteLedger::snapshot`] as a run of `shard` saw it (its inputs processed per shard).
+    pub fn snapshot_of(path: &Path, upto: i64, shard: Shard) -> Result<SqliteLedger, LedgerError> {
         let shown = path.display().to_string();
         let sql = |source| LedgerError::Sql {
             path: shown.clone(),
@@ -377,6 +405,7 @@ impl SqliteLedger {
             Schema::Other(found) => return Err(LedgerError::Schema { path: shown, found }),
         };
         let ids = read_ids(&conn).unwrap_or_default();
+        let shard_column = has_column(&conn, "run", "shard").unwrap_or(false);
         Ok(SqliteLedger {
             conn,
             path: shown,
@@ -384,6 +413,8 @@ impl SqliteLedger {
             ids,
             loaded: Loaded::default(),
             upto: Some(upto),
+            shard,
+            shard_column,
         })
     }
 
@@ -452,10 +483,13 @@ impl SqliteLedger {
         let pending: Vec<(i64, String)> = {
             let mut stmt = self
                 .conn
-                .prepare("SELECT run_id, staged FROM run WHERE staged IS NOT NULL")
+                .prepare(
+                    "SELECT run_id, staged FROM run WHERE staged IS NOT NULL \
+                     AND coalesce(shard, 1) = ?1",
+                )
                 .map_err(|e| self.sql(e))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_map([self.shard.index()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(|e| self.sql(e))?;
             rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
         };
@@ -1184,9 +1218,9 @@ impl Ledger for SqliteLedger {
             .execute(
                 "INSERT INTO run (started, finished, run_date, inputs, lines, paid_lines,
                     rejected_lines, claimed_cents, paid_basic_cents, deductible_cents,
-                    paid_supplementary_cents, member_pays_cents)
-                 VALUES (?1, ?1, '', '', 0, 0, 0, 0, 0, 0, 0, 0)",
-                [started],
+                    paid_supplementary_cents, member_pays_cents, shard)
+                 VALUES (?1, ?1, '', '', 0, 0, 0, 0, 0, 0, 0, 0, ?2)",
+                params![started, self.shard.index()],
             )
             .map_err(|e| self.sql(e))?;
         let run_id = self.conn.last_insert_rowid();
@@ -1329,12 +1363,21 @@ impl Ledger for SqliteLedger {
         if sha256.is_empty() {
             return Ok(None);
         }
+        // Per shard: shard 2 of a night still has to process what shard 1's run did.
+        let shard = if self.shard_column {
+            "AND coalesce(shard, 1) = ?3"
+        } else {
+            "AND ?3 > 0"
+        };
         self.conn
             .query_row(
-                "SELECT run_id FROM run, json_each(run.inputs) AS f
-                 WHERE f.value->>'sha256' = ?1 AND f.value->>'refused' IS NULL AND run_id <= ?2
-                 ORDER BY run_id LIMIT 1",
-                params![sha256, self.upto()],
+                &format!(
+                    "SELECT run_id FROM run, json_each(run.inputs) AS f
+                     WHERE f.value->>'sha256' = ?1 AND f.value->>'refused' IS NULL
+                       AND run_id <= ?2 {shard}
+                     ORDER BY run_id LIMIT 1"
+                ),
+                params![sha256, self.upto(), self.shard.index()],
                 |r| r.get(0),
             )
             .optional()
@@ -1490,23 +1533,28 @@ impl History for SqliteLedger {
     }
 
     fn run_rows(&mut self) -> Result<Vec<RunRow>, LedgerError> {
-        let shard: Option<Shard> = self
+        let count: u32 = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'shard'", [], |r| {
+            .query_row("SELECT value FROM meta WHERE key = 'shards'", [], |r| {
                 r.get::<_, String>(0)
             })
             .optional()
             .map_err(|e| self.sql(e))?
-            .and_then(|s| Shard::parse(&s))
-            .filter(|s| !s.is_all());
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        let shard = if self.shard_column {
+            "coalesce(shard, 1)"
+        } else {
+            "1"
+        };
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT run_id, started, run_date, lines, paid_lines, rejected_lines,
                         claimed_cents, paid_basic_cents, deductible_cents,
-                        paid_supplementary_cents, member_pays_cents, inputs
-                 FROM run ORDER BY run_id",
-            )
+                        paid_supplementary_cents, member_pays_cents, inputs, {shard}
+                 FROM run ORDER BY run_id"
+            ))
             .map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -1517,7 +1565,7 @@ impl History for SqliteLedger {
                     counts: [r.get(3)?, r.get(4)?, r.get(5)?],
                     cents: [r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?],
                     inputs: r.get(11)?,
-                    shard,
+                    shard: Shard::new(r.get(12)?, count).filter(|s| !s.is_all()),
                 })
             })
             .map_err(|e| self.sql(e))?;
@@ -1663,7 +1711,7 @@ mod tests {
                 adjudicated: adjudicated.get(m).unwrap_or(&none),
             })
             .collect();
-        let mut ledger = SqliteLedger::open_with(path, partitions).unwrap();
+        let mut ledger = SqliteLedger::open_with(path, partitions, Shard::ALL).unwrap();
         let states = ledger.load(&queries, &policies).unwrap();
         let run = ledger
             .record(&RunChanges {

@@ -52,8 +52,65 @@ impl Figures {
             .reduce(Figures::default, Figures::merge)
     }
 
+    /// The figures as JSON, for a shard's `summary.json` (`process --shard`), so that
+    /// `declaro merge` can add the shards' up and draw the night's report.
+    pub fn to_json(&self) -> serde_json::Value {
+        let paid: Vec<serde_json::Value> = self
+            .paid
+            .iter()
+            .map(|((layer, products), (n, t))| {
+                serde_json::json!([layer, products, n, t.0.to_string()])
+            })
+            .collect();
+        let providers: Vec<[u64; 3]> = self
+            .providers
+            .iter()
+            .map(|(&agb, &(lines, rejected))| [u64::from(agb), lines, rejected])
+            .collect();
+        serde_json::json!({
+            "paid": paid,
+            "providers": providers,
+            "claimed_bands": self.claimed_bands,
+            "paid_bands": self.paid_bands,
+        })
+    }
+
+    /// The figures [`Figures::to_json`] wrote.
+    pub fn from_json(v: &serde_json::Value) -> Option<Figures> {
+        let mut f = Figures::default();
+        for p in v["paid"].as_array()? {
+            let layer = match p[0].as_str()? {
+                "basic" => "basic",
+                "supplementary" => "supplementary",
+                _ => return None,
+            };
+            let cents: i128 = p[3].as_str()?.parse().ok()?;
+            f.paid.insert(
+                (layer, p[1].as_str()?.to_string()),
+                (p[2].as_u64()?, Total(cents)),
+            );
+        }
+        for p in v["providers"].as_array()? {
+            let agb = u32::try_from(p[0].as_u64()?).ok()?;
+            f.providers.insert(agb, (p[1].as_u64()?, p[2].as_u64()?));
+        }
+        for (key, bands) in [
+            ("claimed_bands", &mut f.claimed_bands),
+            ("paid_bands", &mut f.paid_bands),
+        ] {
+            let got = v[key].as_array()?;
+            if got.len() != bands.len() {
+                return None;
+            }
+            for (b, g) in bands.iter_mut().zip(got) {
+                *b = g.as_u64()?;
+            }
+        }
+        Some(f)
+    }
+
     /// Adds the counts of `other`.
-    fn merge(mut self, other: Figures) -> Figures {
+    pub fn merge(mut self, other: Figures) -> Figures {
         for (k, (n, t)) in other.paid {
             let e = self.paid.entry(k).or_default();
             e.0 += n;
@@ -80,6 +137,9 @@ impl Figures {
     ) -> Figures {
         let mut f = Figures::default();
         for (line, outcome) in lines.iter().zip(outcomes) {
+            if *outcome == Outcome::OtherShard {
+                continue;
+            }
             // A line whose AGB could not be read names no provider (AGB 0).
             let mut none = (0, 0);
             let p = match line.provider_agb {
@@ -116,7 +176,7 @@ impl Figures {
                         f.paid_bands[band(pay.paid_basic + pay.paid_supplementary)] += 1;
                     }
                 }
-                Outcome::Pending => {}
+                Outcome::Pending | Outcome::OtherShard => {}
             }
         }
         f

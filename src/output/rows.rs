@@ -100,6 +100,8 @@ pub fn render(ctx: &RowContext<'_>, range: Range<u32>) -> io::Result<Rendered> {
                 };
                 rejection_row(&mut rejections, ctx, &row, raw, &mut scratch)?;
             }
+            // Another shard's line: its row is written by that shard's run.
+            Outcome::OtherShard => {}
             Outcome::Pending => {
                 return Err(io::Error::other(format!(
                     "line {} of {} was neither adjudicated nor rejected",

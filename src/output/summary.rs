@@ -130,7 +130,12 @@ pub struct Summary {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
     pub input_files: Vec<FileSummary>,
+    /// The lines of this run: with `--shard`, those of its shard (`lines` and every count and
+    /// total below are the shard's own).
     pub lines: u64,
+    /// With `--shard I/N` (N > 1): which shard, and how the night's lines divide.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSummary>,
     pub outcomes: BTreeMap<&'static str, u64>,
     /// Rejected lines per reason.
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
@@ -146,7 +151,37 @@ pub struct Summary {
     /// lack); left out when there is nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Written by `declaro merge`: the shard runs it merged, in shard order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedFrom>,
     pub timing: Timing,
+}
+
+/// A shard run's place in the night (`process --shard I/N`): `lines_of_night` =
+/// `lines` + `lines_of_other_shards`.
+#[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardSummary {
+    pub index: u32,
+    pub count: u32,
+    /// Every line of the night's accepted files, of all shards.
+    pub lines_of_night: u64,
+    /// The lines that belong to other shards, set aside by this run.
+    pub lines_of_other_shards: u64,
+    /// What `report.html` counts from the shard's lines ([`super::report::Figures`]), for
+    /// `declaro merge` to draw the night's report.
+    pub report_figures: serde_json::Value,
+}
+
+/// One shard run that `declaro merge` merged.
+#[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct MergedFrom {
+    /// Its output directory, as given to `merge`.
+    pub dir: String,
+    /// `I/N`.
+    pub shard: String,
+    pub lines: u64,
+    /// The newest run on the shard's ledger before it (its `setup.ledger_after_run`).
+    pub ledger_after_run: i64,
 }
 
 impl Summary {
@@ -167,6 +202,13 @@ impl Summary {
             count("paid"),
             count("rejected")
         );
+        if let Some(sh) = &self.shard {
+            let _ = writeln!(
+                t,
+                "  shard           {}/{}: {} of the night's {} lines ({} in other shards)",
+                sh.index, sh.count, self.lines, sh.lines_of_night, sh.lines_of_other_shards
+            );
+        }
         let _ = writeln!(
             t,
             "  paid            basic {}, supplementary {}; deductible charged {}",

@@ -20,6 +20,7 @@ use crate::model::Date;
 use crate::output::summary::{FileHash, Setup, Summary};
 use crate::policy::{self, PolicySet};
 use crate::registers::{self, Providers};
+use crate::shard::Shard;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -42,6 +43,8 @@ pub struct Settings {
     pub ei_return: Option<PathBuf>,
     /// Write the outputs but commit nothing to the ledger (`--dry-run`).
     pub dry_run: bool,
+    /// The members whose lines this run adjudicates (`--shard I/N`; [`Shard::ALL`]: all).
+    pub shard: Shard,
 }
 
 /// What a finished run reports to `main`.
@@ -68,7 +71,7 @@ pub fn run(s: &Settings) -> Result<Report, Error> {
             s.out.display()
         ))
     })?;
-    let mut ledger = s.ledger.open(crate::shard::Shard::ALL)?;
+    let mut ledger = s.ledger.open(s.shard)?;
     if let rerun::Start::NoOp(message) = rerun::check_out(s, &mut *ledger)? {
         tracing::warn!("{message}");
         return Ok(Report {
@@ -136,6 +139,7 @@ fn night(
     screen::identify(&mut night, &members);
     let codes = crate::adjudicate::CodeTable::new(policies, &night.codes);
     screen::screen(&mut night, &members, s.run_date, ledger)?;
+    let others = screen::set_aside(&mut night, &members, s.shard);
     phase.done("screen");
     let groups = group::group(&night);
     phase.done("group");
@@ -163,14 +167,22 @@ fn night(
         (&started_at, progress),
     )?;
     phase.done("write outputs");
-    let summary = reconcile::reconcile(s, &night, policies, &published, (&tally, setup), started)?;
+    let mut summary = reconcile::reconcile(
+        s,
+        &night,
+        policies,
+        &published,
+        (&tally, setup, others),
+        started,
+    )?;
     phase.done("reconcile (outputs read back)");
     let refused = night.files.iter().filter(|f| f.refusal.is_some()).count();
     let run_id = (!s.dry_run).then_some(published.run_id);
-    let report = crate::output::report::render(
-        &summary,
-        &crate::output::report::Figures::of(&night, policies),
-    );
+    let figures = crate::output::report::Figures::of(&night, policies);
+    if let Some(shard) = &mut summary.shard {
+        shard.report_figures = figures.to_json();
+    }
+    let report = crate::output::report::render(&summary, &figures);
     phase.done("report");
     publish::commit(s, &night, published, &summary, &report, ledger)?;
     progress.finish();

@@ -384,7 +384,7 @@ fn line_return(night: &Night, seq: u32) -> LineReturn {
                 ..LineReturn::default()
             }
         }
-        Outcome::Pending => LineReturn::default(),
+        Outcome::Pending | Outcome::OtherShard => LineReturn::default(),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use crate::input::chunks;
 use crate::model::{Cents, Sums, Total};
-use crate::night::Night;
+use crate::night::{Night, Outcome};
 use crate::output::{REJECTIONS_HEADER, REMITTANCE_HEADER};
 use std::collections::HashMap;
 use std::io::Read;
@@ -99,8 +99,12 @@ impl Lines {
             if e.len() < f.records as usize {
                 e.resize(f.records as usize, 0);
             }
-            for c in e.iter_mut().take(f.records as usize) {
-                *c = c.saturating_add(1);
+            // A line of another shard (`--shard`) is in that shard's outputs, not these.
+            let outcomes = night.outcomes.iter().skip(f.first_seq as usize);
+            for (c, o) in e.iter_mut().take(f.records as usize).zip(outcomes) {
+                if *o != Outcome::OtherShard {
+                    *c = c.saturating_add(1);
+                }
             }
         }
         l

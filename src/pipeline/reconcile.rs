@@ -6,7 +6,7 @@ use super::Settings;
 use crate::error::Error;
 use crate::model::{Cents, Total};
 use crate::night::{Detail, Night, Outcome};
-use crate::output::summary::{by_code, FileSummary, Reconciliation, Summary, Timing};
+use crate::output::summary::{by_code, FileSummary, Reconciliation, ShardSummary, Summary, Timing};
 use std::time::Instant;
 
 /// The run's summary, after checking that the written rows account for every line read.
@@ -15,11 +15,17 @@ pub fn reconcile(
     night: &Night,
     policies: &crate::policy::PolicySet,
     published: &Published,
-    (paid, setup): (&crate::adjudicate::PaidTally, crate::output::summary::Setup),
+    (paid, setup, others): (
+        &crate::adjudicate::PaidTally,
+        crate::output::summary::Setup,
+        u64,
+    ),
     started: Instant,
 ) -> Result<Summary, Error> {
     let tally = &published.tally;
-    let lines_read = night.lines.len() as u64;
+    // This run's lines: the night's, less those of other shards (`--shard`).
+    let lines_of_night = night.lines.len() as u64;
+    let lines_read = lines_of_night - others;
     // What was written, read back from the files themselves.
     let back = super::read_back::read_back(
         night,
@@ -38,6 +44,7 @@ pub fn reconcile(
             *unconfigured.entry((*product, *year)).or_default() += 1;
         }
         match o {
+            Outcome::OtherShard => {}
             Outcome::Rejected(_, Detail::Parse) => {
                 if let Some(c) = night
                     .parse_rejection(seq as u32)
@@ -77,6 +84,13 @@ pub fn reconcile(
             })
             .collect(),
         lines: lines_read,
+        shard: (!s.shard.is_all()).then(|| ShardSummary {
+            index: s.shard.index(),
+            count: s.shard.count(),
+            lines_of_night,
+            lines_of_other_shards: others,
+            report_figures: serde_json::Value::Null,
+        }),
         outcomes: [
             ("paid", tally.paid_lines),
             ("rejected", tally.rejected_lines),
@@ -100,6 +114,7 @@ pub fn reconcile(
                 )
             })
             .collect(),
+        merged_from: Vec::new(),
         reconciliation: Reconciliation {
             lines_read,
             lines_out,

@@ -10,6 +10,7 @@ use crate::model::{Date, Reason};
 use crate::night::{text_at, Declared, Detail, Night, Outcome, Pending, Rejection};
 use crate::registers::Members;
 use crate::registers::Wanted;
+use crate::shard::Shard;
 use rayon::prelude::*;
 use std::hash::{Hash, Hasher};
 
@@ -137,6 +138,35 @@ pub fn screen(
     }
     night.earlier_care = earlier;
     Ok(())
+}
+
+/// With `--shard I/N`, after screening: the lines that belong to another shard are set aside
+/// ([`Outcome::OtherShard`], whatever screening decided for them), and how many there are. A
+/// line matched to a register member belongs to that member's shard ([`Shard::of_member`]);
+/// every other line (an unknown member, a line rejected while reading) to shard 1. Screening
+/// saw the whole night, so a line's outcome is the one the unsharded run gives it.
+pub fn set_aside(night: &mut Night, members: &Members, shard: Shard) -> u64 {
+    if shard.is_all() {
+        return 0;
+    }
+    let Night {
+        lines, outcomes, ..
+    } = night;
+    outcomes
+        .par_iter_mut()
+        .zip(lines.par_iter())
+        .map(|(o, line)| {
+            let owner = match line.member {
+                NONE => 1,
+                m => Shard::of_member(members.id(m), shard.count()),
+            };
+            if owner == shard.index() {
+                return 0;
+            }
+            *o = Outcome::OtherShard;
+            1
+        })
+        .sum()
 }
 
 /// A debit line's care: provider, member, service date, code (interned with its code list),
