@@ -238,3 +238,90 @@ fn a_run_of_a_shard_whose_lock_is_held_is_refused() {
         .ok();
     assert_eq!(n.ledger().runs(), 2);
 }
+
+/// The fixture night and a generated night, each run unsharded on SQLite, unsharded on
+/// PostgreSQL, and as 4 shards at the same moment on one PostgreSQL ledger then merged: the
+/// same `remittance.csv`, `rejections.csv` and `report.html`, byte for byte.
+#[test]
+fn four_shards_at_once_on_postgres_merge_into_the_unsharded_sqlite_night() {
+    let Some(n) = Dir::on_postgres("four_shards") else {
+        return;
+    };
+    let g = n.generate(
+        "g",
+        &["--lines", "20000", "--members", "2000", "--seed", "3"],
+    );
+    let fixtures: Vec<std::path::PathBuf> = [
+        "2009-dsw-standaard",
+        "2009-dsw-top",
+        "2024-asr",
+        "2024-asr-night",
+        "2024-bad-lines",
+        "2024-basic",
+    ]
+    .iter()
+    .map(|f| root().join(format!("fixtures/claims/{f}.csv")))
+    .collect();
+    let nights: [(&str, Vec<std::path::PathBuf>, std::path::PathBuf); 2] = [
+        ("fixtures", fixtures, root().join("fixtures/members.csv")),
+        (
+            "generated",
+            vec![g.join("claims.csv")],
+            g.join("members.csv"),
+        ),
+    ];
+    for (name, inputs, members) in &nights {
+        let run = || {
+            n.process()
+                .quiet()
+                .no_providers()
+                .members(members)
+                .inputs(inputs)
+        };
+        run()
+            .ledger(n.join(format!("{name}.db")))
+            .out(format!("{name}-sqlite"))
+            .ok();
+        let whole = n.ledger().empty(&n, name);
+        run().ledger(whole.arg()).out(format!("{name}-pg")).ok();
+        let sharded = n.ledger().empty(&n, &format!("{name}_shards"));
+        let children: Vec<std::process::Child> = (1..=4)
+            .map(|i| {
+                run()
+                    .ledger(sharded.arg())
+                    .out(format!("{name}-{i}"))
+                    .args(["--shard", &format!("{i}/4")])
+                    .command()
+                    .cmd()
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{name}: a shard failed: {o:?}");
+        }
+        assert_eq!(sharded.runs(), 4, "{name}: four runs committed");
+        let mut merge = n.command();
+        merge
+            .arg("merge")
+            .arg("--out")
+            .arg(n.join(format!("{name}-merged")));
+        for i in 1..=4 {
+            merge.arg(n.join(format!("{name}-{i}")));
+        }
+        merge.ok();
+        for f in ["remittance.csv", "rejections.csv", "report.html"] {
+            let lite = read(n.join(format!("{name}-sqlite")).join(f));
+            for other in ["pg", "merged"] {
+                let got = read(n.join(format!("{name}-{other}")).join(f));
+                assert!(
+                    got == lite,
+                    "{name}-{other}/{f} differs from the SQLite run's"
+                );
+            }
+        }
+        // The ledgers agree on what was paid.
+        assert_eq!(sharded.processed_lines(), whole.processed_lines(), "{name}");
+    }
+}
