@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The PostgreSQL ledger and sharded nights of BENCHMARKS.md, in one run on one machine:
+# generate a night, then time against the bare csv-crate read of the same file
+#   - the whole night on a SQLite ledger and on a PostgreSQL ledger,
+#   - the night as SHARDS shards started at once on one PostgreSQL ledger, and their merge,
+# check that the merged outputs are the SQLite run's byte for byte, and print the ratios.
+#
+#   scripts/bench-shards.sh PG_URL [LINES] [MEMBERS] [SHARDS]
+#
+# PG_URL names a database to connect to (e.g. the URL .ci/postgres prints); the script creates
+# and drops databases of its own beside it. Defaults: 2000000 lines, 200000 members, 4 shards.
+# Needs /usr/bin/time (Debian package `time`) and psql.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG=${1:?usage: scripts/bench-shards.sh PG_URL [LINES] [MEMBERS] [SHARDS]}
+LINES=${2:-2000000}
+MEMBERS=${3:-200000}
+SHARDS=${4:-4}
+WORK=${BENCH_DIR:-target/bench}/shards-$LINES-$MEMBERS
+cargo build --release --quiet --bin declaro --example bare_read
+BIN=target/release/declaro
+BARE=target/release/examples/bare_read
+mkdir -p "$WORK"
+if [ ! -f "$WORK/claims.csv" ]; then
+  "$BIN" generate --lines "$LINES" --members "$MEMBERS" --seed 42 --out "$WORK" >/dev/null
+fi
+BASE=${PG%%\?*}; BASE=${BASE%/*}
+db() { psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null 2>&1; }
+process() { # ledger out [args...]
+  local ledger=$1 out=$2; shift 2
+  rm -rf "$out"
+  "$BIN" process --quiet --policy fixtures/policies --members "$WORK/members.csv" \
+    --run-date 2025-12-31 --ledger "$ledger" --out "$out" "$@" "$WORK/claims.csv"
+}
+timed() { # label command...: "label seconds peak_kb"
+  local label=$1; shift
+  /usr/bin/time -o "$WORK/time.txt" -f "%e %M" "$@" >/dev/null 2>&1 ||
+    { echo "$label failed" >&2; exit 1; }
+  echo "$label $(tail -1 "$WORK/time.txt")"
+}
+export -f process; export BIN WORK
+
+read -r _ bare _ <<<"$(timed bare "$BARE" "$WORK/claims.csv")"
+rm -f "$WORK/whole.db"
+read -r _ lite lite_kb <<<"$(timed sqlite bash -c "process '$WORK/whole.db' '$WORK/sqlite'")"
+db declaro_bench_whole
+read -r _ pgw pgw_kb <<<"$(timed pg bash -c "process '$BASE/declaro_bench_whole' '$WORK/pg'")"
+db declaro_bench_shards
+start=$(date +%s.%N)
+for i in $(seq 1 "$SHARDS"); do
+  ( /usr/bin/time -o "$WORK/shard$i.time" -f "%e %M" bash -c \
+      "process '$BASE/declaro_bench_shards' '$WORK/shard$i' --shard $i/$SHARDS" ) &
+done
+wait
+end=$(date +%s.%N)
+wall=$(echo "$end - $start" | bc)
+dirs=$(for i in $(seq 1 "$SHARDS"); do echo "$WORK/shard$i"; done)
+rm -rf "$WORK/merged"
+read -r _ merge _ <<<"$(timed merge "$BIN" merge --out "$WORK/merged" $dirs)"
+for f in remittance.csv rejections.csv report.html; do
+  cmp -s "$WORK/sqlite/$f" "$WORK/pg/$f" || { echo "pg/$f differs from sqlite/$f"; exit 1; }
+  cmp -s "$WORK/sqlite/$f" "$WORK/merged/$f" || { echo "merged/$f differs"; exit 1; }
+done
+ratio() { echo "scale=2; $1 / $2" | bc; }
+echo "file: $WORK/claims.csv ($LINES lines, $MEMBERS members, $SHARDS shards, $(nproc) cores)"
+echo "bare csv ByteRecord read:             ${bare} s"
+echo "whole night, SQLite ledger:           ${lite} s  $(ratio "$lite" "$bare")x bare  peak ${lite_kb} KB"
+echo "whole night, PostgreSQL ledger:       ${pgw} s  $(ratio "$pgw" "$bare")x bare  $(ratio "$pgw" "$lite")x SQLite  peak ${pgw_kb} KB"
+for i in $(seq 1 "$SHARDS"); do
+  read -r t kb <"$WORK/shard$i.time"
+  lines=$(python3 -c "import json;print(json.load(open('$WORK/shard$i/summary.json'))['lines'])")
+  echo "shard $i/$SHARDS: ${t} s, $lines lines, $(echo "$lines / $t" | bc) lines/s, peak ${kb} KB"
+done
+echo "$SHARDS shards at once, wall:          ${wall} s  $(ratio "$wall" "$bare")x bare  $(ratio "$wall" "$pgw")x the whole PostgreSQL night"
+echo "merge:                                ${merge} s  $(ratio "$merge" "$bare")x bare"
+echo "merged outputs = SQLite run's outputs: byte for byte (remittance, rejections, report)"
+psql -q "$PG" -c "DROP DATABASE declaro_bench_whole" -c "DROP DATABASE declaro_bench_shards" >/dev/null 2>&1 || true
