@@ -27,6 +27,7 @@ use crate::night::Outcome;
 use crate::policy::PolicySet;
 use crate::shard::Shard;
 use postgres::{Client, NoTls, Row};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::io::Write;
@@ -360,6 +361,18 @@ impl PgLedger {
         LedgerError::Damaged(self.shown.clone(), what.to_string())
     }
 
+    /// Whether no run this ledger sees paid a line (the first night skips its look-ups).
+    fn no_lines(&mut self) -> Result<bool, LedgerError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM processed_line WHERE run_id <= $1)",
+                &[&self.upto()],
+            )
+            .map_err(|e| self.pg(e))?;
+        Ok(row.get(0))
+    }
+
     fn upto(&self) -> i64 {
         self.upto.unwrap_or(i64::MAX)
     }
@@ -473,6 +486,9 @@ impl PgLedger {
             .enumerate()
             .flat_map(|(i, m)| m.credits.iter().map(move |&k| (i, k)))
             .collect();
+        if credits.is_empty() || self.no_lines()? {
+            return Ok(());
+        }
         let q = format!(
             "SELECT k.i, EXISTS (SELECT 1 FROM processed_line c WHERE c.provider_agb = \
              p.provider_agb AND c.credit_of = p.line_id AND c.member_id = p.member_id AND \
@@ -571,6 +587,73 @@ fn step(step: &str, started: std::time::Instant, n: usize) {
     tracing::debug!(target: "declaro::phase", step, n, seconds, "ledger step done");
 }
 
+/// Appends a paid line's `processed_line` row in `COPY`'s text format.
+fn line_row(
+    out: &mut Vec<u8>,
+    night: &crate::night::Night,
+    m: &super::MemberChange<'_>,
+    paid: &crate::adjudicate::PaidLine,
+    assigned: &super::ids::Assigned,
+    run_id: i64,
+    seq: i64,
+) {
+    let line = &night.lines[paid.seq as usize];
+    let Outcome::Paid(p) = night.outcomes[paid.seq as usize] else {
+        return;
+    };
+    let claimed = line.signed_amount();
+    copy_int(out, line.provider_agb, false);
+    copy_text(out, night.line_id(line));
+    out.push(b'\t');
+    copy_int(out, run_id, false);
+    copy_int(out, seq, false);
+    copy_text(out, m.member_id);
+    out.push(b'\t');
+    copy_int(out, line.service_date.as_u32(), false);
+    copy_text(out, night.code(line).1);
+    out.push(b'\t');
+    copy_int(out, line.quantity, false);
+    copy_int(out, p.year, false);
+    for a in [
+        claimed.0,
+        p.paid_basic.0,
+        p.deductible.0,
+        p.paid_supplementary.0,
+        p.member_pays(claimed).0,
+    ] {
+        copy_int(out, a, false);
+    }
+    out.push(b'{');
+    for (i, product) in p.products.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(
+            itoa::Buffer::new()
+                .format(assigned.products[product])
+                .as_bytes(),
+        );
+    }
+    out.extend_from_slice(b"}\t[");
+    for (i, e) in m.adjudicated.effects_of(paid).iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        super::format::push_counter(out, assigned.counter(e.key, e.units, e.euros));
+    }
+    out.extend_from_slice(b"]\t");
+    if line.credit() {
+        copy_text(out, night.related_line_id(line));
+    } else {
+        out.extend_from_slice(b"\\N");
+    }
+    out.push(b'\t');
+    match night.diagnosis(line) {
+        Some(d) => copy_int(out, d, true),
+        None => out.extend_from_slice(b"\\N\n"),
+    }
+}
+
 /// Appends a text field in `COPY`'s text format (backslash escapes).
 fn copy_text(out: &mut Vec<u8>, s: &str) {
     for &b in s.as_bytes() {
@@ -593,6 +676,9 @@ fn copy_int(out: &mut Vec<u8>, i: impl itoa::Integer, last: bool) {
 impl Ledger for PgLedger {
     fn processed(&mut self, keys: &[LineKey<'_>]) -> Result<Vec<bool>, LedgerError> {
         let mut out = vec![false; keys.len()];
+        if keys.is_empty() || self.no_lines()? {
+            return Ok(out);
+        }
         let q = "SELECT k.i FROM unnest($1::bigint[], $2::text[], $3::int[]) AS k(agb, id, i) \
                  WHERE EXISTS (SELECT 1 FROM processed_line p WHERE p.provider_agb = k.agb \
                  AND p.line_id = k.id AND p.run_id <= $4)";
@@ -617,6 +703,9 @@ impl Ledger for PgLedger {
         care: &(dyn Fn(usize) -> Care<'q> + Sync + 'q),
     ) -> Result<Vec<Option<String>>, LedgerError> {
         let mut out: Vec<Option<String>> = vec![None; n];
+        if n == 0 || self.no_lines()? {
+            return Ok(out);
+        }
         let q = "SELECT k.i, p.line_id FROM unnest($1::text[], $2::bigint[], $3::int[], \
                  $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::int[]) AS k(member, \
                  agb, date, code, qty, claimed, diagnosis, i) JOIN processed_line p ON \
@@ -775,13 +864,14 @@ impl Ledger for PgLedger {
         let assigned = assigned?;
         drop(side);
 
-        let (mut lines, mut accs, mut deds) = (Vec::new(), Vec::new(), Vec::new());
-        // Each line's key and its row's bytes in `lines`: the rows go to COPY in key order, so
-        // the primary key grows at its right edge instead of at random pages.
-        let mut order: Vec<(u32, &str, usize, usize)> = Vec::new();
+        let (mut accs, mut deds) = (Vec::new(), Vec::new());
+        // Each paid line: its key, its member and its place among the member's paid lines,
+        // and its adjudication order. The rows go to COPY in key order, so the primary key
+        // grows at its right edge instead of at random pages.
+        let mut order: Vec<(u32, &str, u32, u32, i64)> = Vec::new();
         let mut seq: i64 = 0;
         let mut member_ids: Vec<&str> = Vec::with_capacity(members.len());
-        for m in members {
+        for (mi, m) in members.iter().enumerate() {
             member_ids.push(m.member_id);
             let mut counters: Vec<Counter> = m
                 .acc
@@ -805,85 +895,52 @@ impl Ledger for PgLedger {
                 copy_int(&mut deds, *year, false);
                 copy_int(&mut deds, cents.0, true);
             }
-            for paid in &m.adjudicated.paid {
+            for (pi, paid) in m.adjudicated.paid.iter().enumerate() {
                 let line = &night.lines[paid.seq as usize];
-                let Outcome::Paid(p) = night.outcomes[paid.seq as usize] else {
-                    continue;
-                };
-                let claimed = line.signed_amount();
-                let start = lines.len();
-                copy_int(&mut lines, line.provider_agb, false);
-                copy_text(&mut lines, night.line_id(line));
-                lines.push(b'\t');
-                copy_int(&mut lines, run_id, false);
-                copy_int(&mut lines, seq, false);
-                seq += 1;
-                copy_text(&mut lines, m.member_id);
-                lines.push(b'\t');
-                copy_int(&mut lines, line.service_date.as_u32(), false);
-                copy_text(&mut lines, night.code(line).1);
-                lines.push(b'\t');
-                copy_int(&mut lines, line.quantity, false);
-                copy_int(&mut lines, p.year, false);
-                for a in [
-                    claimed.0,
-                    p.paid_basic.0,
-                    p.deductible.0,
-                    p.paid_supplementary.0,
-                    p.member_pays(claimed).0,
-                ] {
-                    copy_int(&mut lines, a, false);
+                if let Outcome::Paid(_) = night.outcomes[paid.seq as usize] {
+                    order.push((
+                        line.provider_agb,
+                        night.line_id(line),
+                        mi as u32,
+                        pi as u32,
+                        seq,
+                    ));
+                    seq += 1;
                 }
-                lines.push(b'{');
-                for (i, product) in p.products.iter().enumerate() {
-                    if i > 0 {
-                        lines.push(b',');
-                    }
-                    lines.extend_from_slice(
-                        itoa::Buffer::new()
-                            .format(assigned.products[product])
-                            .as_bytes(),
-                    );
-                }
-                lines.extend_from_slice(b"}\t[");
-                for (i, e) in m.adjudicated.effects_of(paid).iter().enumerate() {
-                    if i > 0 {
-                        lines.push(b',');
-                    }
-                    let c = assigned.counter(e.key, e.units, e.euros);
-                    super::format::push_counter(&mut lines, c);
-                }
-                lines.extend_from_slice(b"]\t");
-                if line.credit() {
-                    copy_text(&mut lines, night.related_line_id(line));
-                } else {
-                    lines.extend_from_slice(b"\\N");
-                }
-                lines.push(b'\t');
-                match night.diagnosis(line) {
-                    Some(d) => copy_int(&mut lines, d, true),
-                    None => lines.extend_from_slice(b"\\N\n"),
-                }
-                order.push((line.provider_agb, night.line_id(line), start, lines.len()));
             }
         }
         let t0 = std::time::Instant::now();
-        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let mut sorted = Vec::with_capacity(lines.len());
-        for &(_, _, start, end) in &order {
-            sorted.extend_from_slice(&lines[start..end]);
+        order.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        // Streamed: the rows are rendered one at a time into the COPY, never held together.
+        {
+            let shown = self.shown.clone();
+            let pg = |source| LedgerError::Postgres {
+                url: shown.clone(),
+                source,
+            };
+            let io = |e| LedgerError::Io(shown.clone(), e);
+            let copy = self
+                .client
+                .copy_in(
+                    "COPY processed_line (provider_agb, line_id, run_id, seq, member_id, \
+                     service_date, code, quantity, year, claimed_cents, paid_basic_cents, \
+                     deductible_cents, paid_supplementary_cents, member_pays_cents, products, \
+                     effects, credit_of, diagnosis) FROM STDIN",
+                )
+                .map_err(pg)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, copy);
+            let mut row = Vec::with_capacity(256);
+            for &(_, _, mi, pi, seq) in &order {
+                let m = &members[mi as usize];
+                let paid = &m.adjudicated.paid[pi as usize];
+                row.clear();
+                line_row(&mut row, night, m, paid, &assigned, run_id, seq);
+                w.write_all(&row).map_err(io)?;
+            }
+            let copy = w.into_inner().map_err(|e| io(e.into_error()))?;
+            copy.finish().map_err(pg)?;
         }
         drop(order);
-        let lines = sorted;
-        self.copy_in(
-            "processed_line",
-            "provider_agb, line_id, run_id, seq, member_id, service_date, code, quantity, \
-             year, claimed_cents, paid_basic_cents, deductible_cents, \
-             paid_supplementary_cents, member_pays_cents, products, effects, credit_of, \
-             diagnosis",
-            &lines,
-        )?;
-        drop(lines);
         step("ledger copy lines", t0, seq as usize);
         let t0 = std::time::Instant::now();
         self.delete_members("accumulator", &member_ids)?;
