@@ -61,6 +61,35 @@ for f in remittance.csv rejections.csv report.html; do
   cmp -s "$WORK/sqlite/$f" "$WORK/pg/$f" || { echo "pg/$f differs from sqlite/$f"; exit 1; }
   cmp -s "$WORK/sqlite/$f" "$WORK/merged/$f" || { echo "merged/$f differs"; exit 1; }
 done
+# Night 2 over the same members (fresh line ids, credits of night 1) on the ledgers night 1
+# left: the look-ups now find a ledger of 1.6M lines.
+if [ ! -f "$WORK/n2/claims.csv" ]; then
+  "$BIN" generate --lines "$LINES" --members "$MEMBERS" --seed 42 --night 2 --out "$WORK/n2" >/dev/null
+fi
+process2() { # ledger out [args...]
+  local ledger=$1 out=$2; shift 2
+  rm -rf "$out"
+  "$BIN" process --quiet --policy fixtures/policies --members "$WORK/members.csv" \
+    --run-date 2025-12-31 --ledger "$ledger" --out "$out" "$@" "$WORK/n2/claims.csv"
+}
+export -f process2
+read -r _ lite2 _ <<<"$(timed sqlite2 bash -c "process2 '$WORK/whole.db' '$WORK/sqlite2'")"
+read -r _ pgw2 _ <<<"$(timed pg2 bash -c "process2 '$BASE/declaro_bench_whole' '$WORK/pg2'")"
+start=$(date +%s.%N)
+for i in $(seq 1 "$SHARDS"); do
+  ( /usr/bin/time -o "$WORK/shard$i-2.time" -f "%e %M" bash -c \
+      "process2 '$BASE/declaro_bench_shards' '$WORK/shard$i-2' --shard $i/$SHARDS" ) &
+done
+wait
+end=$(date +%s.%N)
+wall2=$(echo "$end - $start" | bc)
+dirs2=$(for i in $(seq 1 "$SHARDS"); do echo "$WORK/shard$i-2"; done)
+rm -rf "$WORK/merged2"
+"$BIN" merge --out "$WORK/merged2" $dirs2 >/dev/null
+for f in remittance.csv rejections.csv report.html; do
+  cmp -s "$WORK/sqlite2/$f" "$WORK/pg2/$f" || { echo "night 2: pg/$f differs"; exit 1; }
+  cmp -s "$WORK/sqlite2/$f" "$WORK/merged2/$f" || { echo "night 2: merged/$f differs"; exit 1; }
+done
 ratio() { echo "scale=2; $1 / $2" | bc; }
 echo "file: $WORK/claims.csv ($LINES lines, $MEMBERS members, $SHARDS shards, $(nproc) cores)"
 echo "bare csv ByteRecord read:             ${bare} s"
@@ -74,4 +103,13 @@ done
 echo "$SHARDS shards at once, wall:          ${wall} s  $(ratio "$wall" "$bare")x bare  $(ratio "$wall" "$pgw")x the whole PostgreSQL night"
 echo "merge:                                ${merge} s  $(ratio "$merge" "$bare")x bare"
 echo "merged outputs = SQLite run's outputs: byte for byte (remittance, rejections, report)"
+echo "night 2 on the ledgers of night 1:"
+echo "  whole night, SQLite ledger:         ${lite2} s  $(ratio "$lite2" "$bare")x bare"
+echo "  whole night, PostgreSQL ledger:     ${pgw2} s  $(ratio "$pgw2" "$bare")x bare  $(ratio "$pgw2" "$lite2")x SQLite"
+for i in $(seq 1 "$SHARDS"); do
+  read -r t kb <"$WORK/shard$i-2.time"
+  echo "  shard $i/$SHARDS: ${t} s, peak ${kb} KB"
+done
+echo "  $SHARDS shards at once, wall:        ${wall2} s  $(ratio "$wall2" "$pgw2")x the whole PostgreSQL night"
+echo "  merged outputs = SQLite run's outputs: byte for byte"
 psql -q "$PG" -c "DROP DATABASE declaro_bench_whole" -c "DROP DATABASE declaro_bench_shards" >/dev/null 2>&1 || true
