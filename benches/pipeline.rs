@@ -139,7 +139,14 @@ fn bench_pipeline(c: &mut Criterion) {
                 pool.install(|| {
                     let mut ledger = shared.lock().unwrap();
                     screen::identify(&mut night, &members);
-                    screen::screen(&mut night, &members, stage_settings.run_date, *ledger).unwrap();
+                    screen::screen(
+                        &mut night,
+                        &members,
+                        stage_settings.run_date,
+                        *ledger,
+                        stage_settings.shard,
+                    )
+                    .unwrap();
                     group::group(&night).order.len()
                 })
             },
@@ -150,7 +157,14 @@ fn bench_pipeline(c: &mut Criterion) {
 
     let mut night = read_night;
     screen::identify(&mut night, &members);
-    screen::screen(&mut night, &members, stage_settings.run_date, &mut ledger).unwrap();
+    screen::screen(
+        &mut night,
+        &members,
+        stage_settings.run_date,
+        &mut ledger,
+        stage_settings.shard,
+    )
+    .unwrap();
     let groups = group::group(&night);
     let codes = CodeTable::new(&policies, &night.codes);
     let ctx = Context {

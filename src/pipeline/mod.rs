@@ -138,7 +138,7 @@ fn night(
     phase.done("register");
     screen::identify(&mut night, &members);
     let codes = crate::adjudicate::CodeTable::new(policies, &night.codes);
-    screen::screen(&mut night, &members, s.run_date, ledger)?;
+    screen::screen(&mut night, &members, s.run_date, ledger, s.shard)?;
     let others = screen::set_aside(&mut night, &members, s.shard);
     phase.done("screen");
     let groups = group::group(&night);

@@ -96,7 +96,7 @@ pub fn replay(
     }
     screen::identify(&mut night, &members);
     let codes = CodeTable::new(policies, &night.codes);
-    screen::screen(&mut night, &members, s.run_date, ledger)?;
+    screen::screen(&mut night, &members, s.run_date, ledger, s.shard)?;
     let decided = |stage, outcome| Replayed {
         line,
         stage,

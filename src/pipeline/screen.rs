@@ -100,11 +100,16 @@ fn member_of(members: &Members, p: &Pending, id: &[u8]) -> (u32, Option<Rejectio
 /// Screens every line not rejected yet (while reading, or when matched to the register):
 /// the service date against the run date, then duplicates of a line key, then duplicates of
 /// care.
+///
+/// With `--shard I/N` every line is screened against the others, but only the shard's own
+/// lines are asked of the ledger: an earlier run's answer changes nothing but the line asked
+/// about, and the other shards' lines are set aside afterwards ([`set_aside`]).
 pub fn screen(
     night: &mut Night,
     members: &Members,
     run_date: Date,
     ledger: &mut dyn Ledger,
+    shard: Shard,
 ) -> Result<(), Error> {
     let Night {
         lines, outcomes, ..
@@ -118,7 +123,10 @@ pub fn screen(
                 *o = Outcome::Rejected(Reason::FutureDate, Detail::AfterRunDate);
             }
         });
-    let (in_run, earlier) = duplicates(night, ledger)?;
+    let own = |night: &Night, s: u32| {
+        shard.is_all() || owner(night, members, s, shard.count()) == shard.index()
+    };
+    let (in_run, earlier) = duplicates(night, ledger, &own)?;
     for (seqs, detail) in [
         (in_run, Detail::DuplicateInRun),
         (earlier, Detail::DuplicateEarlier),
@@ -127,7 +135,7 @@ pub fn screen(
             night.outcomes[s as usize] = Outcome::Rejected(Reason::Duplicate, detail);
         }
     }
-    let (in_run, earlier) = same_care(night, members, ledger)?;
+    let (in_run, earlier) = same_care(night, members, ledger, &own)?;
     for (s, first) in in_run {
         night.outcomes[s as usize] =
             Outcome::Rejected(Reason::DuplicateCare, Detail::SameCareInRun(first));
@@ -156,17 +164,25 @@ pub fn set_aside(night: &mut Night, members: &Members, shard: Shard) -> u64 {
         .par_iter_mut()
         .zip(lines.par_iter())
         .map(|(o, line)| {
-            let owner = match line.member {
-                NONE => 1,
-                m => Shard::of_member(members.id(m), shard.count()),
-            };
-            if owner == shard.index() {
+            if owner_of(line, members, shard.count()) == shard.index() {
                 return 0;
             }
             *o = Outcome::OtherShard;
             1
         })
         .sum()
+}
+
+/// The shard (of `count`) that owns a line: its register member's, or shard 1.
+fn owner_of(line: &crate::night::Line, members: &Members, count: u32) -> u32 {
+    match line.member {
+        NONE => 1,
+        m => Shard::of_member(members.id(m), count),
+    }
+}
+
+fn owner(night: &Night, members: &Members, seq: u32, count: u32) -> u32 {
+    owner_of(&night.lines[seq as usize], members, count)
 }
 
 /// A debit line's care: provider, member, service date, code (interned with its code list),
@@ -184,7 +200,12 @@ type SameCare = (Vec<(u32, u32)>, Vec<(u32, Box<str>)>);
 /// earlier run paid. A line that a credit reversed, tonight or in an earlier run, no longer
 /// counts: credit and declare again is how a provider corrects. The lines are sorted by a hash
 /// of their care (16 bytes a line), and equal hashes compared exactly.
-fn same_care(night: &Night, members: &Members, ledger: &mut dyn Ledger) -> Result<SameCare, Error> {
+fn same_care(
+    night: &Night,
+    members: &Members,
+    ledger: &mut dyn Ledger,
+    own: &dyn Fn(&Night, u32) -> bool,
+) -> Result<SameCare, Error> {
     let pending = |s: u32| night.outcomes[s as usize] == Outcome::Pending;
     let all = 0..night.lines.len() as u32;
     // Tonight's credits: the (provider, line id) they reverse.
@@ -250,6 +271,7 @@ fn same_care(night: &Night, members: &Members, ledger: &mut dyn Ledger) -> Resul
         }
     }
     drop(keyed);
+    firsts.retain(|&s| own(night, s));
     firsts.par_sort_unstable();
     // The register's ids read once, in its order, rather than once per line at random.
     let ids: Vec<&str> = (0..members.len() as u32)
@@ -286,7 +308,11 @@ fn same_care(night: &Night, members: &Members, ledger: &mut dyn Ledger) -> Resul
 /// The lines whose key (provider AGB + line_id) an earlier line of this run took, and those
 /// whose key an earlier run processed. A key is taken by the first line that passed the
 /// checks before it; equal hashes are compared exactly.
-fn duplicates(night: &Night, ledger: &mut dyn Ledger) -> Result<(Vec<u32>, Vec<u32>), Error> {
+fn duplicates(
+    night: &Night,
+    ledger: &mut dyn Ledger,
+    own: &dyn Fn(&Night, u32) -> bool,
+) -> Result<(Vec<u32>, Vec<u32>), Error> {
     let mut keyed: Vec<(u64, u32)> = (0..night.lines.len() as u32)
         .into_par_iter()
         .filter(|&s| night.outcomes[s as usize] == Outcome::Pending)
@@ -307,6 +333,9 @@ fn duplicates(night: &Night, ledger: &mut dyn Ledger) -> Result<(Vec<u32>, Vec<u
         }
     }
     drop(keyed);
+    // Credits of every shard are asked: a credit the ledger does not reject reverses its line
+    // for the duplicate-care check, whoever's line that is.
+    candidates.retain(|&s| own(night, s) || night.lines[s as usize].credit());
     candidates.par_sort_unstable();
     let keys: Vec<(u32, &str)> = candidates
         .iter()
