@@ -323,5 +323,14 @@ fn four_shards_at_once_on_postgres_merge_into_the_unsharded_sqlite_night() {
         }
         // The ledgers agree on what was paid.
         assert_eq!(sharded.processed_lines(), whole.processed_lines(), "{name}");
+        // `ledger runs` on PostgreSQL lists the four runs, each with its shard.
+        let runs = n
+            .command()
+            .args(["ledger", "runs", "--ledger"])
+            .arg(sharded.arg())
+            .stdout();
+        for i in 1..=4 {
+            assert!(runs.contains(&format!("  shard {i}/4\n")), "{runs}");
+        }
     }
 }

@@ -5,6 +5,9 @@
 pub mod ei_return;
 pub mod messages;
 pub mod report;
+pub mod rows;
+pub mod summary;
+pub mod table;
 
 /// The files a run writes into `--out`.
 pub const OUTPUTS: [&str; 4] = [
@@ -13,9 +16,6 @@ pub const OUTPUTS: [&str; 4] = [
     "summary.json",
     "report.html",
 ];
-pub mod rows;
-pub mod summary;
-pub mod table;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -105,12 +105,12 @@ impl Staged {
         w.into_inner().map_err(|e| e.into_error())
     }
 
-    /// The temporary and the final path, for the ledger's record of a run being published.
     /// The temporary file being written.
     pub fn tmp(&self) -> &Path {
         &self.tmp
     }
 
+    /// The temporary and the final path, for the ledger's record of a run being published.
     pub fn paths(&self) -> [String; 2] {
         [
             self.tmp.display().to_string(),
