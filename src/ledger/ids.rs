@@ -18,6 +18,14 @@ pub(super) struct Ids {
 }
 
 impl Ids {
+    /// Each pool's (product, pool) by its id.
+    pub fn pool_names(&self) -> FxHashMap<u32, (String, String)> {
+        self.pools
+            .iter()
+            .map(|(name, &id)| (id, name.clone()))
+            .collect()
+    }
+
     /// Stored ids to the policies' indexes; ids of products and pools the policies no longer
     /// have are absent.
     pub fn resolve(&self, policies: &PolicySet) -> Resolved {

@@ -67,6 +67,29 @@ pub enum LedgerError {
     },
 }
 
+/// Renames the outputs of runs that committed but died before renaming them (`pending`: each
+/// run's `staged` JSON, `[[tmp, dest], ...]`) and records them published: a committed run
+/// always ends with its outputs in place.
+fn put_in_place(ledger: &mut dyn Ledger, pending: Vec<(i64, String)>) -> Result<(), LedgerError> {
+    for (run_id, staged) in pending {
+        let pairs: Vec<(String, String)> = serde_json::from_str(&staged).unwrap_or_default();
+        for (tmp, dest) in pairs {
+            if Path::new(&tmp).exists() {
+                std::fs::rename(&tmp, &dest).map_err(|e| LedgerError::Io(dest.clone(), e))?;
+            }
+        }
+        tracing::warn!(run_id, "outputs of an interrupted run were put in place");
+        ledger.published(run_id)?;
+    }
+    Ok(())
+}
+
+/// Logs how long a step of a ledger took (`RUST_LOG=declaro::phase=debug`).
+fn step(step: &str, started: std::time::Instant, n: usize) {
+    let seconds = format!("{:.3}", started.elapsed().as_secs_f64());
+    tracing::debug!(target: "declaro::phase", step, n, seconds, "ledger step done");
+}
+
 /// How a refusal names the shard count a ledger holds.
 fn holds_shards(count: &str) -> String {
     match count {

@@ -18,6 +18,7 @@
 
 use super::format::{Counter, StoredLine, StoredMember};
 use super::ids::{Ids, Resolved};
+use super::step;
 use super::{
     Care, History, Ledger, LedgerError, LineKey, MemberQuery, RunChanges, RunRecord, RunRow,
 };
@@ -31,7 +32,6 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::io::Write;
-use std::path::Path;
 
 /// The schema this code reads and writes (`meta.schema`).
 const SCHEMA_VERSION: &str = "pg1";
@@ -407,17 +407,7 @@ impl PgLedger {
             .into_iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        for (run_id, staged) in pending {
-            let pairs: Vec<(String, String)> = serde_json::from_str(&staged).unwrap_or_default();
-            for (tmp, dest) in pairs {
-                if Path::new(&tmp).exists() {
-                    std::fs::rename(&tmp, &dest).map_err(|e| LedgerError::Io(dest.clone(), e))?;
-                }
-            }
-            tracing::warn!(run_id, "outputs of an interrupted run were put in place");
-            self.published(run_id)?;
-        }
-        Ok(())
+        super::put_in_place(self, pending)
     }
 
     /// A `processed_line` row (its [`LINE_COLUMNS`] from `at`) as a stored line.
@@ -588,12 +578,6 @@ impl PgLedger {
         }
         Ok(())
     }
-}
-
-/// Logs how long a step of the ledger took (`RUST_LOG=declaro::phase=debug`).
-fn step(step: &str, started: std::time::Instant, n: usize) {
-    let seconds = format!("{:.3}", started.elapsed().as_secs_f64());
-    tracing::debug!(target: "declaro::phase", step, n, seconds, "ledger step done");
 }
 
 /// Appends a paid line's `processed_line` row in `COPY`'s text format.
@@ -1094,12 +1078,7 @@ impl Ledger for PgLedger {
 
 impl History for PgLedger {
     fn pools(&mut self) -> Result<FxHashMap<u32, (String, String)>, LedgerError> {
-        Ok(self
-            .ids
-            .pools
-            .iter()
-            .map(|(name, &id)| (id, name.clone()))
-            .collect())
+        Ok(self.ids.pool_names())
     }
 
     fn member(&mut self, member_id: &str) -> Result<StoredMember, LedgerError> {

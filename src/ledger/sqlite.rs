@@ -493,17 +493,7 @@ impl SqliteLedger {
                 .map_err(|e| self.sql(e))?;
             rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
         };
-        for (run_id, staged) in pending {
-            let pairs: Vec<(String, String)> = serde_json::from_str(&staged).unwrap_or_default();
-            for (tmp, dest) in pairs {
-                if Path::new(&tmp).exists() {
-                    std::fs::rename(&tmp, &dest).map_err(|e| LedgerError::Io(dest.clone(), e))?;
-                }
-            }
-            tracing::warn!(run_id, "outputs of an interrupted run were put in place");
-            self.published(run_id)?;
-        }
-        Ok(())
+        super::put_in_place(self, pending)
     }
 
     /// Whether a table has no rows (the first runs on a new ledger skip their look-ups).
@@ -976,11 +966,6 @@ fn text(json: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(json).map_err(|e| e.to_string())
 }
 
-fn debug_step(step: &str, started: Instant, n: usize) {
-    let seconds = format!("{:.3}", started.elapsed().as_secs_f64());
-    tracing::debug!(target: "declaro::phase", step, n, seconds, "ledger step done");
-}
-
 impl Ledger for SqliteLedger {
     fn processed(&mut self, keys: &[LineKey<'_>]) -> Result<Vec<bool>, LedgerError> {
         let mut out = vec![false; keys.len()];
@@ -1200,7 +1185,7 @@ impl Ledger for SqliteLedger {
             self.loaded.parts = texts.into_iter().map(|(p, t, _)| (p, t)).collect();
         }
         self.load_priors(members, &parts, &resolved, &mut states)?;
-        debug_step("ledger load", started, members.len());
+        super::step("ledger load", started, members.len());
         Ok(states)
     }
 
@@ -1344,7 +1329,7 @@ impl Ledger for SqliteLedger {
         }
         drop(loaded);
         drop(extra);
-        debug_step("ledger record partitions", t0, groups.len());
+        super::step("ledger record partitions", t0, groups.len());
 
         let t1 = Instant::now();
         keys.par_sort_unstable();
@@ -1355,7 +1340,7 @@ impl Ledger for SqliteLedger {
         self.insert_entries("credited", run_id, &credited)?;
         care.par_sort_unstable();
         self.insert_entries("care_keys", run_id, &care)?;
-        debug_step("ledger record keys", t1, n);
+        super::step("ledger record keys", t1, n);
         Ok(run_id)
     }
 
@@ -1479,12 +1464,7 @@ impl Ledger for SqliteLedger {
 
 impl History for SqliteLedger {
     fn pools(&mut self) -> Result<FxHashMap<u32, (String, String)>, LedgerError> {
-        Ok(self
-            .ids
-            .pools
-            .iter()
-            .map(|(name, &id)| (id, name.clone()))
-            .collect())
+        Ok(self.ids.pool_names())
     }
 
     fn member(&mut self, member_id: &str) -> Result<StoredMember, LedgerError> {
