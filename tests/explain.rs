@@ -9,16 +9,7 @@ use util::*;
 
 /// The fixture night of the README, committed to a ledger in `dir`.
 fn fixture_night(dir: &Dir) -> (PathBuf, String) {
-    let inputs = [
-        "2009-dsw-standaard",
-        "2009-dsw-top",
-        "2024-asr",
-        "2024-asr-night",
-        "2024-bad-lines",
-        "2024-basic",
-    ]
-    .map(|f| format!("fixtures/claims/{f}.csv"));
-    dir.process().quiet().inputs(inputs).ok();
+    dir.process().quiet().inputs(fixture_claims()).ok();
     (dir.join("out"), dir.ledger().arg())
 }
 

@@ -41,17 +41,7 @@ fn the_same_nights_give_the_same_bytes_on_sqlite_and_postgres() {
         ],
     );
     let members = g1.join("members.csv");
-    let fixtures: Vec<String> = [
-        "2009-dsw-standaard",
-        "2009-dsw-top",
-        "2024-asr",
-        "2024-asr-night",
-        "2024-bad-lines",
-        "2024-basic",
-    ]
-    .iter()
-    .map(|f| format!("fixtures/claims/{f}.csv"))
-    .collect();
+    let fixtures = fixture_claims();
     for dir in [&pg, &lite] {
         dir.process().quiet().out("fixtures").inputs(&fixtures).ok();
         let generated = |out: &str, claims: std::path::PathBuf| {
@@ -251,17 +241,8 @@ fn four_shards_at_once_on_postgres_merge_into_the_unsharded_sqlite_night() {
         "g",
         &["--lines", "20000", "--members", "2000", "--seed", "3"],
     );
-    let fixtures: Vec<std::path::PathBuf> = [
-        "2009-dsw-standaard",
-        "2009-dsw-top",
-        "2024-asr",
-        "2024-asr-night",
-        "2024-bad-lines",
-        "2024-basic",
-    ]
-    .iter()
-    .map(|f| root().join(format!("fixtures/claims/{f}.csv")))
-    .collect();
+    let fixtures: Vec<std::path::PathBuf> =
+        fixture_claims().iter().map(|f| root().join(f)).collect();
     let nights: [(&str, Vec<std::path::PathBuf>, std::path::PathBuf); 2] = [
         ("fixtures", fixtures, root().join("fixtures/members.csv")),
         (

@@ -29,6 +29,22 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The claims files of the README's fixture night (`fixtures/claims/*.csv`), as paths relative
+/// to the repository root, in the shell's (sorted) order.
+pub fn fixture_claims() -> Vec<String> {
+    [
+        "2009-dsw-standaard",
+        "2009-dsw-top",
+        "2024-asr",
+        "2024-asr-night",
+        "2024-bad-lines",
+        "2024-basic",
+    ]
+    .iter()
+    .map(|f| format!("fixtures/claims/{f}.csv"))
+    .collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dir
 // ---------------------------------------------------------------------------------------------
