@@ -315,3 +315,33 @@ fn four_shards_at_once_on_postgres_merge_into_the_unsharded_sqlite_night() {
         }
     }
 }
+
+/// A table altered by hand (a column of another type) is a damaged ledger: `ledger show` and
+/// the next run fail with exit 1, saying so, never a panic; the run commits nothing.
+#[test]
+fn a_column_of_another_type_is_a_damaged_ledger_not_a_panic() {
+    let Some(n) = Dir::on_postgres("damaged") else {
+        return;
+    };
+    n.process()
+        .quiet()
+        .out("o1")
+        .input("fixtures/claims/2024-basic.csv")
+        .ok();
+    let mut c = postgres::Client::connect(&n.ledger().arg(), postgres::NoTls).unwrap();
+    c.batch_execute("ALTER TABLE deductible ALTER cents TYPE numeric")
+        .unwrap();
+    let show = ["ledger", "show", "--member", "M030", "--ledger"];
+    let o = n.command().args(show).arg(n.ledger().arg()).assert_exit(1);
+    assert!(
+        stderr(&o).contains("is damaged") && stderr(&o).contains("a column of another type"),
+        "{}",
+        stderr(&o)
+    );
+    // A night of M030, whose deductible row the run must read.
+    let rows = table(&["P P-9 56789012 M030 1978-08-08 2024-02-03 PHARMA 10.00 - -"]);
+    let night = n.create_csv("m030.csv", util::claims::WITH_CREDITS, rows);
+    let o = n.process().quiet().out("o2").input(night).assert_exit(1);
+    assert!(stderr(&o).contains("is damaged"), "{}", stderr(&o));
+    assert_eq!(n.ledger().runs(), 1);
+}

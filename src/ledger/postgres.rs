@@ -223,7 +223,8 @@ impl PgLedger {
                     &[&LOCK_SPACE, &(shard.index() as i32)],
                 )
                 .map_err(|e| l.pg(e))?
-                .get(0);
+                .try_get(0)
+                .map_err(|e| LedgerError::Damaged(l.shown.clone(), e.to_string()))?;
             if locked || waited.elapsed() > std::time::Duration::from_secs(2) {
                 break locked;
             }
@@ -299,7 +300,8 @@ impl PgLedger {
                     .client
                     .query_one("SELECT value FROM meta WHERE key = 'shards'", &[])
                     .map_err(|e| self.pg(e))?
-                    .get(0);
+                    .try_get(0)
+                    .map_err(|e| LedgerError::Damaged(self.shown.clone(), e.to_string()))?;
                 if shards != self.shard.count().to_string() {
                     let _ = self.client.batch_execute("ROLLBACK");
                     return Err(LedgerError::Shards {
@@ -327,7 +329,8 @@ impl PgLedger {
             .client
             .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])
             .map_err(|e| self.pg(e))?
-            .get(0);
+            .try_get(0)
+            .map_err(|e| LedgerError::Damaged(self.shown.clone(), e.to_string()))?;
         if !has_meta {
             return Ok(None);
         }
@@ -335,7 +338,10 @@ impl PgLedger {
             .client
             .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])
             .map_err(|e| self.pg(e))?;
-        Ok(Some(row.map_or_else(|| "(none)".into(), |r| r.get(0))))
+        match row {
+            Some(r) => Ok(Some(col(&r, 0, &self.shown)?)),
+            None => Ok(Some("(none)".into())),
+        }
     }
 
     fn read_ids(&mut self) -> Result<(), LedgerError> {
@@ -345,15 +351,20 @@ impl PgLedger {
             .query("SELECT id, product FROM product_ids", &[])
             .map_err(|e| self.pg(e))?
         {
-            ids.products.insert(r.get(1), r.get::<_, i32>(0) as u32);
+            ids.products.insert(
+                col(&r, 1, &self.shown)?,
+                col::<i32>(&r, 0, &self.shown)? as u32,
+            );
         }
         for r in self
             .client
             .query("SELECT id, product, pool FROM pool_ids", &[])
             .map_err(|e| self.pg(e))?
         {
-            ids.pools
-                .insert((r.get(1), r.get(2)), r.get::<_, i32>(0) as u32);
+            ids.pools.insert(
+                (col(&r, 1, &self.shown)?, col(&r, 2, &self.shown)?),
+                col::<i32>(&r, 0, &self.shown)? as u32,
+            );
         }
         self.ids = ids;
         Ok(())
@@ -379,7 +390,7 @@ impl PgLedger {
                 &[&self.upto()],
             )
             .map_err(|e| self.pg(e))?;
-        Ok(row.get(0))
+        col(&row, 0, &self.shown)
     }
 
     fn upto(&self) -> i64 {
@@ -404,33 +415,33 @@ impl PgLedger {
                 &[&(self.shard.index() as i32)],
             )
             .map_err(|e| self.pg(e))?
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+            .iter()
+            .map(|r| Ok((col(r, 0, &self.shown)?, col(r, 1, &self.shown)?)))
+            .collect::<Result<_, LedgerError>>()?;
         super::put_in_place(self, pending)
     }
 
     /// A `processed_line` row (its [`LINE_COLUMNS`] from `at`) as a stored line.
     fn stored_line(&self, r: &Row, at: usize) -> Result<StoredLine, LedgerError> {
-        let effects: String = r.get(at + 12);
+        let effects: String = col(r, at + 12, &self.shown)?;
         let effects: Vec<Counter> = serde_json::from_str(&effects)
             .map_err(|e| self.damaged(format!("processed_line effects: {e}")))?;
-        let products: Vec<i32> = r.get(at + 11);
+        let products: Vec<i32> = col(r, at + 11, &self.shown)?;
         Ok(StoredLine(
-            r.get::<_, i64>(at) as u32,
-            r.get(at + 1),
-            r.get::<_, i32>(at + 2) as u32,
-            r.get(at + 3),
-            r.get::<_, i32>(at + 4) as u32,
-            r.get::<_, i32>(at + 5) as u32,
-            r.get(at + 6),
-            r.get(at + 7),
-            r.get(at + 8),
-            r.get(at + 9),
-            r.get(at + 10),
+            col::<i64>(r, at, &self.shown)? as u32,
+            col(r, at + 1, &self.shown)?,
+            col::<i32>(r, at + 2, &self.shown)? as u32,
+            col(r, at + 3, &self.shown)?,
+            col::<i32>(r, at + 4, &self.shown)? as u32,
+            col::<i32>(r, at + 5, &self.shown)? as u32,
+            col(r, at + 6, &self.shown)?,
+            col(r, at + 7, &self.shown)?,
+            col(r, at + 8, &self.shown)?,
+            col(r, at + 9, &self.shown)?,
+            col(r, at + 10, &self.shown)?,
             products.into_iter().map(|p| p as u32).collect(),
             effects,
-            r.get(at + 13),
+            col(r, at + 13, &self.shown)?,
         ))
     }
 
@@ -458,7 +469,7 @@ impl PgLedger {
                 .query(&q, &[&ids, &self.upto()])
                 .map_err(|e| self.pg(e))?;
             for r in &rows {
-                let member: &str = r.get(0);
+                let member: &str = col(r, 0, &self.shown)?;
                 let Some(&i) = index.get(member) else {
                     continue;
                 };
@@ -511,8 +522,8 @@ impl PgLedger {
                 .query(&q, &[&member, &agb, &id, &at, &self.upto()])
                 .map_err(|e| self.pg(e))?;
             for r in &rows {
-                let c = r.get::<_, i32>(0) as usize;
-                let credited: bool = r.get(1);
+                let c = col::<i32>(r, 0, &self.shown)? as usize;
+                let credited: bool = col(r, 1, &self.shown)?;
                 let line = self.stored_line(r, 2)?;
                 let (m, (agb, related)) = credits[c];
                 states[m]
@@ -548,7 +559,8 @@ impl PgLedger {
             1 => "SELECT id FROM product_ids WHERE product = $1",
             _ => "SELECT id FROM pool_ids WHERE product = $1 AND pool = $2",
         };
-        let id: i32 = c.query_one(select, &params).map_err(|e| self.pg(e))?.get(0);
+        let row = c.query_one(select, &params).map_err(|e| self.pg(e))?;
+        let id: i32 = col(&row, 0, &self.shown)?;
         Ok(id as u32)
     }
 
@@ -578,6 +590,19 @@ impl PgLedger {
         }
         Ok(())
     }
+}
+
+/// Column `i` of a row. A column of another type than the schema's (a table altered by hand)
+/// is a damaged ledger, not a panic.
+fn col<'r, T: postgres::types::FromSql<'r>>(
+    r: &'r Row,
+    i: usize,
+    shown: &str,
+) -> Result<T, LedgerError> {
+    r.try_get(i).map_err(|e| {
+        let what = format!("a column of another type than schema {SCHEMA_VERSION} has ({e})");
+        LedgerError::Damaged(shown.to_string(), what)
+    })
 }
 
 /// Appends a paid line's `processed_line` row in `COPY`'s text format.
@@ -685,7 +710,7 @@ impl Ledger for PgLedger {
                 .query(q, &[&agb, &id, &at, &self.upto()])
                 .map_err(|e| self.pg(e))?
             {
-                out[r.get::<_, i32>(0) as usize] = true;
+                out[col::<i32>(&r, 0, &self.shown)? as usize] = true;
             }
         }
         step("ledger processed", t0, keys.len());
@@ -742,8 +767,8 @@ impl Ledger for PgLedger {
                 )
                 .map_err(|e| self.pg(e))?;
             for r in rows {
-                let i = r.get::<_, i32>(0) as usize;
-                let id: String = r.get(1);
+                let i = col::<i32>(&r, 0, &self.shown)? as usize;
+                let id: String = col(&r, 1, &self.shown)?;
                 // The earliest line id (by bytes) of the same care, as the SQLite ledger picks.
                 let slot = &mut out[i];
                 if slot.as_deref().is_none_or(|s| id.as_str() < s) {
@@ -783,12 +808,12 @@ impl Ledger for PgLedger {
                 )
                 .map_err(|e| self.pg(e))?
             {
-                if let Some(&i) = index.get(r.get::<_, &str>(0)) {
+                if let Some(&i) = index.get(col::<&str>(&r, 0, &self.shown)?) {
                     stored[i].0.push(Counter(
-                        r.get::<_, i32>(1) as u32,
-                        r.get::<_, i64>(2) as u32,
-                        r.get::<_, i64>(3) as u32,
-                        r.get(4),
+                        col::<i32>(&r, 1, &self.shown)? as u32,
+                        col::<i64>(&r, 2, &self.shown)? as u32,
+                        col::<i64>(&r, 3, &self.shown)? as u32,
+                        col(&r, 4, &self.shown)?,
                     ));
                 }
             }
@@ -800,8 +825,11 @@ impl Ledger for PgLedger {
                 )
                 .map_err(|e| self.pg(e))?
             {
-                if let Some(&i) = index.get(r.get::<_, &str>(0)) {
-                    stored[i].1.push((r.get::<_, i32>(1) as u32, r.get(2)));
+                if let Some(&i) = index.get(col::<&str>(&r, 0, &self.shown)?) {
+                    stored[i].1.push((
+                        col::<i32>(&r, 1, &self.shown)? as u32,
+                        col(&r, 2, &self.shown)?,
+                    ));
                 }
             }
         }
@@ -844,7 +872,8 @@ impl Ledger for PgLedger {
                 ],
             )
             .map_err(|e| self.pg(e))?
-            .get(0);
+            .try_get(0)
+            .map_err(|e| LedgerError::Damaged(self.shown.clone(), e.to_string()))?;
         let side = RefCell::new(None);
         let mut ids = std::mem::take(&mut self.ids);
         let assigned = ids.assign(
@@ -967,7 +996,7 @@ impl Ledger for PgLedger {
                 &[&sha256, &self.upto(), &(self.shard.index() as i32)],
             )
             .map_err(|e| self.pg(e))?;
-        Ok(row.map(|r| r.get(0)))
+        row.map(|r| col(&r, 0, &self.shown)).transpose()
     }
 
     fn run_of_outputs(&mut self, out_dir: &str) -> Result<Option<i64>, LedgerError> {
@@ -978,7 +1007,7 @@ impl Ledger for PgLedger {
                 &[&out_dir],
             )
             .map_err(|e| self.pg(e))?;
-        Ok(row.get(0))
+        col(&row, 0, &self.shown)
     }
 
     fn commit(
@@ -1052,7 +1081,7 @@ impl Ledger for PgLedger {
                 &[&self.upto()],
             )
             .map_err(|e| self.pg(e))?;
-        Ok(row.get(0))
+        col(&row, 0, &self.shown)
     }
 
     fn published(&mut self, run_id: i64) -> Result<(), LedgerError> {
@@ -1072,7 +1101,9 @@ impl Ledger for PgLedger {
                 &[&self.upto()],
             )
             .map_err(|e| self.pg(e))?;
-        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        rows.iter()
+            .map(|r| Ok((col(r, 0, &self.shown)?, col(r, 1, &self.shown)?)))
+            .collect()
     }
 }
 
@@ -1092,10 +1123,10 @@ impl History for PgLedger {
             .map_err(|e| self.pg(e))?
         {
             s.0.push(Counter(
-                r.get::<_, i32>(0) as u32,
-                r.get::<_, i64>(1) as u32,
-                r.get::<_, i64>(2) as u32,
-                r.get(3),
+                col::<i32>(&r, 0, &self.shown)? as u32,
+                col::<i64>(&r, 1, &self.shown)? as u32,
+                col::<i64>(&r, 2, &self.shown)? as u32,
+                col(&r, 3, &self.shown)?,
             ));
         }
         for r in self
@@ -1106,7 +1137,10 @@ impl History for PgLedger {
             )
             .map_err(|e| self.pg(e))?
         {
-            s.1.push((r.get::<_, i32>(0) as u32, r.get(1)));
+            s.1.push((
+                col::<i32>(&r, 0, &self.shown)? as u32,
+                col(&r, 1, &self.shown)?,
+            ));
         }
         Ok(s)
     }
@@ -1121,7 +1155,7 @@ impl History for PgLedger {
             .query(&q, &[&member_id])
             .map_err(|e| self.pg(e))?;
         rows.iter()
-            .map(|r| Ok((r.get(0), self.stored_line(r, 1)?)))
+            .map(|r| Ok((col(r, 0, &self.shown)?, self.stored_line(r, 1)?)))
             .collect()
     }
 
@@ -1136,19 +1170,21 @@ impl History for PgLedger {
                 &[],
             )
             .map_err(|e| self.pg(e))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| RunRow {
-                run_id: r.get(0),
-                started: r.get(1),
-                run_date: r.get(2),
-                counts: [r.get(3), r.get(4), r.get(5)],
-                cents: [r.get(6), r.get(7), r.get(8), r.get(9), r.get(10)],
-                inputs: r.get(11),
-                shard: Shard::new(r.get::<_, i32>(12) as u32, r.get::<_, i32>(13) as u32)
-                    .filter(|s| !s.is_all()),
+        let at = |r: &Row, i: usize| col::<i64>(r, i, &self.shown);
+        rows.iter()
+            .map(|r| {
+                let shard: (i32, i32) = (col(r, 12, &self.shown)?, col(r, 13, &self.shown)?);
+                Ok(RunRow {
+                    run_id: at(r, 0)?,
+                    started: col(r, 1, &self.shown)?,
+                    run_date: col(r, 2, &self.shown)?,
+                    counts: [at(r, 3)?, at(r, 4)?, at(r, 5)?],
+                    cents: [at(r, 6)?, at(r, 7)?, at(r, 8)?, at(r, 9)?, at(r, 10)?],
+                    inputs: col(r, 11, &self.shown)?,
+                    shard: Shard::new(shard.0 as u32, shard.1 as u32).filter(|s| !s.is_all()),
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
