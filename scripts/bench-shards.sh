@@ -26,11 +26,11 @@ if [ ! -f "$WORK/claims.csv" ]; then
 fi
 BASE=${PG%%\?*}; BASE=${BASE%/*}
 db() { psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null 2>&1; }
-process() { # ledger out [args...]
-  local ledger=$1 out=$2; shift 2
+process() { # claims ledger out [args...]
+  local claims=$1 ledger=$2 out=$3; shift 3
   rm -rf "$out"
   "$BIN" process --quiet --policy fixtures/policies --members "$WORK/members.csv" \
-    --run-date 2025-12-31 --ledger "$ledger" --out "$out" "$@" "$WORK/claims.csv"
+    --run-date 2025-12-31 --ledger "$ledger" --out "$out" "$@" "$claims"
 }
 timed() { # label command...: "label seconds peak_kb"
   local label=$1; shift
@@ -40,56 +40,45 @@ timed() { # label command...: "label seconds peak_kb"
 }
 export -f process; export BIN WORK
 
+# One night (claims file, suffix of its output directories): whole on SQLite, whole on
+# PostgreSQL, and as SHARDS shards at once on PostgreSQL, merged and checked byte for byte.
+# Sets lite, lite_kb, pgw, pgw_kb, wall and merge.
+night() {
+  local claims=$1 k=$2 i
+  read -r _ lite lite_kb <<<"$(timed sqlite bash -c "process '$claims' '$WORK/whole.db' '$WORK/sqlite$k'")"
+  read -r _ pgw pgw_kb <<<"$(timed pg bash -c "process '$claims' '$BASE/declaro_bench_whole' '$WORK/pg$k'")"
+  local start end dirs
+  start=$(date +%s.%N)
+  for i in $(seq 1 "$SHARDS"); do
+    ( /usr/bin/time -o "$WORK/shard$i$k.time" -f "%e %M" bash -c \
+        "process '$claims' '$BASE/declaro_bench_shards' '$WORK/shard$i$k' --shard $i/$SHARDS" ) &
+  done
+  wait
+  end=$(date +%s.%N)
+  wall=$(echo "$end - $start" | bc)
+  dirs=$(for i in $(seq 1 "$SHARDS"); do echo "$WORK/shard$i$k"; done)
+  rm -rf "$WORK/merged$k"
+  read -r _ merge _ <<<"$(timed merge "$BIN" merge --out "$WORK/merged$k" $dirs)"
+  for f in remittance.csv rejections.csv report.html; do
+    cmp -s "$WORK/sqlite$k/$f" "$WORK/pg$k/$f" || { echo "pg$k/$f differs from sqlite$k/$f"; exit 1; }
+    cmp -s "$WORK/sqlite$k/$f" "$WORK/merged$k/$f" || { echo "merged$k/$f differs"; exit 1; }
+  done
+}
+
 read -r _ bare _ <<<"$(timed bare "$BARE" "$WORK/claims.csv")"
 rm -f "$WORK/whole.db"
-read -r _ lite lite_kb <<<"$(timed sqlite bash -c "process '$WORK/whole.db' '$WORK/sqlite'")"
 db declaro_bench_whole
-read -r _ pgw pgw_kb <<<"$(timed pg bash -c "process '$BASE/declaro_bench_whole' '$WORK/pg'")"
 db declaro_bench_shards
-start=$(date +%s.%N)
-for i in $(seq 1 "$SHARDS"); do
-  ( /usr/bin/time -o "$WORK/shard$i.time" -f "%e %M" bash -c \
-      "process '$BASE/declaro_bench_shards' '$WORK/shard$i' --shard $i/$SHARDS" ) &
-done
-wait
-end=$(date +%s.%N)
-wall=$(echo "$end - $start" | bc)
-dirs=$(for i in $(seq 1 "$SHARDS"); do echo "$WORK/shard$i"; done)
-rm -rf "$WORK/merged"
-read -r _ merge _ <<<"$(timed merge "$BIN" merge --out "$WORK/merged" $dirs)"
-for f in remittance.csv rejections.csv report.html; do
-  cmp -s "$WORK/sqlite/$f" "$WORK/pg/$f" || { echo "pg/$f differs from sqlite/$f"; exit 1; }
-  cmp -s "$WORK/sqlite/$f" "$WORK/merged/$f" || { echo "merged/$f differs"; exit 1; }
-done
+night "$WORK/claims.csv" ""
 # Night 2 over the same members (fresh line ids, credits of night 1) on the ledgers night 1
 # left: the look-ups now find a ledger of 1.6M lines.
 if [ ! -f "$WORK/n2/claims.csv" ]; then
   "$BIN" generate --lines "$LINES" --members "$MEMBERS" --seed 42 --night 2 --out "$WORK/n2" >/dev/null
 fi
-process2() { # ledger out [args...]
-  local ledger=$1 out=$2; shift 2
-  rm -rf "$out"
-  "$BIN" process --quiet --policy fixtures/policies --members "$WORK/members.csv" \
-    --run-date 2025-12-31 --ledger "$ledger" --out "$out" "$@" "$WORK/n2/claims.csv"
-}
-export -f process2
-read -r _ lite2 _ <<<"$(timed sqlite2 bash -c "process2 '$WORK/whole.db' '$WORK/sqlite2'")"
-read -r _ pgw2 _ <<<"$(timed pg2 bash -c "process2 '$BASE/declaro_bench_whole' '$WORK/pg2'")"
-start=$(date +%s.%N)
-for i in $(seq 1 "$SHARDS"); do
-  ( /usr/bin/time -o "$WORK/shard$i-2.time" -f "%e %M" bash -c \
-      "process2 '$BASE/declaro_bench_shards' '$WORK/shard$i-2' --shard $i/$SHARDS" ) &
-done
-wait
-end=$(date +%s.%N)
-wall2=$(echo "$end - $start" | bc)
-dirs2=$(for i in $(seq 1 "$SHARDS"); do echo "$WORK/shard$i-2"; done)
-rm -rf "$WORK/merged2"
-"$BIN" merge --out "$WORK/merged2" $dirs2 >/dev/null
-for f in remittance.csv rejections.csv report.html; do
-  cmp -s "$WORK/sqlite2/$f" "$WORK/pg2/$f" || { echo "night 2: pg/$f differs"; exit 1; }
-  cmp -s "$WORK/sqlite2/$f" "$WORK/merged2/$f" || { echo "night 2: merged/$f differs"; exit 1; }
-done
+first=("$lite" "$lite_kb" "$pgw" "$pgw_kb" "$wall" "$merge")
+night "$WORK/n2/claims.csv" "-2"
+lite2=$lite pgw2=$pgw wall2=$wall
+lite=${first[0]} lite_kb=${first[1]} pgw=${first[2]} pgw_kb=${first[3]} wall=${first[4]} merge=${first[5]}
 ratio() { echo "scale=2; $1 / $2" | bc; }
 echo "file: $WORK/claims.csv ($LINES lines, $MEMBERS members, $SHARDS shards, $(nproc) cores)"
 echo "bare csv ByteRecord read:             ${bare} s"

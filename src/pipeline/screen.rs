@@ -124,7 +124,8 @@ pub fn screen(
             }
         });
     let own = |night: &Night, s: u32| {
-        shard.is_all() || owner(night, members, s, shard.count()) == shard.index()
+        shard.is_all()
+            || owner_of(&night.lines[s as usize], members, shard.count()) == shard.index()
     };
     let (in_run, earlier) = duplicates(night, ledger, &own)?;
     for (seqs, detail) in [
@@ -179,10 +180,6 @@ fn owner_of(line: &crate::night::Line, members: &Members, count: u32) -> u32 {
         NONE => 1,
         m => Shard::of_member(members.id(m), count),
     }
-}
-
-fn owner(night: &Night, members: &Members, seq: u32, count: u32) -> u32 {
-    owner_of(&night.lines[seq as usize], members, count)
 }
 
 /// A debit line's care: provider, member, service date, code (interned with its code list),
