@@ -469,6 +469,15 @@ pub fn load_members(
     Ok(members)
 }
 
+/// `s.trim()`, without decoding characters when both ends are visible ASCII (nearly every
+/// field).
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Reads the rows of one chunk.
 struct RowReader<'a> {
     index: [usize; COLUMNS.len()],
@@ -484,15 +493,19 @@ impl RowReader<'_> {
             ..Parsed::default()
         };
         let mut rdr = Records::at(bytes, 0);
-        let mut counted = 0usize;
-        let mut line = 0u64;
+        // Lines before a row within the chunk, counted only for the rows that need theirs
+        // (the kept ones and a bad one): in long stretches, not row by row.
+        let mut counted = (0usize, 0u64);
+        let mut line_of = |at: usize| {
+            let (from, line) = counted;
+            let line = line + memchr::memchr_iter(b'\n', &bytes[from..at]).count() as u64;
+            counted = (at, line);
+            line
+        };
         while let Ok(Some(info)) = rdr.next_record() {
-            // Lines before this row within the chunk.
             let at = info.start as usize;
-            line += memchr::memchr_iter(b'\n', &bytes[counted..at]).count() as u64;
-            counted = at;
-            if let Err((field, message)) = self.row(&rdr, info.fields, line, &mut out) {
-                out.error = Some((line, field, message));
+            if let Err((field, message)) = self.row(&rdr, info.fields, || line_of(at), &mut out) {
+                out.error = Some((line_of(at), field, message));
                 break;
             }
         }
@@ -503,7 +516,7 @@ impl RowReader<'_> {
         &self,
         rdr: &Records<&[u8]>,
         fields: usize,
-        line: u64,
+        line: impl FnOnce() -> u64,
         out: &mut Parsed,
     ) -> Result<(), (String, String)> {
         if fields != self.width {
@@ -513,15 +526,29 @@ impl RowReader<'_> {
             ));
         }
         let mut v = [""; COLUMNS.len()];
-        for (c, &i) in self.index.iter().enumerate() {
-            if i != usize::MAX {
-                v[c] = std::str::from_utf8(rdr.field(i))
-                    .map_err(|_| (String::new(), "unreadable row: not valid UTF-8".to_string()))?
-                    .trim();
+        let unreadable = || (String::new(), "unreadable row: not valid UTF-8".to_string());
+        match rdr.text() {
+            // The row checked as UTF-8 once, its fields cut from it: much cheaper than a check
+            // per field.
+            Some(text) => {
+                for (c, &i) in self.index.iter().enumerate() {
+                    if i != usize::MAX {
+                        let (from, to) = rdr.span(i);
+                        v[c] = trim(text.get(from..to).ok_or_else(unreadable)?);
+                    }
+                }
+            }
+            // Some field is not UTF-8: only the register's own columns must be.
+            None => {
+                for (c, &i) in self.index.iter().enumerate() {
+                    if i != usize::MAX {
+                        v[c] = trim(std::str::from_utf8(rdr.field(i)).map_err(|_| unreadable())?);
+                    }
+                }
             }
         }
         let [id, bsn, birth, product, start, end, vol] = v;
-        if id.is_empty() || id.chars().count() > 15 {
+        if id.is_empty() || (id.len() > 15 && id.chars().count() > 15) {
             return Err((
                 "member_id".into(),
                 format!("{id:?} must be 1-15 characters"),
@@ -597,7 +624,7 @@ impl RowReader<'_> {
         }
         let id = crate::night::push_text(&mut out.ids, id.as_bytes());
         out.rows.push(Row {
-            line,
+            line: line(),
             hash,
             id,
             bsn,
@@ -870,6 +897,30 @@ mod tests {
         assert_eq!(products, ["zvw", "dsw-2009-av-top"]);
         assert!(m.by_id("M1000").is_none());
         assert!(m.by_id("").is_none());
+    }
+
+    /// Only the rows of the night's members are kept, and their lines are counted only for
+    /// them: a kept row deep in a register of several chunks, and a field with a quoted line
+    /// end before it, still give the right line to an error between two rows.
+    #[test]
+    fn a_kept_row_far_from_the_last_counted_one_has_its_own_line() {
+        let rows = 2 * chunks::CHUNK / 50;
+        let (_dir, path) = register(rows, None);
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Member M5's number gets a line end inside quotes (one more line before the end), and
+        // member 1's last row another BSN.
+        let text = text.replacen("\nM5,", "\n\"M\n5\",", 1);
+        let last = format!("M1,{},1980-05-17,dsw-2009-av-top", bsn(1));
+        let text = text.replace(&last, &format!("M1,{},1980-05-17,dsw-2009-av-top", bsn(2)));
+        std::fs::write(&path, text).unwrap();
+        let wanted = Wanted {
+            ids: [id_hash(b"M1")].into_iter().collect(),
+            bsns: Default::default(),
+        };
+        let e = load_members(&path, &policies(), Some(&wanted)).unwrap_err();
+        // The header, `rows` rows, one more line for M5's field, then M1's second row.
+        assert_eq!(e.line as usize, rows + 3, "{e}");
+        assert_eq!(e.field, "bsn", "{e}");
     }
 
     /// A register of several chunks: the bad row deep in it is named by its own line.
