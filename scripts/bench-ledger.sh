@@ -60,6 +60,8 @@ if [ "$(cat "$D/history.nights" 2>/dev/null)" != "$NIGHTS" ]; then
 fi
 rm -f "$D/timed.db" "$D/fresh.db"
 cp "$D/history.db" "$D/timed.db"
+# The copy's dirty pages would otherwise be written back by the timed run's commit (its fsync).
+sync
 hist=$(measure history bash -c "process '$D' '$D/timed.db' $NEXT")
 fresh=$(measure fresh bash -c "process '$D' '$D/fresh.db' $NEXT")
 read -r _ th mh <<<"$hist"; read -r _ tf mf <<<"$fresh"

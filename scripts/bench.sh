@@ -3,6 +3,12 @@
 # against its baselines on the same file, in one run, and print the ratios with their targets:
 # a bare csv-crate read, DuckDB (scripts/duckdb_baseline.py, 2 threads) and, for the same night
 # as XML, a bare quick-xml loop that unescapes every attribute value (examples/bare_xml).
+# It also prints the night's output floor, what any run that writes the contract's outputs and
+# checks them pays before computing anything: the bare read, plus rendering the rows of the
+# run's remittance and rejections with the csv crate's writer (examples/bare_write, counted
+# as spread over two cores), plus writing and syncing the bytes the run wrote (the faster of
+# two tries), plus a bare read of its remittance and rejections (the reconciliation reads them
+# back; counted as spread over two cores).
 #
 #   scripts/bench.sh [LINES] [MEMBERS]      (default 10000000 lines, 1000000 members)
 #
@@ -13,10 +19,12 @@ cd "$(dirname "$0")/.."
 LINES=${1:-10000000}
 MEMBERS=${2:-1000000}
 WORK=${BENCH_DIR:-target/bench}
-cargo build --release --quiet --bin declaro --example bare_read --example bare_xml
+cargo build --release --quiet --bin declaro --example bare_read --example bare_xml \
+  --example bare_write
 BIN=target/release/declaro
 BARE=target/release/examples/bare_read
 BARE_XML=target/release/examples/bare_xml
+BARE_WRITE=target/release/examples/bare_write
 GEN=$WORK/night1-$LINES-$MEMBERS
 mkdir -p "$GEN"
 for format in csv xml; do
@@ -46,16 +54,22 @@ run_process() { # threads, input
   "$BIN" process --quiet --policy fixtures/policies --members "$MEMBERS_CSV" \
     --run-date 2025-12-31 --threads "$1" --out "$WORK/out" "$2"
 }
-export -f run_process; export BIN WORK MEMBERS_CSV CLAIMS XML
+export -f run_process; export BIN BARE WORK MEMBERS_CSV CLAIMS XML
 
 bare=$(measure bare "$BARE" "$CLAIMS")
 p2=$(measure process2 bash -c 'run_process 2 "$CLAIMS"')
 p1=$(measure process1 bash -c 'run_process 1 "$CLAIMS"')
+written=("$WORK/out/remittance.csv" "$WORK/out/rejections.csv" "$WORK/out/ledger.db")
+read -r r1 w1 _ <<<"$("$BARE_WRITE" "$WORK/floor" "${written[@]}")"
+read -r r2 w2 _ <<<"$("$BARE_WRITE" "$WORK/floor" "${written[@]}")"
+OUT_KB=$(( $(cat "${written[@]}" | wc -c) / 1024 ))
+rb=$(measure read_back bash -c '"$BARE" "$WORK/out/remittance.csv" && "$BARE" "$WORK/out/rejections.csv"')
 duck=$(python3 scripts/duckdb_baseline.py "$CLAIMS" 2)
 bare_xml=$(measure bare_xml "$BARE_XML" "$XML")
 x2=$(measure xml2 bash -c 'run_process 2 "$XML"')
 read -r _ tb _ <<<"$bare"; read -r _ t2 m2 <<<"$p2"; read -r _ t1 m1 <<<"$p1"
 read -r td _ <<<"$duck"; read -r _ tbx _ <<<"$bare_xml"; read -r _ tx2 mx2 <<<"$x2"
+read -r _ trb _ <<<"$rb"
 echo "file: $CLAIMS ($LINES lines, $SIZE_KB KB)"
 echo "bare csv ByteRecord read:    ${tb} s"
 echo "declaro process, 2 threads:  ${t2} s, peak RSS ${m2} KB"
@@ -69,6 +83,15 @@ BEGIN {
   printf "peak RSS / input size:       %.2f (target <= 1.0)\n", ratio(m2, size)
   printf "speed-up 2 threads vs 1:     %.2fx (target >= 1.6x)\n", ratio(t1, t2)
   printf "ratio duckdb/process:        %.1fx (target >= 4x)\n", ratio(td, t2)
+}'
+awk -v tb="$tb" -v r1="$r1" -v r2="$r2" -v w1="$w1" -v w2="$w2" -v trb="$trb" -v t2="$t2" \
+    -v kb="$OUT_KB" 'function ratio(a, b) { return b > 0 ? a / b : 0 }
+BEGIN {
+  r = r1 < r2 ? r1 : r2
+  w = w1 < w2 ? w1 : w2
+  floor = tb + r / 2 + w + trb / 2
+  printf "output floor:                %.2f s = %.1fx the bare read (target <= 3x); process is %.1fx it\n", floor, ratio(floor, tb), ratio(t2, floor)
+  printf "  bare read %.2f s + csv render %.2f s / 2 cores (tries %.2f, %.2f) + write and sync %d KB %.2f s (tries %.2f, %.2f) + read back %.2f s / 2 cores\n", tb, r, r1, r2, kb, w, w1, w2, trb
 }'
 echo "file: $XML ($LINES lines, $XML_KB KB)"
 echo "bare quick-xml unescape loop: ${tbx} s"
