@@ -6,9 +6,10 @@
 # It also prints the night's output floor, what any run that writes the contract's outputs and
 # checks them pays before computing anything: the bare read, plus rendering the rows of the
 # run's remittance and rejections with the csv crate's writer (examples/bare_write, counted
-# as spread over two cores), plus writing and syncing the bytes the run wrote (the faster of
-# two tries), plus a bare read of its remittance and rejections (the reconciliation reads them
-# back; counted as spread over two cores).
+# as spread over two cores), plus writing the bytes the run wrote and syncing them (the faster
+# of two tries each), plus a bare read of its remittance and rejections (the reconciliation
+# reads them back; counted as spread over two cores). It also prints the floor with the sync
+# left out, as if the disk's work were hidden entirely behind the rest.
 #
 #   scripts/bench.sh [LINES] [MEMBERS]      (default 10000000 lines, 1000000 members)
 #
@@ -56,15 +57,18 @@ run_process() { # threads, input
 }
 export -f run_process; export BIN BARE WORK MEMBERS_CSV CLAIMS XML
 
+# Every timed read starts from the page cache: the files are read once, untimed.
+cat "$CLAIMS" "$MEMBERS_CSV" >/dev/null
 bare=$(measure bare "$BARE" "$CLAIMS")
 p2=$(measure process2 bash -c 'run_process 2 "$CLAIMS"')
 p1=$(measure process1 bash -c 'run_process 1 "$CLAIMS"')
 written=("$WORK/out/remittance.csv" "$WORK/out/rejections.csv" "$WORK/out/ledger.db")
-read -r r1 w1 _ <<<"$("$BARE_WRITE" "$WORK/floor" "${written[@]}")"
-read -r r2 w2 _ <<<"$("$BARE_WRITE" "$WORK/floor" "${written[@]}")"
+read -r r1 w1 s1 _ <<<"$("$BARE_WRITE" "$WORK/floor" "${written[@]}")"
+read -r r2 w2 s2 _ <<<"$("$BARE_WRITE" "$WORK/floor" "${written[@]}")"
 OUT_KB=$(( $(cat "${written[@]}" | wc -c) / 1024 ))
 rb=$(measure read_back bash -c '"$BARE" "$WORK/out/remittance.csv" && "$BARE" "$WORK/out/rejections.csv"')
 duck=$(python3 scripts/duckdb_baseline.py "$CLAIMS" 2)
+cat "$XML" >/dev/null
 bare_xml=$(measure bare_xml "$BARE_XML" "$XML")
 x2=$(measure xml2 bash -c 'run_process 2 "$XML"')
 read -r _ tb _ <<<"$bare"; read -r _ t2 m2 <<<"$p2"; read -r _ t1 m1 <<<"$p1"
@@ -84,14 +88,16 @@ BEGIN {
   printf "speed-up 2 threads vs 1:     %.2fx (target >= 1.6x)\n", ratio(t1, t2)
   printf "ratio duckdb/process:        %.1fx (target >= 4x)\n", ratio(td, t2)
 }'
-awk -v tb="$tb" -v r1="$r1" -v r2="$r2" -v w1="$w1" -v w2="$w2" -v trb="$trb" -v t2="$t2" \
-    -v kb="$OUT_KB" 'function ratio(a, b) { return b > 0 ? a / b : 0 }
+awk -v tb="$tb" -v r1="$r1" -v r2="$r2" -v w1="$w1" -v w2="$w2" -v s1="$s1" -v s2="$s2" \
+    -v trb="$trb" -v t2="$t2" -v kb="$OUT_KB" 'function ratio(a, b) { return b > 0 ? a / b : 0 }
+function min(a, b) { return a < b ? a : b }
 BEGIN {
-  r = r1 < r2 ? r1 : r2
-  w = w1 < w2 ? w1 : w2
-  floor = tb + r / 2 + w + trb / 2
+  r = min(r1, r2); w = min(w1, w2); sy = min(s1, s2)
+  floor = tb + r / 2 + w + sy + trb / 2
+  low = tb + r / 2 + w + trb / 2
   printf "output floor:                %.2f s = %.1fx the bare read (target <= 3x); process is %.1fx it\n", floor, ratio(floor, tb), ratio(t2, floor)
-  printf "  bare read %.2f s + csv render %.2f s / 2 cores (tries %.2f, %.2f) + write and sync %d KB %.2f s (tries %.2f, %.2f) + read back %.2f s / 2 cores\n", tb, r, r1, r2, kb, w, w1, w2, trb
+  printf "  with the sync hidden:      %.2f s = %.1fx the bare read\n", low, ratio(low, tb)
+  printf "  bare read %.2f s + csv render %.2f s / 2 cores + write %d KB %.2f s + sync %.2f s + read back %.2f s / 2 cores (tries: render %.2f %.2f, write %.2f %.2f, sync %.2f %.2f)\n", tb, r, kb, w, sy, trb, r1, r2, w1, w2, s1, s2
 }'
 echo "file: $XML ($LINES lines, $XML_KB KB)"
 echo "bare quick-xml unescape loop: ${tbx} s"
