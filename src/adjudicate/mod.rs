@@ -308,8 +308,10 @@ pub fn adjudicate_member<T: Tracer>(
                     seq,
                     effects: (from as u32, to as u32),
                 });
-                let id = night.line_id(line);
-                if named.contains(&(line.provider_agb, id)) {
+                // The line id is read (a cache miss: ids are kept in input order) only when a
+                // credit of this member's night may name it.
+                let id = (!named.is_empty()).then(|| night.line_id(line));
+                if let Some(id) = id.filter(|id| named.contains(&(line.provider_agb, id))) {
                     let prior = Prior {
                         claimed: line.amount,
                         payment: *p,

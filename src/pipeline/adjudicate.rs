@@ -46,9 +46,10 @@ pub fn adjudicate(
     progress: &super::progress::Progress,
 ) -> Result<(Vec<MemberResult>, PaidTally), Error> {
     let night = ctx.night;
+    // On every core: finding the credits touches each line once, in member order.
     let queries: Vec<MemberQuery<'_>> = groups
         .members
-        .iter()
+        .par_iter()
         .map(|(m, range)| MemberQuery {
             member_id: members.get(*m).id,
             credits: groups.order[range.clone()]
@@ -74,6 +75,11 @@ pub fn adjudicate(
             },
             |worker, ((m, range), mut state)| {
                 let seqs = &groups.order[range.clone()];
+                // The member's lines are spread over the night: ask for all of them before the
+                // first is needed, so the cache misses overlap instead of coming one by one.
+                for &s in seqs {
+                    crate::night::prefetch(&night.lines[s as usize]);
+                }
                 let mut local = vec![Outcome::Pending; seqs.len()];
                 let member = members.get(*m);
                 let adjudicated = adjudicate_member(
