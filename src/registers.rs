@@ -7,7 +7,7 @@
 //! run (exit 3) with the file, line and field, and never shows a BSN (masked) or birth date.
 
 use crate::input::chunks;
-use crate::input::csv_file::Records;
+use crate::input::csv_file::{trim, Records};
 use crate::model::{bsn_valid, mask_bsn, Cents, Date};
 use crate::policy::PolicySet;
 use hashbrown::HashTable;
@@ -469,15 +469,6 @@ pub fn load_members(
     Ok(members)
 }
 
-/// `s.trim()`, without decoding characters when both ends are visible ASCII (nearly every
-/// field).
-fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
-        _ => s.trim(),
-    }
-}
-
 /// Reads the rows of one chunk.
 struct RowReader<'a> {
     index: [usize; COLUMNS.len()],
@@ -526,25 +517,21 @@ impl RowReader<'_> {
             ));
         }
         let mut v = [""; COLUMNS.len()];
-        let unreadable = || (String::new(), "unreadable row: not valid UTF-8".to_string());
-        match rdr.text() {
-            // The row checked as UTF-8 once, its fields cut from it: much cheaper than a check
-            // per field.
-            Some(text) => {
-                for (c, &i) in self.index.iter().enumerate() {
-                    if i != usize::MAX {
+        // The row checked as UTF-8 once and its fields cut from it (much cheaper than a check
+        // per field); when some field is not UTF-8, only the register's own columns must be.
+        let text = rdr.text();
+        for (c, &i) in self.index.iter().enumerate() {
+            if i != usize::MAX {
+                let field = match text {
+                    Some(text) => {
                         let (from, to) = rdr.span(i);
-                        v[c] = trim(text.get(from..to).ok_or_else(unreadable)?);
+                        text.get(from..to)
                     }
-                }
-            }
-            // Some field is not UTF-8: only the register's own columns must be.
-            None => {
-                for (c, &i) in self.index.iter().enumerate() {
-                    if i != usize::MAX {
-                        v[c] = trim(std::str::from_utf8(rdr.field(i)).map_err(|_| unreadable())?);
-                    }
-                }
+                    None => std::str::from_utf8(rdr.field(i)).ok(),
+                };
+                v[c] = trim(field.ok_or_else(|| {
+                    (String::new(), "unreadable row: not valid UTF-8".to_string())
+                })?);
             }
         }
         let [id, bsn, birth, product, start, end, vol] = v;

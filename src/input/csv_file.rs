@@ -191,7 +191,7 @@ impl<R: BufRead> Records<R> {
 
 /// `str::trim`, without its Unicode work for the usual field that starts and ends in a
 /// printable ASCII character.
-fn trim(s: &str) -> &str {
+pub(crate) fn trim(s: &str) -> &str {
     match s.as_bytes() {
         [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
         [only] if only.is_ascii_graphic() => s,
